@@ -1,0 +1,36 @@
+"""Jupyter widgets to build convolutional networks by hand and watch them train.
+
+Names are resolved lazily: ``import convlab_widgets`` stays instant, and
+TensorFlow is imported only when a name that needs it is first used.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Builder": "convlab_widgets.builder",
+    "Architecture": "convlab_widgets.architecture",
+    "ArchitectureError": "convlab_widgets.architecture",
+    "catalog": "convlab_widgets.architecture",
+    "presets": "convlab_widgets.architecture",
+    "Trainer": "convlab_widgets.training",
+    "Run": "convlab_widgets.training",
+    "datasets": "convlab_widgets.training",
+    "detect_strategy": "convlab_widgets.training",
+    "schedules": "convlab_widgets.training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'convlab_widgets' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
