@@ -1,0 +1,49 @@
+"""The wheel a user installs carries the JS bundle and works without the source tree."""
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ["convlab_widgets/static/builder.js", "convlab_widgets/static/builder.css"]
+
+pytestmark = [pytest.mark.packaging, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    (path,) = out.glob("convlab_widgets-*.whl")
+    return path
+
+
+def test_wheel_contains_the_js_bundle(wheel):
+    listing = subprocess.run(["unzip", "-l", str(wheel)], check=True, capture_output=True, text=True).stdout
+    for name in BUNDLE:
+        assert name in listing, f"{name} missing from the wheel:\n{listing}"
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.getinfo(BUNDLE[0]).file_size > 200
+        assert not [n for n in archive.namelist() if "node_modules" in n or n.startswith("js/")]
+
+
+def test_wheel_installs_and_imports_in_a_clean_venv(wheel, tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True)
+    probe = (
+        "import convlab_widgets, pathlib\n"
+        "from convlab_widgets import Builder\n"
+        "assert 'site-packages' in convlab_widgets.__file__, convlab_widgets.__file__\n"
+        "b = Builder()\n"
+        "print(len(b._esm), convlab_widgets.__version__)\n"
+    )
+    result = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path)
+    size, version = result.stdout.split()
+    assert int(size) > 200 and version == "0.1.0"
