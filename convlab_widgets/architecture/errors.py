@@ -1,0 +1,159 @@
+"""One exception type and the learner-facing wording of every problem.
+
+Learners read these messages in a notebook or next to a row in the builder, so
+each one names the layer the way the learner sees it ("MaxPooling2D #7"),
+says what it received and why that fails, and, where one exists, carries a
+fix as data the builder can offer as a one-click action.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["ArchitectureError", "Failure", "Problem", "describe_shape", "explain_rejection", "fix", "located", "short"]
+
+
+def describe_shape(shape) -> str:
+    """Shapes as learners read them in the codelabs: 28×28×32, or a vector."""
+    if len(shape) == 1:
+        return f"a vector of {shape[0]:,} values"
+    return "×".join(str(d) for d in shape)
+
+
+def located(layer_type: str, index: int) -> str:
+    return f"{layer_type} #{index + 1}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem found in an architecture; ``index`` is 0-based, None for the whole model."""
+
+    index: int | None
+    message: str
+    fix: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "message": self.message, "fix": self.fix}
+
+
+class ArchitectureError(Exception):
+    """The only exception the architecture API raises; its text is the learner message."""
+
+    def __init__(self, message: str, *, index: int | None = None, fix: dict | None = None,
+                 problems: tuple[Problem, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.index = index
+        self.fix = fix
+        self.problems = problems or (Problem(index, message, fix),)
+
+    @classmethod
+    def from_problems(cls, problems) -> ArchitectureError:
+        problems = tuple(problems)
+        first = problems[0]
+        message = first.message
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+        return cls(message, index=first.index, fix=first.fix, problems=problems)
+
+
+def fix(label: str, *actions: dict) -> dict:
+    """A suggested fix: a label for the button and the actions ``Architecture.apply`` runs."""
+    return {"label": label, "actions": list(actions)}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why one layer fails, independent of where it sits in the stack.
+
+    Evaluation results are cached per (type, params, input shape) and the same
+    layer can sit at any position, so the position is filled in only when the
+    failure is rendered for a row. ``actions`` use ``index=None`` for "this row".
+    """
+
+    reason: str
+    receives: tuple | None = None
+    fix_label: str | None = None
+    actions: tuple = field(default=())
+
+    def render(self, layer_type: str, index: int) -> Problem:
+        where = located(layer_type, index)
+        if self.receives is not None:
+            where += f" receives {describe_shape(self.receives)}"
+        suggestion = None
+        if self.fix_label:
+            suggestion = fix(self.fix_label, *(
+                {**action, "index": index} if "index" in action and action["index"] is None else dict(action)
+                for action in self.actions
+            ))
+        return Problem(index, f"{where}: {self.reason}", suggestion)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _gist(detail: str) -> str:
+    """The gist of a Keras message, without its colour codes and call-site dump."""
+    lines = [line.strip() for line in _ANSI.sub("", detail).splitlines() if line.strip()]
+    meaningful = [line for line in lines if not line.startswith(("Exception encountered", "Arguments received", "•"))]
+    gist = (meaningful or lines or ["no reason given"])[0]
+    return gist if len(gist) <= 300 else gist[:297] + "..."
+
+
+def _size_words(size) -> str:
+    h, w = (size, size) if isinstance(size, int) else size
+    return f"{h}×{w}"
+
+
+def explain_rejection(spec, params: dict, input_shape: tuple, detail: str) -> Failure:
+    """Word a Keras rejection (``detail`` is its message) for a learner, with a fix where one exists.
+
+    Keras decides *whether* a layer fits; this only decides how to say why.
+    """
+    remove = ({"op": "remove", "index": None},)
+    if spec.needs_image and len(input_shape) != 3:
+        noun = "a fire module" if spec.type == "Fire" else f"{spec.type}"
+        return Failure(
+            f"{noun} works on images (height×width×channels); move it before the layer that "
+            "flattened the data, or remove it",
+            input_shape, "Remove this layer", remove)
+    if "negative" in detail:
+        if spec.group == "pooling":
+            return Failure(
+                f"a {_size_words(params['pool_size'])} pool cannot fit; remove this pool or use "
+                "padding='same' earlier",
+                input_shape, "Remove this pool", remove)
+        return Failure(
+            f"a {_size_words(params['kernel_size'])} kernel cannot fit; use padding='same' or a "
+            "smaller kernel_size",
+            input_shape, "Use padding='same'",
+            ({"op": "update", "index": None, "params": {"padding": "same"}},))
+    if spec.type == "Reshape":
+        return _explain_reshape(params["target_shape"], input_shape)
+    return Failure(f"Keras cannot apply it here: {_gist(detail)}", input_shape)
+
+
+def _explain_reshape(target: tuple, input_shape: tuple) -> Failure:
+    values = 1
+    for d in input_shape:
+        values *= d
+    known = 1
+    for d in target:
+        known *= d if d != -1 else 1
+    needs = "a multiple of " if -1 in target else ""
+    reason = (f"{values:,} values cannot be arranged as {'×'.join(str(d) for d in target)} "
+              f"(that needs {needs}{known:,} values)")
+    if -1 not in target and len(target) > 1 and values % (known // target[-1]) == 0:
+        suggestion = (*target[:-1], values // (known // target[-1]))
+        return Failure(reason, input_shape, f"Use target_shape={suggestion}",
+                       ({"op": "update", "index": None, "params": {"target_shape": list(suggestion)}},))
+    return Failure(reason, input_shape, "Use target_shape=(-1,)",
+                   ({"op": "update", "index": None, "params": {"target_shape": [-1]}},))
+
+
+
+def short(value, limit: int = 80) -> str:
+    """A repr bounded in length: messages quote untrusted input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
