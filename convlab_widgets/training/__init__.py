@@ -1,0 +1,14 @@
+"""Training engine: background runs, datasets, schedules and the event stream."""
+
+from . import datasets, schedules
+from .datasets import DataBundle, DatasetError
+from .events import BatchEnd, EpochEnd, EventLog, FilterSnapshot, RunEnded, RunStarted, StatusChanged, Subscription
+from .run import Run, RunError
+from .strategy import StrategyInfo, detect_strategy
+from .trainer import Trainer
+
+__all__ = [
+    "BatchEnd", "DataBundle", "DatasetError", "EpochEnd", "EventLog", "FilterSnapshot", "Run", "RunEnded",
+    "RunError", "RunStarted", "StatusChanged", "StrategyInfo", "Subscription", "Trainer", "datasets",
+    "detect_strategy", "schedules",
+]

@@ -1,0 +1,256 @@
+"""Start training runs in the background under a tf.distribute strategy."""
+
+from __future__ import annotations
+
+import atexit
+import math
+import threading
+import traceback
+import weakref
+
+from . import datasets as datasets_module
+from . import schedules as schedules_module
+from .events import RunStarted
+from .run import Run, RunError
+from .strategy import describe
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam", "adagrad", "adadelta", "adamax", "lion")
+EXIT_GRACE_S = 5.0
+
+_threads = weakref.WeakKeyDictionary()  # run -> its training thread
+
+
+@atexit.register
+def _stop_runs_at_exit():
+    """A training thread killed mid-step at interpreter exit aborts the
+    process with a C++ error; stopping the runs first lets TensorFlow unwind."""
+    for run, thread in list(_threads.items()):
+        run.stop()
+        thread.join(EXIT_GRACE_S)
+
+
+class Trainer:
+    """Trains an architecture on a dataset, one run at a time.
+
+    ``architecture``: an ``Architecture`` (read again at every ``start()``,
+    so edits made in the builder apply to the next run) or a preset name.
+    ``data``: a :class:`~.datasets.DataBundle` or anything ``datasets.load``
+    accepts.  ``strategy``: None to detect (TPU → GPUs → CPU) or any
+    ``tf.distribute.Strategy``, including multi-worker and TPU pods.
+    """
+
+    def __init__(self, architecture, data="digits", strategy=None):
+        self.architecture = _resolve_architecture(architecture)
+        self.data = data if isinstance(data, datasets_module.DataBundle) else datasets_module.load(data)
+        self.strategy_info = describe(strategy)
+        self.run = None
+        self._lock = threading.Lock()
+
+    @property
+    def strategy(self):
+        return self.strategy_info.strategy
+
+    @property
+    def active(self):
+        """The run in progress, or None."""
+        run = self.run
+        return run if run is not None and not run.done else None
+
+    def start(
+        self,
+        epochs=10,
+        batch_size=64,
+        optimizer="adam",
+        learning_rate=1e-3,
+        lr_schedule=None,
+        seed=None,
+        filter_every=None,
+        jit_compile=None,
+    ):
+        """Start a run in a background thread and return its :class:`Run` at once.
+
+        ``batch_size`` is the global batch, split evenly across replicas.
+        ``lr_schedule``: a ``schedules`` object, a schedule name, or a function
+        ``epoch -> lr``.  ``filter_every=N`` adds a first-layer filter snapshot
+        every N batches (there is always one per epoch).  ``jit_compile``:
+        None picks XLA on a single GPU only, where it pays for its compile
+        time; on CPU it delays the first batch by seconds.
+        """
+        info = self.strategy_info
+        replicas = info.replicas
+        _check_int("epochs", epochs)
+        _check_int("batch_size", batch_size)
+        if filter_every is not None:
+            _check_int("filter_every", filter_every)
+        if batch_size % replicas:
+            raise ValueError(
+                f"batch_size={batch_size} does not split evenly across the {replicas} replicas of "
+                f"{info.description}: use a multiple of {replicas}, e.g. {max(replicas, batch_size // replicas * replicas)}"
+            )
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not (
+            math.isfinite(learning_rate) and learning_rate > 0
+        ):
+            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+        schedule = schedules_module.get(lr_schedule)
+        optimizer_cls, optimizer_config = _optimizer_recipe(optimizer)
+        data = self.data
+        _check_compatible(self.architecture, data)
+        summary = getattr(self.architecture, "summary", None)
+        if callable(summary) and not summary().is_valid:
+            self.architecture.to_keras()  # raises the architecture's own error, naming the problem
+        drop_remainder = info.kind == "tpu"  # TPUs need static batch shapes
+        steps = data.steps_per_epoch(batch_size, drop_remainder)
+        if steps == 0:
+            raise ValueError(
+                f"batch_size={batch_size} is larger than the {data.train_size} training images: use a smaller batch"
+            )
+        if jit_compile is None:
+            jit_compile = info.kind == "gpu" and replicas == 1
+        config = {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "per_replica_batch_size": batch_size // replicas,
+            "replicas": replicas,
+            "optimizer": optimizer_cls.__name__,
+            "learning_rate": float(learning_rate),
+            "lr_schedule": repr(schedule),
+            "seed": seed,
+            "filter_every": filter_every,
+            "jit_compile": bool(jit_compile),
+            "drop_remainder": drop_remainder,
+            "steps_per_epoch": steps,
+            "strategy": info.description,
+            "data": data.name,
+            "train_size": data.train_size,
+            "validation_size": data.validation_size,
+        }
+        with self._lock:
+            if self.active is not None:
+                raise RuntimeError(
+                    f"a run is already {self.run.status}: stop it (run.stop()) or wait for it (run.wait()) "
+                    "before starting another"
+                )
+            run = Run(config, _snapshot(self.architecture), data, info, schedule)
+            self.run = run
+        thread = threading.Thread(
+            target=_train,
+            args=(run, optimizer_cls, optimizer_config, schedule),
+            name="convlab-training",
+            daemon=True,
+        )
+        _threads[run] = thread
+        thread.start()
+        return run
+
+
+def _train(run, optimizer_cls, optimizer_config, schedule):
+    """Body of the training thread: everything Keras happens here, in the
+    strategy's scope, because the scope and Keras' global state are per thread."""
+    import keras
+
+    from .callbacks import RunCallback
+
+    config, info, data = run.config, run.strategy, run.data
+    try:
+        with info.strategy.scope():
+            if config["seed"] is not None:
+                keras.utils.set_random_seed(config["seed"])
+            model = run.architecture.to_keras()
+            optimizer = optimizer_cls.from_config({**optimizer_config, "learning_rate": config["learning_rate"]})
+            model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not _outputs_probabilities(model)),
+                metrics=["accuracy"],
+                jit_compile=config["jit_compile"],
+            )
+            batch, drop = config["batch_size"], config["drop_remainder"]
+            train = data.train(batch, drop, seed=config["seed"])
+            validation = data.validation(batch, drop) if data.validation_steps(batch, drop) else None
+            stepper = schedule.start(config["learning_rate"], config["epochs"])
+            callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"])
+            run._publish(RunStarted(
+                config, info.description, info.replicas, batch, config["per_replica_batch_size"],
+                config["steps_per_epoch"], config["epochs"], model.count_params(),
+            ))
+            run.model = model
+            if not run.stop_requested:
+                model.fit(train, validation_data=validation, epochs=config["epochs"], verbose=0, callbacks=[callback],
+                          shuffle=False)  # the pipeline shuffles
+        if callback.diverged:
+            status = "diverged"
+        elif run.stop_requested:
+            status = "stopped"
+        else:
+            status = "completed"
+        epochs = len(run.history["epoch"])
+        message = run.message if status == "diverged" else f"{status} after {epochs} of {config['epochs']} epochs"
+        run._finish(status, message)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        run._finish("failed", message, RunError(message, traceback.format_exc(), exc))
+
+
+def _check_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+
+
+def _optimizer_recipe(optimizer):
+    """(class, config) to build a fresh optimizer inside each run's scope:
+    optimizer variables belong to one strategy and one model."""
+    import keras
+
+    if isinstance(optimizer, str):
+        try:
+            instance = keras.optimizers.get(optimizer.lower())
+        except ValueError:
+            raise ValueError(f"unknown optimizer {optimizer!r}; try one of {', '.join(OPTIMIZERS)}") from None
+    elif isinstance(optimizer, keras.optimizers.Optimizer):
+        instance = optimizer
+    else:
+        raise TypeError(f"optimizer must be a name like 'adam' or a keras optimizer, got {optimizer!r}")
+    return type(instance), instance.get_config()
+
+
+def _outputs_probabilities(model):
+    import keras
+
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    return getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
+
+
+def _resolve_architecture(architecture):
+    if isinstance(architecture, str):
+        from convlab_widgets.architecture import presets
+
+        return presets.get(architecture)
+    if not callable(getattr(architecture, "to_keras", None)):
+        raise TypeError(f"expected an Architecture or a preset name, got {type(architecture).__name__}")
+    return architecture
+
+
+def _snapshot(architecture):
+    """A copy the run keeps, so later edits in the builder do not rewrite history."""
+    if hasattr(architecture, "copy"):
+        return architecture.copy()
+    if hasattr(architecture, "to_json") and hasattr(type(architecture), "from_json"):
+        return type(architecture).from_json(architecture.to_json())
+    return architecture
+
+
+def _check_compatible(architecture, data):
+    expected = getattr(architecture, "input_shape", None)
+    if expected is not None and tuple(expected) != tuple(data.input_shape):
+        e, d = (" × ".join(str(v) for v in s) for s in (expected, data.input_shape))
+        raise ValueError(
+            f"the architecture takes {e} inputs but {data.name!r} images are {d}: use "
+            f"arch.configure(input_shape={tuple(data.input_shape)}), or load the data with image_size=... to match"
+        )
+    classes = getattr(architecture, "num_classes", None)
+    if classes is not None and classes != data.num_classes:
+        raise ValueError(
+            f"the architecture predicts {classes} classes but {data.name!r} has {data.num_classes}: "
+            f"use arch.configure(num_classes={data.num_classes})"
+        )

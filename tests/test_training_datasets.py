@@ -1,0 +1,266 @@
+import gzip
+import io
+import os
+import pickle
+import socket
+import tarfile
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from convlab_widgets.training import DataBundle, DatasetError, datasets
+
+
+def _batches(dataset):
+    return [(x.numpy(), y.numpy()) for x, y in dataset]
+
+
+def test_digits_are_embedded_scaled_and_split_stratified():
+    data = datasets.load("digits", validation_split=0.2, seed=0)
+    assert isinstance(data, DataBundle)
+    assert data.input_shape == (8, 8, 1) and data.num_classes == 10 and data.class_names[3] == "3"
+    assert data.train_size + data.validation_size == 1797
+    assert data.validation_size == pytest.approx(1797 * 0.2, abs=1)
+    (x, y), = _batches(data.train(batch_size=2000))
+    assert x.dtype == np.float32 and x.shape[1:] == (8, 8, 1) and 0 <= x.min() and x.max() <= 1
+    train_counts = np.bincount(y, minlength=10)
+    assert train_counts.max() - train_counts.min() <= 0.1 * train_counts.mean() + 2
+    images, labels = data.samples
+    assert images.shape == (40, 8, 8, 1) and sorted(set(labels)) == list(range(10))
+
+
+def test_shapes_are_deterministic_by_seed_with_four_balanced_classes():
+    a, b, c = (datasets.load("shapes", seed=s) for s in (1, 1, 2))
+    assert a.class_names == ["circle", "square", "triangle", "cross"]
+    assert a.input_shape == (32, 32, 3) and a.train_size + a.validation_size == 2000
+    xa, ya = a.samples
+    xb, yb = b.samples
+    np.testing.assert_array_equal(xa, xb)
+    assert not np.array_equal(xa, c.samples[0])
+    assert np.bincount(a._train.y).tolist() == [400] * 4
+    assert xa.min() >= 0 and xa.max() <= 1 and xa.std() > 0.1  # colour, not blank
+
+
+def test_batching_happens_per_run_with_drop_remainder():
+    data = datasets.load("digits", validation_split=0.5, seed=0)
+    n = data.train_size
+    sizes = [len(y) for _, y in _batches(data.train(batch_size=64, shuffle=False))]
+    assert sum(sizes) == n and len(sizes) == data.steps_per_epoch(64) == -(-n // 64)
+    dropped = [len(y) for _, y in _batches(data.train(batch_size=64, drop_remainder=True))]
+    assert set(dropped) == {64} and len(dropped) == data.steps_per_epoch(64, drop_remainder=True)
+    first = [y for _, y in _batches(data.train(batch_size=n, seed=3))][0]
+    second = [y for _, y in _batches(data.train(batch_size=n, seed=4))][0]
+    assert sorted(first) == sorted(second) and list(first) != list(second)  # shuffled
+
+
+def test_train_subset_is_stratified_and_validation_unchanged():
+    full = datasets.load("digits", seed=0)
+    small = datasets.load("digits", train_subset=50, seed=0)
+    assert small.train_size == 50 and np.bincount(small._train.y).tolist() == [5] * 10
+    assert small.validation_size == full.validation_size
+    with pytest.raises(DatasetError, match="one image of each of the 10 classes"):
+        datasets.load("digits", train_subset=5)
+    with pytest.raises(DatasetError, match="positive number"):
+        datasets.load("digits", train_subset=0)
+
+
+def test_image_size_resizes_in_the_pipeline():
+    data = datasets.load("digits", image_size=16)
+    assert data.input_shape == (16, 16, 1)
+    x, _ = next(iter(data.validation(batch_size=4)))
+    assert x.shape == (4, 16, 16, 1)
+
+
+# The user's data ---------------------------------------------------------------------------------
+
+
+def test_numpy_arrays_uint8_one_hot_and_string_labels():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (60, 10, 12), dtype=np.uint8)
+    y = np.eye(3)[np.arange(60) % 3]
+    data = datasets.load((x, y), validation_split=0.25)
+    assert data.input_shape == (10, 12, 1) and data.num_classes == 3 and data.validation_size == 15
+    images, labels = next(iter(data.validation(batch_size=100)))
+    assert images.numpy().max() <= 1.0 and images.numpy().max() > 0.9  # scaled from 0..255
+    names = np.array(["cat", "dog"])[np.arange(60) % 2]
+    data = datasets.load((x.astype(np.float64), names), validation_split=0)
+    assert data.class_names == ["cat", "dog"] and data.validation(batch_size=8) is None
+    assert next(iter(data.train(8)))[0].numpy().max() <= 1.0  # 0..255 floats scaled too
+
+
+@pytest.mark.parametrize(
+    "x, y, message",
+    [
+        (np.zeros((10, 8, 8, 5)), np.arange(10) % 2, "1 or 3 channels"),
+        (np.zeros((10, 8, 8)), np.arange(9) % 2, "10 images but 9 labels"),
+        (np.zeros((10, 8, 8)), -(np.arange(10) % 2), "class numbers 0, 1, 2"),
+        (np.zeros((10, 8, 8)), np.arange(10) % 2 + 0.5, "class numbers"),
+        (np.full((10, 8, 8), np.nan), np.arange(10) % 2, "NaN"),
+        (np.full((10, 8, 8), 300.0), np.arange(10) % 2, r"\[0, 1\] or \[0, 255\]"),
+        (np.zeros((10, 8, 8)), np.zeros(10), "at least two classes"),
+        (np.zeros((10, 8, 8)), np.r_[np.zeros(9), 1], "class 1 has 1 image"),
+        (np.zeros((10, 2, 2)), np.arange(10) % 2, "too small"),
+    ],
+)
+def test_numpy_arrays_are_validated_with_clear_messages(x, y, message):
+    with pytest.raises(DatasetError, match=message):
+        datasets.load((x, y))
+
+
+def test_tf_data_datasets_batched_or_not():
+    x = np.random.default_rng(1).random((40, 8, 8, 3)).astype(np.float32)
+    y = np.arange(40) % 4
+    unbatched = tf.data.Dataset.from_tensor_slices((x, y))
+    for ds in (unbatched, unbatched.batch(7)):
+        data = datasets.load(ds, validation_split=0.25)
+        assert data.input_shape == (8, 8, 3) and data.num_classes == 4 and data.train_size == 30
+    with pytest.raises(DatasetError, match="infinite"):
+        datasets.load(unbatched.repeat())
+    with pytest.raises(DatasetError, match=r"\(image, label\) pairs"):
+        datasets.load(tf.data.Dataset.from_tensor_slices(x))
+
+
+def _write_images(folder, classes, per_class, size=(20, 24), fmt="png"):
+    rng = np.random.default_rng(0)
+    for cls in classes:
+        os.makedirs(os.path.join(folder, cls), exist_ok=True)
+        for i in range(per_class):
+            pixels = tf.constant(rng.integers(0, 256, (*size, 3), dtype=np.uint8))
+            encoded = tf.io.encode_png(pixels) if fmt == "png" else tf.io.encode_jpeg(pixels)
+            tf.io.write_file(os.path.join(folder, cls, f"{i}.{fmt}"), encoded)
+
+
+def test_image_folder_one_class_per_subfolder(tmp_path):
+    _write_images(tmp_path, ["ants", "bees", "wasps"], 4)
+    (tmp_path / "bees" / "notes.txt").write_text("not an image")
+    data = datasets.load(str(tmp_path), validation_split=0.25, image_size=(16, 16))
+    assert data.class_names == ["ants", "bees", "wasps"] and data.input_shape == (16, 16, 3)
+    assert (data.train_size, data.validation_size) == (9, 3)
+    assert data.source == {"kind": "folder", "path": str(tmp_path), "validation_split": 0.25,
+                           "train_subset": None, "seed": 0, "image_size": [16, 16]}
+    train = data.train(batch_size=9)
+    for _ in range(2):  # the second epoch reads the cache
+        x, y = next(iter(train))
+        assert x.shape == (9, 16, 16, 3) and x.dtype == tf.float32 and float(tf.reduce_max(x)) <= 1.0
+    assert data.samples[0].shape == (9, 16, 16, 3)  # three training images per class
+
+
+def test_image_folder_problems_are_explained(tmp_path):
+    with pytest.raises(DatasetError, match="neither a dataset name"):
+        datasets.load(str(tmp_path / "missing"))
+    _write_images(tmp_path, ["only"], 2)
+    with pytest.raises(DatasetError, match="one sub-folder of images per class"):
+        datasets.load(str(tmp_path))
+    os.makedirs(tmp_path / "empty")
+    with pytest.raises(DatasetError, match="'empty'.*holds no images"):
+        datasets.load(str(tmp_path))
+
+
+# Downloaded data: the real parsing code on small files in the original formats -----------------
+
+
+def test_mnist_npz_from_the_keras_cache(tmp_path):
+    rng = np.random.default_rng(0)
+    os.makedirs(tmp_path / "datasets")
+    np.savez(
+        tmp_path / "datasets" / "mnist.npz",
+        x_train=rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), y_train=np.arange(50, dtype=np.uint8) % 10,
+        x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), y_test=np.arange(20, dtype=np.uint8) % 10,
+    )
+    data = datasets.load("mnist", cache_dir=str(tmp_path))
+    assert data.input_shape == (28, 28, 1) and data.num_classes == 10
+    assert (data.train_size, data.validation_size) == (50, 20)  # the official test split validates
+    x, y = next(iter(data.validation(batch_size=20)))
+    assert x.dtype == tf.float32 and float(tf.reduce_max(x)) <= 1.0 and y.dtype == tf.int32
+
+
+def _idx(array, magic):
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return gzip.compress(header + array.tobytes())
+
+
+def test_fashion_mnist_idx_files(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-labels-idx1-ubyte.gz": _idx(np.arange(30, dtype=np.uint8) % 10, 2049),
+        "train-images-idx3-ubyte.gz": _idx(rng.integers(0, 256, (30, 28, 28), dtype=np.uint8), 2051),
+        "t10k-labels-idx1-ubyte.gz": _idx(np.arange(10, dtype=np.uint8), 2049),
+        "t10k-images-idx3-ubyte.gz": _idx(rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), 2051),
+    }
+    for name, content in arrays.items():
+        (tmp_path / name).write_bytes(content)
+    data = datasets.load("fashion_mnist", path=str(tmp_path))
+    assert (data.train_size, data.validation_size, data.input_shape) == (30, 10, (28, 28, 1))
+    assert data.class_names[9] == "Ankle boot"
+
+
+def test_cifar10_tarball_of_pickled_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    test_rows = rng.integers(0, 256, (10, 3072), dtype=np.uint8)
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            rows = test_rows if name == "test_batch" else rng.integers(0, 256, (10, 3072), dtype=np.uint8)
+            batch = {b"data": rows, b"labels": list(range(10)), b"batch_label": name.encode()}
+            raw = pickle.dumps(batch, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    data = datasets.load("cifar10", path=str(archive))
+    assert (data.train_size, data.validation_size, data.input_shape) == (50, 10, (32, 32, 3))
+    first = data._validation.x[0]
+    # Rows hold 1024 red, then 1024 green, then 1024 blue values: pixel (0, 0) is rows[0][[0, 1024, 2048]].
+    assert first.shape == (32, 32, 3) and first[0, 0].tolist() == test_rows[0, [0, 1024, 2048]].tolist()
+    assert first[1, 2, 0] == test_rows[0, 32 + 2]
+
+
+def test_cifar10_refuses_pickles_that_run_code(tmp_path):
+    archive = tmp_path / "evil.tar.gz"
+    raw = pickle.dumps({b"data": os.system}, protocol=2)
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+        datasets.load("cifar10", path=str(archive))
+
+
+def test_flowers_archive_is_extracted_once_and_read_as_class_folders(tmp_path):
+    source = tmp_path / "src" / "flower_photos"
+    _write_images(source, ["daisy", "dandelion", "roses", "sunflowers", "tulips"], 3, size=(30, 40), fmt="jpg")
+    (source / "LICENSE.txt").write_text("CC-BY")
+    cache = tmp_path / "cache" / "datasets"
+    os.makedirs(cache)
+    with tarfile.open(cache / "flower_photos.tgz", "w:gz") as tar:
+        tar.add(source, arcname="flower_photos")
+    data = datasets.load("flowers", cache_dir=str(tmp_path / "cache"), validation_split=0.2)
+    assert data.class_names == ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
+    assert data.input_shape == (192, 192, 3) and data.train_size + data.validation_size == 15
+    assert (cache / "flower_photos" / "tulips").is_dir() and not (cache / "flower_photos.partial").exists()
+    x, _ = next(iter(data.validation(batch_size=5)))
+    assert x.shape == (5, 192, 192, 3)
+
+
+def test_offline_downloads_fail_fast_naming_the_embedded_datasets(tmp_path, monkeypatch):
+    def unreachable(address, timeout=None):
+        assert timeout is not None and timeout <= 5  # never a blocking connect
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    for name in ("mnist", "fashion_mnist", "cifar10", "flowers"):
+        start = time.monotonic()
+        with pytest.raises(DatasetError) as error:
+            datasets.load(name, cache_dir=str(tmp_path))
+        assert time.monotonic() - start < 5
+        assert "failed" in str(error.value) and "'digits' or 'shapes'" in str(error.value)
+
+
+def test_unknown_inputs_are_rejected():
+    with pytest.raises(DatasetError, match="validation_split"):
+        datasets.load("digits", validation_split=1.0)
+    with pytest.raises(DatasetError, match="cannot load"):
+        datasets.load(42)
+    with pytest.raises(DatasetError, match="image_size"):
+        datasets.load("digits", image_size=(2, 2))

@@ -1,0 +1,246 @@
+"""Real training runs on the embedded digits: tiny model, few steps."""
+
+import math
+import threading
+import time
+
+import keras
+import pytest
+
+from convlab_widgets.architecture import Architecture, ArchitectureError, presets
+from convlab_widgets.training import RunStarted, Trainer, datasets, schedules
+from convlab_widgets.training.callbacks import RunCallback
+
+
+def tiny(input_shape=(8, 8, 1), classes=10, output="probabilities"):
+    arch = Architecture(input_shape=input_shape, num_classes=classes, output=output)
+    arch.add("Conv2D", filters=4, kernel_size=3, padding="same", activation="relu").add("Flatten")
+    return arch.add("Dense", units=classes, activation="softmax" if output == "probabilities" else "linear")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return datasets.load("digits")
+
+
+def _until(condition, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_run_streams_events_on_the_main_thread_and_keeps_everything(digits):
+    arch = tiny()
+    trainer = Trainer(arch, digits)
+    started = time.monotonic()
+    run = trainer.start(epochs=3, batch_size=32, learning_rate=0.01, lr_schedule=schedules.exponential(0.6),
+                        seed=0, filter_every=10)
+    assert time.monotonic() - started < 1.0 and run.status in ("starting", "running")
+    events, threads = [], set()
+
+    def on_event(event):
+        events.append(event)
+        threads.add(threading.current_thread())
+
+    assert run.wait(timeout=120, on_event=on_event) is True
+    assert threads == {threading.main_thread()}
+    assert run.status == "completed", run.error
+    assert events == list(run.events)  # nothing lost, nothing duplicated
+    assert events[0].kind == "run_started" and events[-1].kind == "ended" and events[-1].status == "completed"
+
+    started_event = events[0]
+    assert isinstance(started_event, RunStarted)
+    assert (started_event.replicas, started_event.global_batch_size, started_event.per_replica_batch_size) == (1, 32, 32)
+    assert started_event.strategy == "CPU · default strategy" == run.config["strategy"]
+    assert started_event.param_count == arch.summary().total_params == run.model.count_params()
+    steps = math.ceil(digits.train_size / 32)
+    assert started_event.steps_per_epoch == steps
+
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert [e.epoch for e in epochs] == [0, 1, 2]
+    assert [e.lr for e in epochs] == pytest.approx([0.01, 0.006, 0.0036], rel=1e-6)  # read from the optimizer
+    assert all(e.val_loss is not None and 0 <= e.val_accuracy <= 1 and e.duration > 0 for e in epochs)
+    history = run.history
+    assert history["epoch"] == [0, 1, 2] and history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"] == [e.val_accuracy for e in epochs]
+    assert len(run.batch_history["loss"]) == 3 * steps  # every batch, not only the events
+
+    batches = [e for e in events if e.kind == "batch"]
+    assert all(b.samples_per_sec > 0 and b.steps_per_epoch == steps for b in batches)
+    assert {b.epoch for b in batches if b.step == steps - 1} == {0, 1, 2}  # every epoch's last batch
+    throttled = [b for b in batches if b.step != steps - 1]
+    assert all(b.time - a.time >= 0.09 for a, b in zip(throttled, throttled[1:]))  # <= 10 per second
+
+    filters = run.filters
+    assert [(f.epoch, f.batch) for f in filters] == [(0, 0)] + [
+        (epoch, batch) for epoch in range(3) for batch in (10, 20, 30, 40, steps)
+    ]
+    assert filters == [e for e in events if e.kind == "filters"]
+    assert all(f.kernel.shape == (3, 3, 1, 4) for f in filters)
+    assert abs(filters[-1].kernel - filters[0].kernel).max() > 0  # the filters learned
+
+    assert run.architecture == arch and run.architecture is not arch
+    arch.remove(0)
+    assert len(run.architecture) == 3  # the run kept its own snapshot
+    assert trainer.active is None
+
+
+def test_a_second_start_while_running_is_refused(digits):
+    trainer = Trainer(tiny(), digits)
+    run = trainer.start(epochs=500, batch_size=32)
+    with pytest.raises(RuntimeError, match="already .*stop it .*or wait for it"):
+        trainer.start(epochs=1)
+    run.stop()
+    assert run.wait(timeout=60) and run.status == "stopped"
+    again = trainer.start(epochs=1, batch_size=256)
+    assert again.wait(timeout=60) and again.status == "completed"
+
+
+def test_stop_ends_training_within_two_batches(digits):
+    run = Trainer(tiny(), digits).start(epochs=500, batch_size=16)
+    _until(lambda: len(run.batch_history["loss"]) >= 3)
+    before = len(run.batch_history["loss"])
+    run.stop()
+    assert run.wait(timeout=60)
+    assert run.status == "stopped" and run.events.since(0)[-1].status == "stopped"
+    assert len(run.batch_history["loss"]) - before <= 2
+    history = run.history
+    assert len(history["epoch"]) == len(history["loss"])  # only whole epochs
+
+
+def test_stop_also_stops_validation(monkeypatch):
+    counted = []
+    original = RunCallback.on_test_batch_end
+
+    def counting(self, batch, logs=None):
+        counted.append(batch)
+        original(self, batch, logs)
+
+    monkeypatch.setattr(RunCallback, "on_test_batch_end", counting)
+    data = datasets.load("digits", validation_split=0.8, train_subset=20)  # validation dominates
+    run = Trainer(tiny(), data).start(epochs=5, batch_size=4)
+    _until(lambda: len(counted) >= 3)
+    before = len(counted)
+    run.stop()
+    assert run.wait(timeout=60) and run.status == "stopped"
+    assert len(counted) - before <= 2 and len(counted) < data.validation_steps(4)
+    assert run.history["epoch"] == []  # the interrupted epoch is not recorded
+
+
+def test_pause_resume_and_set_learning_rate(digits):
+    run = Trainer(tiny(), digits).start(epochs=200, batch_size=8, learning_rate=0.01,
+                                        lr_schedule=schedules.exponential(0.5))
+    _until(lambda: any(e.kind == "batch" for e in run.events))
+    run.pause()
+    _until(lambda: run.status == "paused", timeout=30)
+    count = len(run.batch_history["loss"])
+    paused_in = run.batch_history["epoch"][-1]
+    time.sleep(0.4)
+    assert len(run.batch_history["loss"]) == count  # really paused
+    run.set_learning_rate(0.002)
+    assert run.status == "paused"
+    mark = len(run.events)
+    run.resume()
+    _until(lambda: len(run.history["epoch"]) >= paused_in + 2)
+    run.stop()
+    assert run.wait(timeout=60) and run.status == "stopped"
+    after = [e for e in run.events.since(mark) if e.kind == "batch"]
+    assert after[0].lr == pytest.approx(0.002, rel=1e-6)
+    # The schedule keeps its shape from the new value: ×0.5 per epoch.
+    assert run.history["lr"][paused_in + 1] == pytest.approx(0.001, rel=1e-6)
+    statuses = [e.status for e in run.events if e.kind == "status" and not e.message]
+    assert statuses[:3] == ["running", "paused", "running"]
+    assert any("learning rate set to 0.002" in e.message for e in run.events if e.kind == "status")
+    with pytest.raises(RuntimeError, match="has ended"):
+        run.set_learning_rate(0.1)
+    with pytest.raises(ValueError, match="positive"):
+        run.set_learning_rate(-1)
+
+
+def test_nan_loss_means_diverged_with_a_hint(digits):
+    linear = Architecture(input_shape=(8, 8, 1), num_classes=10, output="logits").add("Flatten").add("Dense", units=10)
+    # Steps this large overflow float32 weights within a few batches.
+    run = Trainer(linear, digits).start(epochs=20, batch_size=32, optimizer="sgd", learning_rate=1e38)
+    assert run.wait(timeout=60)
+    assert run.status == "diverged", (run.status, run.history)
+    assert "lower learning rate" in run.message and run.events.since(0)[-1].status == "diverged"
+    assert run.batch_history["loss"] and not math.isfinite(run.batch_history["loss"][-1])
+    assert not any(math.isnan(loss) for loss in run.history["loss"])
+
+
+class Broken:
+    input_shape, num_classes = (8, 8, 1), 10
+
+    def to_keras(self):
+        raise RuntimeError("boom in to_keras")
+
+
+def test_an_exception_fails_the_run_and_leaves_the_trainer_usable(digits):
+    trainer = Trainer(Broken(), digits)
+    run = trainer.start(epochs=1)
+    assert run.wait(timeout=60) and run.status == "failed"
+    assert "boom in to_keras" in run.error.message and "to_keras" in run.error.traceback
+    assert isinstance(run.error.exception, RuntimeError) and "boom" in run.message
+    assert trainer.active is None
+    trainer.architecture = tiny()
+    assert trainer.start(epochs=1, batch_size=256).wait(timeout=60)
+    assert trainer.run.status == "completed"
+
+
+def test_bad_settings_are_refused_before_anything_starts(digits):
+    trainer = Trainer(tiny(), digits)
+    cases = [
+        (dict(batch_size=0), ValueError, "batch_size must be a positive whole number"),
+        (dict(epochs=2.5), ValueError, "epochs"),
+        (dict(learning_rate=-1), ValueError, "learning_rate must be a positive"),
+        (dict(optimizer="adamm"), ValueError, "unknown optimizer 'adamm'; try one of adam, sgd"),
+        (dict(lr_schedule="linear"), ValueError, "unknown schedule"),
+    ]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            trainer.start(**kwargs)
+    with pytest.raises(ValueError, match=r"takes 28 × 28 × 1 inputs but 'digits' images are 8 × 8 × 1.*configure"):
+        Trainer(tiny(input_shape=(28, 28, 1)), digits).start()
+    with pytest.raises(ValueError, match=r"predicts 4 classes but 'digits' has 10"):
+        Trainer(tiny(classes=4), digits).start()
+    invalid = Architecture(input_shape=(8, 8, 1), num_classes=10).add("Flatten").add("Dense", units=3)
+    with pytest.raises(ArchitectureError):
+        Trainer(invalid, digits).start()
+    with pytest.raises(TypeError, match="Architecture or a preset name"):
+        Trainer(object(), digits)
+    assert trainer.run is None
+
+
+def test_seeded_runs_repeat_exactly(digits):
+    trainer = Trainer(tiny(), digits)
+    losses = []
+    for _ in range(2):
+        run = trainer.start(epochs=1, batch_size=64, seed=3)
+        assert run.wait(timeout=60) and run.status == "completed"
+        losses.append(run.batch_history["loss"])
+    assert losses[0] == losses[1]
+
+
+def test_presets_by_name_optimizer_instances_and_logits_outputs(digits):
+    run = Trainer("conv_small", digits).start(epochs=1, batch_size=128)
+    assert run.wait(timeout=60) and run.status == "completed"
+    assert run.architecture == presets.get("conv_small")
+    sgd = keras.optimizers.SGD(momentum=0.9, nesterov=True)
+    run = Trainer(tiny(output="logits"), digits).start(epochs=2, batch_size=32, optimizer=sgd, learning_rate=0.05)
+    assert run.wait(timeout=60) and run.status == "completed"
+    assert run.config["optimizer"] == "SGD" and run.model.optimizer.nesterov
+    assert run.history["accuracy"][-1] > 0.5  # from_logits=True was inferred
+
+
+def test_interrupting_wait_stops_the_run(digits):
+    run = Trainer(tiny(), digits).start(epochs=500, batch_size=32)
+
+    def interrupt(event):
+        if event.kind == "batch":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run.wait(on_event=interrupt)
+    assert run.stop_requested
+    assert run.wait(timeout=60) and run.status == "stopped"
