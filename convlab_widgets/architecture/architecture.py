@@ -50,9 +50,6 @@ class LayerEntry:
         return f"{self.type}({', '.join(f'{k}={v!r}' for k, v in self.key)})"
 
 
-def _jsonable(params: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
-
 
 def make_entry(layer_type, params, index: int) -> LayerEntry:
     """Validate the *names* in a row description; out-of-range values are kept for the row to report."""
@@ -336,18 +333,18 @@ def _run(action, layers: list) -> dict:
         if len(layers) >= MAX_LAYERS:
             raise ArchitectureError(f"the model already has {MAX_LAYERS} layers, the most it can have")
         index = len(layers) if op == "add" else _index(action.get("index"), len(layers), "position", end=True)
-        entry = make_entry(action.get("type"), params, index)
-        layers.insert(index, entry)
-        return {"op": op, "index": index, "type": entry.type, "params": _jsonable(entry.params)}
+        layers.insert(index, make_entry(action.get("type"), params, index))
+        return {"op": op, "index": index, "type": layers[index].type, "params": catalog.json_params(layers[index].params)}
     index = _index(action.get("index"), len(layers), "layer")
     if op == "update":
         if not isinstance(params, dict):
             raise ArchitectureError(f"{located(layers[index].type, index)}: params must be a dict")
         layers[index] = make_entry(layers[index].type, {**layers[index].params, **params}, index)
-        return {"op": op, "index": index, "params": _jsonable({k: layers[index].params[k] for k in params})}
+        changed = {name: layers[index].params[name] for name in params}
+        return {"op": op, "index": index, "params": catalog.json_params(changed)}
     if op == "replace":
         layers[index] = make_entry(action.get("type"), params, index)
-        return {"op": op, "index": index, "type": layers[index].type, "params": _jsonable(layers[index].params)}
+        return {"op": op, "index": index, "type": layers[index].type, "params": catalog.json_params(layers[index].params)}
     if op == "move":
         to = _index(action.get("to"), len(layers), "position")
         layers.insert(to, layers.pop(index))

@@ -19,7 +19,7 @@ from .errors import ArchitectureError, Failure, short
 
 __all__ = [
     "ACTIVATIONS", "GROUPS", "MAX_DIM", "LayerSpec", "ParamSpec",
-    "get", "layer_names", "normalize_value", "to_dict", "types",
+    "get", "json_params", "json_value", "layer_names", "normalize_value", "to_dict", "types",
 ]
 
 GROUPS = ("convolution", "pooling", "core", "regularization", "blocks", "augmentation")
@@ -116,6 +116,10 @@ class ParamSpec:
                 return self.default if self.maximum_excluded else number(self.maximum)
             if self.even and _is_int(value):
                 return value + 1
+        if self.kind == "size" and _is_int(value):
+            return min(max(value, int(self.minimum)), int(self.maximum))
+        if self.kind == "size" and isinstance(value, tuple) and len(value) == 2 and all(map(_is_int, value)):
+            return tuple(self.repair(v) for v in value)
         if self.kind == "choice" and isinstance(value, str):
             close = difflib.get_close_matches(value, self.choices, n=1)
             if close:
@@ -137,7 +141,7 @@ class ParamSpec:
         return value
 
     def to_dict(self) -> dict:
-        spec = {"name": self.name, "kind": self.kind, "default": _jsonable(self.default),
+        spec = {"name": self.name, "kind": self.kind, "default": json_value(self.default),
                 "doc": self.doc, "optional": self.optional, "required": self.required}
         if self.minimum is not None:
             spec.update(minimum=self.minimum, maximum=self.maximum, maximum_excluded=self.maximum_excluded)
@@ -190,7 +194,7 @@ class LayerSpec:
             if reason:
                 good = spec.repair(params[spec.name])
                 return Failure(reason, None, f"Use {spec.name}={good!r}",
-                               ({"op": "update", "index": None, "params": {spec.name: _jsonable(good)}},))
+                               ({"op": "update", "index": None, "params": {spec.name: json_value(good)}},))
         return None
 
     def to_dict(self) -> dict:
@@ -218,8 +222,13 @@ def _integral(value):
     return value
 
 
-def _jsonable(value):
+def json_value(value):
+    """Tuples (hashable, for cache keys) become lists again on their way to JSON."""
     return list(value) if isinstance(value, tuple) else value
+
+
+def json_params(params: dict) -> dict:
+    return {name: json_value(value) for name, value in params.items()}
 
 
 def normalize_value(value, what: str):

@@ -34,14 +34,11 @@ _REQUIRED = ("format", "version", "input_shape", "num_classes", "layers")
 _OPTIONAL = ("output",)
 
 
-def _jsonable(params: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
-
 
 def to_dict(arch) -> dict:
     return {"format": FORMAT, "version": VERSION, "input_shape": list(arch.input_shape),
             "num_classes": arch.num_classes, "output": arch.output,
-            "layers": [{"type": entry.type, "params": _jsonable(entry.params)} for entry in arch]}
+            "layers": [{"type": entry.type, "params": catalog.json_params(entry.params)} for entry in arch]}
 
 
 def to_json(arch, indent: int | None = 2) -> str:
@@ -64,7 +61,7 @@ def from_dict(cls, data, *, strict: bool = True):
     missing = [key for key in _REQUIRED if key not in data]
     if unknown or missing:
         raise ArchitectureError("; ".join(filter(None, (
-            unknown and f"unknown fields: {short(', '.join(unknown))}",
+            unknown and f"unknown fields: {', '.join(unknown)[:200]}",
             missing and f"missing fields: {', '.join(missing)}"))))
     layers = data["layers"]
     if not isinstance(layers, list):

@@ -20,9 +20,6 @@ def _shape_list(shape):
     return None if shape is None else list(shape)
 
 
-def _jsonable(params: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
-
 
 @dataclass(frozen=True)
 class InnerRow:
@@ -39,7 +36,7 @@ class InnerRow:
     multiply_adds: int
 
     def to_dict(self) -> dict:
-        return {"role": self.role, "name": self.name, "type": self.type, "params": _jsonable(self.params),
+        return {"role": self.role, "name": self.name, "type": self.type, "params": catalog.json_params(self.params),
                 "output_shape": _shape_list(self.output_shape), "param_count": self.param_count,
                 "trainable_count": self.trainable_count, "activations": self.activations,
                 "multiply_adds": self.multiply_adds}
@@ -70,7 +67,7 @@ class Row:
     inner: tuple[InnerRow, ...]
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "name": self.name, "type": self.type, "params": _jsonable(self.params),
+        return {"index": self.index, "name": self.name, "type": self.type, "params": catalog.json_params(self.params),
                 "output_shape": _shape_list(self.output_shape), "param_count": self.param_count,
                 "trainable_count": self.trainable_count, "activations": self.activations,
                 "multiply_adds": self.multiply_adds, "param_share": self.param_share,
