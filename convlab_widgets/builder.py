@@ -1,28 +1,238 @@
-"""The Builder widget: a stack of layers that Python owns and the browser edits.
+"""The Builder widget: drag layers into a stack and watch shapes and counts follow.
 
-The browser only sends intents ("add this layer"); Python applies them and
-syncs the resulting state back, so Python stays the single source of truth.
+The browser sends intents ("add Conv2D at 2", "set kernel_size of row 3");
+Python applies them to the live ``Architecture``, validates, and sends back
+one new view. Changes made from Python (``builder.architecture.add(...)``,
+``builder.load_preset(...)``) reach the view through the architecture's
+observers, so a notebook cell and the mouse edit the same model.
 """
+
+from __future__ import annotations
+
+import logging
+import re
 
 import anywidget
 import traitlets
 
 from ._static import bundle
+from .architecture import Architecture, ArchitectureError, catalog, presets
+from .builder_view import view
 
-DEFAULT_PALETTE = ["Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout"]
+log = logging.getLogger(__name__)
+
+_UNDO_LIMIT = 200
+_NUMBER = re.compile(r"-?\d+")
+
+
+def _parse(spec, text: str):
+    """A form field's text as the value its catalog kind expects, or ArchitectureError."""
+    text = text.strip()
+    if text == "" and spec.optional:
+        return None
+    try:
+        if spec.kind == "int":
+            return int(text)
+        if spec.kind == "float":
+            return float(text)
+        if spec.kind in ("size", "shape"):
+            numbers = [int(n) for n in _NUMBER.findall(text)]
+            if not numbers or re.sub(r"[-\d\s,x×()\[\]]", "", text):
+                raise ValueError(text)
+            if spec.kind == "size" and len(numbers) == 1:
+                return numbers[0]
+            return tuple(numbers)
+    except ValueError:
+        raise ArchitectureError(f"{spec.name}: {text!r} is not {spec.rule().split(' must be ', 1)[-1]}") from None
+    return text
+
+
+def _dataset_choices():
+    from .training import datasets
+
+    return datasets.known()
 
 
 class Builder(anywidget.AnyWidget):
+    """A live, editable view of an ``Architecture``.
+
+    ``builder.observe(callback, names="view")`` lets other widgets react to
+    every edit, whether it came from the browser or from Python.
+    """
+
     _esm = bundle("builder.js")
     _css = bundle("builder.css")
 
-    palette = traitlets.List(traitlets.Unicode(), default_value=DEFAULT_PALETTE).tag(sync=True)
-    layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    catalog = traitlets.Dict().tag(sync=True)
+    presets = traitlets.List().tag(sync=True)
+    datasets = traitlets.List().tag(sync=True)
+    dataset = traitlets.Unicode("").tag(sync=True)
+    view = traitlets.Dict().tag(sync=True)
+    code = traitlets.Unicode("").tag(sync=True)
+    show_code = traitlets.Bool(False).tag(sync=True)
+    notice = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, **kwargs):
+    def __init__(self, architecture: Architecture | str | None = None, *, input_shape=None, num_classes=None,
+                 dataset: str = "", **kwargs):
         super().__init__(**kwargs)
+        if isinstance(architecture, str):
+            architecture = presets.get(architecture)
+        if architecture is None:
+            architecture = Architecture(input_shape=input_shape or (8, 8, 1), num_classes=num_classes or 10)
+        elif input_shape is not None or num_classes is not None:
+            architecture.configure(input_shape=input_shape, num_classes=num_classes)
+        self._undo: list[dict] = []
+        self._redo: list[dict] = []
+        self._restoring = False
+        self._revision = 0
+        self._architecture = architecture
+        self._snapshot = architecture.to_dict()
+        architecture.observe(self._on_change)
+        self.catalog = catalog.to_dict()
+        self.presets = [{"name": name, "title": name, "description": presets.describe(name)}
+                        for name in presets.names()]
+        self.datasets = _dataset_choices()
+        self.dataset = dataset
+        self._refresh()
         self.on_msg(self._on_intent)
 
-    def _on_intent(self, _widget, content, _buffers):
-        if content.get("intent") == "add" and content.get("layer") in self.palette:
-            self.layers = [*self.layers, content["layer"]]
+    # -- Python API --------------------------------------------------------------------------------
+
+    @property
+    def architecture(self) -> Architecture:
+        """The live architecture: edit it in Python and the view follows."""
+        return self._architecture
+
+    def load_preset(self, name: str) -> None:
+        """Replace the stack with a preset (undoable), e.g. ``"conv_mnist"``."""
+        self._architecture.restore(presets.get(name).to_dict())
+
+    def undo(self) -> bool:
+        return self._step(self._undo, self._redo)
+
+    def redo(self) -> bool:
+        return self._step(self._redo, self._undo)
+
+    def use_dataset(self, name: str) -> None:
+        """Read the input shape and class count from a dataset, e.g. when the lab switches data."""
+        choice = next((d for d in self.datasets if d["name"] == name), None)
+        if choice is None:
+            raise ArchitectureError(f"unknown dataset {name!r}; choose one of "
+                                    + ", ".join(d["name"] for d in self.datasets))
+        self.dataset = name
+        self._architecture.configure(input_shape=choice["input_shape"], num_classes=choice["num_classes"])
+        self._refresh()
+
+    # -- keeping the view in step ------------------------------------------------------------------
+
+    def _on_change(self, _change) -> None:
+        if not self._restoring:
+            self._undo.append(self._snapshot)
+            del self._undo[:-_UNDO_LIMIT]
+            self._redo.clear()
+        self._snapshot = self._architecture.to_dict()
+        self._refresh()
+
+    def _step(self, source: list, target: list) -> bool:
+        if not source:
+            return False
+        target.append(self._snapshot)
+        self._restoring = True
+        try:
+            self._architecture.restore(source.pop())
+        finally:
+            self._restoring = False
+        return True
+
+    def _matching_dataset(self) -> str:
+        """The chosen dataset while it still fits the input, else the first one that fits."""
+        arch = self._architecture
+        if any(d["name"] == self.dataset and tuple(d["input_shape"]) == arch.input_shape
+               and d["num_classes"] == arch.num_classes for d in self.datasets):
+            return self.dataset
+        return next((d["name"] for d in self.datasets if tuple(d["input_shape"]) == arch.input_shape
+                     and d["num_classes"] == arch.num_classes), "")
+
+    def _refresh(self) -> None:
+        self._revision += 1
+        with self.hold_sync():
+            self.dataset = self._matching_dataset()
+            self.view = view(self._architecture.summary(), dataset=self.dataset, revision=self._revision,
+                             can_undo=bool(self._undo), can_redo=bool(self._redo))
+            if self.show_code:
+                self.code = self._code()
+
+    def _code(self) -> str:
+        if not self._architecture.summary().is_valid:
+            return "# Fix the problems shown in red first: this model cannot be built yet."
+        return self._architecture.to_code()
+
+    # -- intents from the browser ------------------------------------------------------------------
+
+    def _on_intent(self, _widget, content, _buffers) -> None:
+        handler = getattr(self, f"_intent_{content.get('intent')}", None)
+        if handler is None:
+            return
+        try:
+            handler(content)
+        except ArchitectureError as error:
+            self.notice = {"kind": "error", "text": error.message}
+        except Exception as error:  # never a traceback in the learner's face; the log keeps it
+            log.exception("builder intent %r failed", content)
+            self.notice = {"kind": "error", "text": f"Could not apply that edit: {error}"}
+        else:
+            if self.notice:
+                self.notice = {}
+
+    def _intent_add(self, content):
+        index = content.get("index")
+        if index is None or index >= len(self._architecture):
+            self._architecture.add(content["type"])
+        else:
+            self._architecture.insert(index, content["type"])
+
+    def _intent_remove(self, content):
+        self._architecture.remove(content["index"])
+
+    def _intent_move(self, content):
+        self._architecture.move(content["from"], content["to"])
+
+    def _intent_update(self, content):
+        index, name, value = content["index"], content["name"], content["value"]
+        if content.get("raw") and isinstance(value, str):
+            spec = catalog.get(self._architecture[index].type).param(name)
+            value = _parse(spec, value)
+        self._architecture.update(index, **{name: value})
+
+    def _intent_fix(self, content):
+        row = self._architecture.summary()[content["index"]]
+        if row.fix is None:
+            raise ArchitectureError(f"{row.type} #{row.index + 1} has no suggested fix")
+        actions = [{**action, "index": row.index} if "index" in action and action["index"] is None else action
+                   for action in row.fix["actions"]]
+        self._architecture.apply(actions)
+
+    def _intent_undo(self, _content):
+        self.undo()
+
+    def _intent_redo(self, _content):
+        self.redo()
+
+    def _intent_preset(self, content):
+        self.load_preset(content["name"])
+
+    def _intent_dataset(self, content):
+        if content["name"]:  # "custom" only means: keep typing the input shape by hand
+            self.use_dataset(content["name"])
+
+    def _intent_input(self, content):
+        shape = content["input_shape"]
+        if isinstance(shape, str):
+            shape = tuple(int(n) for n in _NUMBER.findall(shape))
+        num_classes = int(content["num_classes"]) if str(content.get("num_classes", "")).strip() else None
+        self._architecture.configure(input_shape=shape, num_classes=num_classes)
+
+    def _intent_code(self, content):
+        self.show_code = bool(content["show"])
+        if self.show_code:
+            self.code = self._code()

@@ -63,6 +63,29 @@ def names():
     return list(EMBEDDED + DOWNLOADED)
 
 
+# What each named dataset feeds a model, known without loading it: the
+# builder sizes the input layer from this before any image is read.
+INPUT_SHAPES = {
+    "digits": (8, 8, 1),
+    "shapes": (32, 32, 3),
+    "mnist": (28, 28, 1),
+    "fashion_mnist": (28, 28, 1),
+    "cifar10": (32, 32, 3),
+    "flowers": (192, 192, 3),
+}
+FLOWER_CLASSES = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
+
+
+def known():
+    """Every named dataset with its input shape and classes, embedded ones first."""
+    return [
+        {"name": name, "title": name.replace("_", " "), "description": DESCRIPTIONS[name],
+         "input_shape": list(INPUT_SHAPES[name]), "num_classes": len(CLASS_NAMES.get(name, FLOWER_CLASSES)),
+         "download": name in DOWNLOADED}
+        for name in names()
+    ]
+
+
 @dataclass
 class _Split:
     """Images in memory (``x``) or on disk (``paths``), with integer labels."""

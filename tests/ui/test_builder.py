@@ -1,0 +1,185 @@
+"""The Builder driven in a real JupyterLab: the browser edits, Python decides, the view follows."""
+
+import pytest
+
+SETUP = """
+from convlab_widgets import Architecture, Builder
+arch = Architecture(input_shape=(8, 8, 1), num_classes=10)
+arch.add("Conv2D", filters=8, kernel_size=3, padding="same", activation="relu")
+arch.add("MaxPooling2D").add("Flatten").add("Dense", units=10, activation="softmax")
+b = Builder(arch)
+b
+"""
+TYPES = "[e.type for e in b.architecture]"
+
+
+@pytest.fixture
+def builder(notebook):
+    notebook.open([SETUP])
+    notebook.run_all()
+    notebook.wait_for(".convlab-builder .convlab-row[data-index='3']")
+    assert notebook.errors() == []
+    return notebook
+
+
+def revision(nb):
+    return int(nb.page.get_attribute(".convlab-builder", "data-revision"))
+
+
+def wait_revision_after(nb, before):
+    nb.page.wait_for_function(
+        f"() => Number(document.querySelector('.convlab-builder').dataset.revision) > {before}")
+
+
+def shown_shapes(nb):
+    return nb.page.locator(".convlab-stack .convlab-row .convlab-row-main .convlab-shape").all_inner_texts()
+
+
+def test_drag_from_palette_into_position_two(builder):
+    nb = builder
+    before = revision(nb)
+    nb.page.drag_and_drop(".convlab-card[data-layer='Conv2D']", ".convlab-row[data-index='1']",
+                          target_position={"x": 40, "y": 3})
+    wait_revision_after(nb, before)
+    assert nb.eval(TYPES) == ["Conv2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+    python_shapes = nb.eval("['×'.join(map(str, r.output_shape)) for r in b.architecture.summary()]")
+    assert shown_shapes(nb) == python_shapes
+    nb.screenshot("builder_after_drop")
+
+
+def test_reorder_by_drag(builder):
+    nb = builder
+    before = revision(nb)
+    # Drag the MaxPooling2D row (index 1) above the Conv2D row (index 0).
+    nb.page.drag_and_drop(".convlab-row[data-index='1'] .convlab-type", ".convlab-row[data-index='0']",
+                          target_position={"x": 40, "y": 3})
+    wait_revision_after(nb, before)
+    assert nb.eval(TYPES) == ["MaxPooling2D", "Conv2D", "Flatten", "Dense"]
+    assert shown_shapes(nb)[0] == "4×4×1"
+
+
+def test_edit_kernel_size_updates_params(builder):
+    nb = builder
+    nb.page.click(".convlab-row[data-index='0'] .convlab-type")
+    field = nb.wait_for(".convlab-editor [data-param='kernel_size']")
+    before = revision(nb)
+    field.fill("5")
+    field.press("Enter")
+    wait_revision_after(nb, before)
+    count = nb.page.inner_text(".convlab-row[data-index='0'] .convlab-row-main .convlab-params")
+    assert count == "208"  # 5×5×1×8 weights + 8 biases, as Keras counts them
+    assert nb.eval("b.architecture.summary()[0].param_count") == 208
+    total = nb.eval("b.architecture.summary().total_params")
+    assert nb.page.inner_text(".convlab-total strong") == f"{total:,}"
+    nb.screenshot("builder_editor_open")
+
+
+def test_invalid_stack_shows_located_error_and_its_fix_works(builder):
+    nb = builder
+    nb.run_cell("for _ in range(3): b.architecture.insert(1, 'MaxPooling2D')")
+    error = nb.wait_for(".convlab-row.has-error .convlab-error-text")
+    text = error.inner_text()
+    assert "MaxPooling2D #" in text and "1×1" in text
+    assert nb.page.locator(".convlab-row.is-unknown").count() >= 1
+    nb.screenshot("builder_located_error")
+    before = revision(nb)
+    nb.page.click(".convlab-row.has-error .convlab-fix")
+    wait_revision_after(nb, before)
+    nb.page.wait_for_selector(".convlab-row.has-error", state="detached")
+    assert nb.eval("b.architecture.summary().is_valid") is True
+
+
+def test_undo_and_redo(builder):
+    nb = builder
+    before = revision(nb)
+    nb.page.click(".convlab-row[data-index='1'] .convlab-remove")
+    wait_revision_after(nb, before)
+    assert nb.eval(TYPES) == ["Conv2D", "Flatten", "Dense"]
+    before = revision(nb)
+    nb.page.click(".convlab-undo")
+    wait_revision_after(nb, before)
+    assert nb.eval(TYPES) == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+    before = revision(nb)
+    nb.page.focus(".convlab-row[data-index='0']")
+    nb.page.keyboard.press("Control+Shift+Z")
+    wait_revision_after(nb, before)
+    assert nb.eval(TYPES) == ["Conv2D", "Flatten", "Dense"]
+
+
+def test_keyboard_only_build(notebook):
+    nb = notebook
+    nb.open(["from convlab_widgets import Builder\nb = Builder(input_shape=(8, 8, 1), num_classes=10)\nb"])
+    nb.run_all()
+    nb.wait_for(".convlab-builder .convlab-empty")
+
+    def press_on_card(layer):
+        before = revision(nb)
+        nb.page.focus(f".convlab-card[data-layer='{layer}']")
+        nb.page.keyboard.press("Enter")
+        wait_revision_after(nb, before)
+
+    for layer in ["Conv2D", "Flatten", "MaxPooling2D", "Dense"]:
+        press_on_card(layer)
+    assert nb.eval(TYPES) == ["Conv2D", "Flatten", "MaxPooling2D", "Dense"]
+    # MaxPooling2D after Flatten is wrong: move it up with Alt+ArrowUp, then delete nothing.
+    before = revision(nb)
+    nb.page.focus(".convlab-row[data-index='2']")
+    nb.page.keyboard.press("Alt+ArrowUp")
+    wait_revision_after(nb, before)
+    assert nb.eval(TYPES) == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+    # Select the Dense row from the keyboard, open its form, give it 12 units (a located error),
+    # then 10 units and softmax.
+    nb.page.focus(".convlab-row[data-index='1']")
+    for _ in range(2):
+        nb.page.keyboard.press("ArrowDown")
+    nb.page.keyboard.press("Enter")
+    units = nb.wait_for(".convlab-editor [data-param='units']")
+    before = revision(nb)
+    units.fill("12")
+    units.press("Enter")
+    wait_revision_after(nb, before)
+    assert "12 values but there are 10 classes" in nb.page.inner_text(".convlab-row.has-error .convlab-error-text")
+    before = revision(nb)
+    units = nb.page.locator(".convlab-editor [data-param='units']")
+    units.fill("10")
+    units.press("Enter")
+    wait_revision_after(nb, before)
+    before = revision(nb)
+    nb.page.focus(".convlab-editor [data-param='activation']")
+    nb.page.select_option(".convlab-editor [data-param='activation']", "softmax")
+    wait_revision_after(nb, before)
+    # Delete key removes the focused row; undo from the keyboard brings it back.
+    before = revision(nb)
+    nb.page.focus(".convlab-row[data-index='1']")
+    nb.page.keyboard.press("Delete")
+    wait_revision_after(nb, before)
+    assert nb.eval(TYPES) == ["Conv2D", "Flatten", "Dense"]
+    assert nb.eval("b.architecture.summary().is_valid") is True
+    nb.screenshot("builder_keyboard_built")
+
+
+def test_preset_loads_and_total_matches_python(builder):
+    nb = builder
+    before = revision(nb)
+    nb.page.select_option(".convlab-presets", "conv_mnist")
+    wait_revision_after(nb, before)
+    total = nb.eval("b.architecture.summary().total_params")
+    assert nb.eval("len(b.architecture)") > 4
+    assert nb.page.inner_text(".convlab-total strong") == f"{total:,}"
+    assert nb.page.input_value(".convlab-input-shape") == "28, 28, 1"
+    nb.screenshot("builder_preset_1280")
+    before = revision(nb)
+    nb.page.click(".convlab-code-toggle")
+    nb.wait_for(".convlab-code-text")
+    assert "keras" in nb.page.inner_text(".convlab-code-text")
+
+
+def test_narrow_column_screenshot(builder):
+    nb = builder
+    nb.page.set_viewport_size({"width": 700, "height": 900})
+    nb.run_cell("b.load_preset('squeezenet_gap')")  # a fire-module stack
+    nb.page.wait_for_selector(".convlab-row[data-type='Fire']")
+    nb.page.click(".convlab-row[data-type='Fire'] .convlab-expand")
+    nb.wait_for(".convlab-inner-row")
+    nb.page.locator(".convlab-builder").scroll_into_view_if_needed()
+    nb.screenshot("builder_narrow_700", selector=".convlab-builder")
