@@ -10,6 +10,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Builder": "convlab_widgets.builder",
+    "ConvLab": "convlab_widgets.lab",
+    "Dashboard": "convlab_widgets.dashboard.dashboard",
     "Architecture": "convlab_widgets.architecture",
     "ArchitectureError": "convlab_widgets.architecture",
     "catalog": "convlab_widgets.architecture",

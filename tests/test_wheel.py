@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLE = ["convlab_widgets/static/builder.js", "convlab_widgets/static/builder.css"]
+BUNDLE = [f"convlab_widgets/static/{name}.{ext}" for name in ("builder", "monitor") for ext in ("js", "css")]
 
 pytestmark = [pytest.mark.packaging, pytest.mark.slow]
 

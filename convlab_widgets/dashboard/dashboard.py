@@ -1,0 +1,176 @@
+"""The live dashboard: a run's events become panels, on the main thread only.
+
+A background run only appends events to its log. The dashboard reads them
+when the front end's heartbeat arrives (or, while a cell blocks in
+``wait=True``, from that cell's own loop), folds them into a ``RunHistory``
+and redraws at most ``MAX_RENDERS_PER_S`` times per second, so the browser
+gets a bounded stream of widget messages however fast the model trains.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import ipywidgets as widgets
+
+from ..monitor import Monitor
+from .history import RunHistory
+from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
+
+MAX_RENDERS_PER_S = 5
+TERMINAL = ("completed", "stopped", "diverged", "failed")
+
+
+class Dashboard(widgets.VBox):
+    """Progress, device badge and the loss, accuracy, learning-rate and filter panels."""
+
+    def __init__(self, **kwargs):
+        self.monitor = Monitor()
+        self.loss = LossPanel()
+        self.accuracy = AccuracyPanel()
+        self.learning_rate = LearningRatePanel()
+        self.filters = FilterPanel()
+        self.history = RunHistory()
+        grid = widgets.GridBox(
+            [self.loss.widget, self.accuracy.widget, self.learning_rate.widget, self.filters.widget],
+            layout=widgets.Layout(grid_template_columns="repeat(auto-fit, minmax(360px, 1fr))", grid_gap="4px",
+                                  width="100%"),
+        )
+        super().__init__([self.monitor, grid], **kwargs)
+        self.add_class("convlab-dashboard")
+        self._source = None
+        self._run = None
+        self._last_render = 0.0
+        self._progress = {}
+        self.monitor.on_beat(self.pump)
+
+    # -- what to watch --------------------------------------------------------------------------
+
+    def watch(self, run, *, events=None) -> None:
+        """Follow ``run`` (a training ``Run``) from its first event on."""
+        self._assert_main_thread()
+        self._run = run
+        self._source = (events or run.events).subscribe()
+        self.history = RunHistory()
+        self._progress = {"status": "starting", "started": time.time()}
+        epochs = run.config.get("epochs") if getattr(run, "config", None) else None
+        schedule = getattr(run, "schedule", None)
+        if schedule is not None and epochs:
+            self.learning_rate.preview(schedule.preview(epochs, run.config["learning_rate"]))
+        self.monitor.active = True
+        self.render(force=True)
+
+    def preview_schedule(self, values) -> None:
+        """Draw a schedule's planned learning rates before any training."""
+        self.learning_rate.preview(values)
+
+    def callback(self, batch_size: int | None = None):
+        """A Keras callback that streams any ``model.fit`` into these panels.
+
+        Call it on the main thread (in a cell); pass ``batch_size`` to see samples/s.
+        """
+        from .callback import FitStream
+
+        return FitStream(self, batch_size=batch_size)
+
+    # -- main-thread work -----------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Fold new events into the history and redraw if it is time (heartbeat entry point)."""
+        if self._source is None:
+            return
+        events = self._source.drain()
+        ended = False
+        for event in events:
+            self.history.apply(event)
+            self._track(event)
+            ended = ended or event.kind == "ended"
+        if events:
+            self.render(force=ended)
+        elif self._progress.get("status") in ("running", "paused"):
+            self.render()  # the clock still moves while no event arrives
+        if ended:
+            self.monitor.active = False
+            self._source = None
+
+    def follow(self, run=None, timeout=None) -> bool:
+        """Block this (main) thread until the run ends, drawing as events arrive.
+
+        ``lab.train(..., wait=True)`` uses this: while a cell blocks, no
+        heartbeat can be handled, so the cell's own loop drains instead.
+        """
+        run = run or self._run
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while self._source is not None:
+                self._source.wait(1 / MAX_RENDERS_PER_S)
+                self.pump()
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+        except KeyboardInterrupt:
+            run.stop()
+            raise
+        return run.done
+
+    def render(self, force: bool = False) -> None:
+        self._assert_main_thread()
+        now = time.monotonic()
+        if not force and now - self._last_render < 1 / MAX_RENDERS_PER_S:
+            return
+        self._last_render = now
+        for panel in (self.loss, self.accuracy, self.learning_rate, self.filters):
+            panel.update(self.history)
+        self.monitor.state = self._monitor_state()
+
+    # -- progress -------------------------------------------------------------------------------
+
+    def _track(self, event) -> None:
+        p = self._progress
+        kind = event.kind
+        if kind == "run_started":
+            p.update(status="running", epochs=event.epochs, steps=event.steps_per_epoch, started=event.time,
+                     badge=_badge(event), detail=f"{event.param_count:,} parameters")
+        elif kind == "batch":
+            p.update(epoch=event.epoch + 1, step=event.step + 1, steps=event.steps_per_epoch,
+                     samples_per_sec=event.samples_per_sec, last=event.time, status=p.get("status", "running"))
+        elif kind == "epoch":
+            p.update(epoch=event.epoch + 1, step=p.get("steps"), epochs_done=event.epoch + 1, last=event.time)
+        elif kind == "status":
+            p.update(status=event.status, message=event.message)
+        elif kind == "ended":
+            p.update(status=event.status, message=event.message, ended=event.time)
+
+    def _monitor_state(self) -> dict:
+        p = self._progress
+        if not p:
+            return {"status": "idle", "message": "Press Train to start a run."}
+        epochs, steps = p.get("epochs") or 0, p.get("steps") or 0
+        epoch, step = p.get("epoch") or 0, p.get("step") or 0
+        done_steps = (max(epoch - 1, 0) * steps + step) if steps else 0
+        fraction = done_steps / (epochs * steps) if epochs and steps else 0.0
+        if p.get("status") == "completed":
+            fraction = 1.0
+        end = p.get("ended") or time.time()
+        elapsed = end - p["started"]
+        eta = elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None
+        return {
+            "status": p.get("status", "starting"),
+            "epoch": epoch, "epochs": epochs, "step": step, "steps": steps,
+            "fraction": fraction, "epoch_fraction": (p.get("epochs_done") or 0) / epochs if epochs else 0,
+            "samples_per_sec": p.get("samples_per_sec"), "elapsed": elapsed, "eta": eta,
+            "message": p.get("message", ""), "badge": p.get("badge", ""), "badge_detail": p.get("detail", ""),
+        }
+
+    @staticmethod
+    def _assert_main_thread() -> None:
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("the dashboard is drawn from the main thread only; a background run hands it "
+                               "events through its log instead")
+
+
+def _badge(started) -> str:
+    replicas = started.replicas
+    per = started.per_replica_batch_size
+    batch = f"batch {started.global_batch_size}" + (f" ({per} per replica)" if replicas > 1 else "")
+    return f"{started.strategy} · {replicas} replica{'s' if replicas != 1 else ''} · {batch}"

@@ -1,0 +1,83 @@
+// The run monitor: device badge, progress bar and status, and the heartbeat.
+// While a run is active it sends a small message a few times per second; the
+// kernel answers on its main thread by draining the run's events into the
+// panels. This is how the dashboard updates in Colab too, where widget
+// messages sent from a background thread are never shown.
+
+function h(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const clock = (seconds) => {
+  if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
+  const s = Math.max(0, Math.round(seconds));
+  const m = Math.floor(s / 60);
+  const hours = Math.floor(m / 60);
+  const pad = (n) => String(n).padStart(2, "0");
+  return hours ? `${hours}:${pad(m % 60)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+};
+
+function render({ model, el }) {
+  const root = h("div", "convlab-monitor");
+  const badge = h("div", "convlab-badge");
+  const line = h("div", "convlab-progress-line");
+  const status = h("span", "convlab-status");
+  const text = h("span", "convlab-progress-text");
+  const track = h("div", "convlab-progress-track");
+  const bar = h("div", "convlab-progress-bar");
+  const epochBar = h("div", "convlab-progress-epoch");
+  const message = h("div", "convlab-status-message");
+  track.append(epochBar, bar);
+  line.append(status, text);
+  root.append(badge, track, line, message);
+  el.append(root);
+
+  let timer = null;
+  let beats = 0;
+  const beat = () => model.send({ beat: ++beats });
+  const syncHeartbeat = () => {
+    const active = model.get("active");
+    if (active && timer === null) {
+      beat();
+      timer = setInterval(beat, Math.max(50, model.get("interval_ms")));
+    } else if (!active && timer !== null) {
+      clearInterval(timer);
+      timer = null;
+    }
+  };
+
+  const draw = () => {
+    const s = model.get("state") || {};
+    badge.textContent = s.badge || "";
+    badge.title = s.badge_detail || "";
+    const fraction = Math.max(0, Math.min(1, s.fraction || 0));
+    bar.style.width = `${fraction * 100}%`;
+    epochBar.style.width = `${Math.max(0, Math.min(1, s.epoch_fraction || 0)) * 100}%`;
+    status.textContent = s.status || "idle";
+    root.dataset.status = s.status || "idle";
+    const parts = [];
+    if (s.epochs) parts.push(`epoch ${s.epoch || 0}/${s.epochs}`);
+    if (s.steps) parts.push(`step ${s.step || 0}/${s.steps}`);
+    if (s.samples_per_sec) parts.push(`${Math.round(s.samples_per_sec).toLocaleString("en-US")} samples/s`);
+    if (s.elapsed !== undefined && s.elapsed !== null) parts.push(`${clock(s.elapsed)} elapsed`);
+    if (s.eta !== undefined && s.eta !== null && s.status === "running") parts.push(`ETA ${clock(s.eta)}`);
+    text.textContent = parts.join(" · ");
+    message.textContent = s.message || "";
+    message.style.display = s.message ? "block" : "none";
+  };
+
+  draw();
+  syncHeartbeat();
+  model.on("change:state", draw);
+  model.on("change:active", syncHeartbeat);
+  return () => {
+    if (timer !== null) clearInterval(timer);
+    model.off("change:state", draw);
+    model.off("change:active", syncHeartbeat);
+  };
+}
+
+export default { render };

@@ -1,0 +1,118 @@
+"""The streaming rules: only the main thread sends widget messages, and traffic stays bounded."""
+
+import threading
+import time
+
+import ipywidgets
+import keras
+import numpy as np
+import pytest
+
+from convlab_widgets import ConvLab, Dashboard
+from convlab_widgets.training.events import BatchEnd, EpochEnd, EventLog, RunEnded, RunStarted
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Every widget message with the thread that sent it (Colab drops thread-sent ones)."""
+    messages = []
+    original = ipywidgets.Widget._send
+
+    def record(self, msg, buffers=None):
+        messages.append((threading.current_thread().name, type(self).__name__, msg.get("method")))
+        return original(self, msg, buffers)
+
+    monkeypatch.setattr(ipywidgets.Widget, "_send", record)
+    return messages
+
+
+def beat(lab):
+    """What the front end's heartbeat does: a custom message handled on the main thread."""
+    lab.dashboard.monitor._on_message(lab.dashboard.monitor, {"beat": 1}, [])
+
+
+def test_every_widget_message_of_a_run_is_sent_from_the_main_thread(sent):
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    sent.clear()
+    run = lab.train(epochs=2, batch_size=128)
+    while not run.done or lab.dashboard._source is not None:
+        beat(lab)
+        time.sleep(0.05)
+    assert run.status == "completed"
+    assert sent, "the dashboard sent nothing"
+    assert {thread for thread, _, _ in sent} == {threading.main_thread().name}
+    loss_x = lab.dashboard.loss.widget.marks
+    assert any(len(mark.x) for mark in loss_x), "no loss point reached the panel"
+
+
+def test_wait_true_drains_on_the_main_thread(sent):
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    sent.clear()
+    run = lab.train(epochs=1, batch_size=128, wait=True)
+    assert run.done and lab.dashboard.monitor.state["status"] == "completed"
+    assert {thread for thread, _, _ in sent} == {threading.main_thread().name}
+    assert lab.dashboard.monitor.active is False
+
+
+def _twenty_thousand_steps(log):
+    steps, epochs = 2000, 10
+    log.publish(RunStarted({}, "CPU · default strategy", 1, 32, 32, steps, epochs, 1000))
+    rng = np.random.default_rng(0)
+    for epoch in range(epochs):
+        for step in range(steps):
+            log.publish(BatchEnd(epoch, step, steps, float(2 / (1 + epoch + step / steps) + rng.random() * 0.1),
+                                 0.5, 1e-3, 5000.0))
+        log.publish(EpochEnd(epoch, 1.0, 0.5, 1.1, 0.5, 1e-3, 1.0))
+    log.publish(RunEnded("completed", "done", epochs, 10.0))
+
+
+class _Source:
+    def __init__(self):
+        self.events = EventLog()
+        self.config = {}
+        self.schedule = None
+        self.done = True
+
+
+def test_a_20000_step_run_stays_within_the_traffic_bounds(sent):
+    dashboard = Dashboard()
+    source = _Source()
+    dashboard.watch(source)
+    sent.clear()
+    _twenty_thousand_steps(source.events)
+    started = time.monotonic()
+    renders = 0
+    original = dashboard.render
+
+    def counting_render(force=False):
+        nonlocal renders
+        before = dashboard._last_render
+        original(force)
+        renders += dashboard._last_render != before
+
+    dashboard.render = counting_render
+    # The heartbeat arrives a few times per second; events arrive in bulk between beats.
+    while dashboard._source is not None:
+        dashboard.pump()
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    assert renders <= 5 * elapsed + 2
+    assert len(dashboard.history.series("batch_loss", max_points=None)[0]) == 20_000
+    for panel in (dashboard.loss, dashboard.accuracy, dashboard.learning_rate):
+        for mark in panel.widget.marks:
+            assert len(mark.x) <= 3000, (type(panel).__name__, len(mark.x))
+
+
+def test_callback_streams_a_users_own_fit():
+    dashboard = Dashboard()
+    x = np.random.default_rng(0).random((256, 8, 8, 1)).astype("float32")
+    y = np.arange(256) % 4
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=3, batch_size=32, validation_split=0.25, verbose=0,
+              callbacks=[dashboard.callback(batch_size=32)])
+    assert dashboard.monitor.state["status"] == "completed"
+    assert len(dashboard.history.epochs["loss"]) == 3
+    assert len(dashboard.history.filters) == 4  # the initial kernels and one per epoch
+    assert dashboard.monitor.active is False
