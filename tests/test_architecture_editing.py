@@ -32,8 +32,8 @@ def test_the_issue_example_runs_and_names_are_exported_lazily():
 
 
 def test_params_are_complete_with_keras_defaults_and_canonical():
-    arch = Architecture((28, 28, 1), 10).add("Conv2D", filters=8.0, kernel_size=[3, 3])
-    assert arch[0].params == {"filters": 8, "kernel_size": (3, 3), "strides": 1, "padding": "valid",
+    arch = Architecture((28, 28, 1), 10).add("Conv2D", filters=8.0, kernel_size=[3, 3], strides=[2, 1])
+    assert arch[0].params == {"filters": 8, "kernel_size": 3, "strides": (2, 1), "padding": "valid",
                               "activation": "linear", "use_bias": True}
     assert isinstance(arch[0], LayerEntry) and arch[-1] == arch[0]
 

@@ -172,3 +172,4 @@ def test_summary_matches_keras_row_by_row(case):
         parts = [built.get_layer(inner.name) for inner in row.inner] or [built.get_layer(row.name)]
         assert sum(layer.count_params() for layer in parts) == row.param_count
     assert Architecture.from_dict(arch.to_dict()) == arch
+    assert Architecture.from_keras(built) == arch

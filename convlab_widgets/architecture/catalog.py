@@ -127,14 +127,16 @@ class ParamSpec:
         return self.default
 
     def coerce(self, value):
-        """Turn equivalent spellings into one canonical value (12.0 → 12, [3, 3] → (3, 3)).
+        """Turn equivalent spellings into one canonical value (12.0 → 12, [3, 3] → 3, [3, 1] → (3, 1)).
 
         Values stay as they are when they cannot be coerced, so that ``check``
         can report them on the row.
         """
         if self.kind in ("int", "size", "shape"):
             if isinstance(value, tuple):
-                return tuple(_integral(v) for v in value)
+                value = tuple(_integral(v) for v in value)
+                square = self.kind == "size" and len(value) == 2 and value[0] == value[1]
+                return value[0] if square else value
             return _integral(value)
         if self.kind == "float" and _is_int(value) and _finite(value):
             return float(value)
@@ -185,7 +187,10 @@ class LayerSpec:
         for name, value in params.items():
             spec = self.param(name)
             given[name] = spec.coerce(normalize_value(value, name))
-        return {spec.name: given.get(spec.name, spec.default) for spec in self.params}
+        complete = {spec.name: given.get(spec.name, spec.default) for spec in self.params}
+        if "pool_size" in complete and complete["strides"] == complete["pool_size"]:
+            complete["strides"] = None  # one spelling per meaning: None is Keras' "same as pool_size"
+        return complete
 
     def failure(self, params: dict) -> Failure | None:
         """The first invalid parameter as a row failure, with a fix setting a valid value."""

@@ -111,8 +111,6 @@ def _row(layer) -> tuple[str, dict]:
     spec = catalog.get(layer_type)
     config = layer.get_config()
     params = {p.name: _canonical(p, config.get(p.name)) for p in spec.params}
-    if "pool_size" in params and params["strides"] == params["pool_size"]:
-        params["strides"] = None  # Keras stores its default, "same as pool_size", spelled out
     try:
         differences = _differences(layer, layer_type, spec.complete(params))
     except ArchitectureError as error:
@@ -124,11 +122,14 @@ def _row(layer) -> tuple[str, dict]:
 
 
 def _canonical(spec, value):
-    """Keras' config spelling → the catalog's, e.g. kernel_size (3, 3) → 3."""
+    """Keras' config spelling → the catalog's: kernel_size (3, 3) → 3, rotation factor (-0.1, 0.1) → 0.1."""
     if isinstance(value, list):
         value = tuple(value)
-    if spec.kind == "size" and isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
-        value = value[0]
+    if isinstance(value, tuple) and len(value) == 2:
+        if spec.kind == "size" and value[0] == value[1]:
+            return value[0]
+        if spec.kind == "float" and value[0] == -value[1]:
+            return abs(value[1])
     return value
 
 

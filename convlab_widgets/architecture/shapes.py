@@ -173,11 +173,11 @@ def _too_many(param_count: int) -> Failure | None:
                    "shrink its input first (pooling, strides) or use fewer units or filters")
 
 
-_concatenate = None
+_CONCATENATE = keras.layers.Concatenate(name="probe_concatenate")
 
 
 def _evaluate_fire(spec, params: dict, input_shape: tuple) -> Outcome:
-    global _concatenate
+    """The codelab's fire(): each inner convolution is an ordinary (cached) Conv2D evaluation."""
     inner, outcomes = [], {}
     for role, conv_params in fire_convs(params["squeeze"], params["expand"]):
         source = outcomes["squeeze"].output_shape if role != "squeeze" else input_shape
@@ -186,9 +186,7 @@ def _evaluate_fire(spec, params: dict, input_shape: tuple) -> Outcome:
             return Outcome(None, failure=explain_rejection(spec, params, input_shape, outcome.failure.reason))
         outcomes[role] = outcome
         inner.append(Inner(role, "Conv2D", tuple(conv_params.items()), outcome))
-    if _concatenate is None:
-        _concatenate = keras.layers.Concatenate(name="probe_concatenate")
-    shape = tuple(_concatenate.compute_output_shape(
+    shape = tuple(_CONCATENATE.compute_output_shape(
         [(None, *outcomes["expand1x1"].output_shape), (None, *outcomes["expand3x3"].output_shape)])[1:])
     concat = Outcome(shape, 0, 0, math.prod(shape), 0)
     inner.append(Inner("concat", "Concatenate", (("axis", -1),), concat))
