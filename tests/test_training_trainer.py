@@ -244,3 +244,15 @@ def test_interrupting_wait_stops_the_run(digits):
         run.wait(on_event=interrupt)
     assert run.stop_requested
     assert run.wait(timeout=60) and run.status == "stopped"
+
+
+def test_runs_leave_no_traced_graphs_behind(digits):
+    """TensorFlow keeps a gradient entry per traced custom gradient forever;
+    each run's entries would pin its whole train step in memory."""
+    from tensorflow.python.framework import ops
+
+    before = set(ops._gradient_registry._registry)
+    run = Trainer(tiny(), digits).start(epochs=1, batch_size=128)
+    assert run.wait(timeout=60) and run.status == "completed"
+    assert set(ops._gradient_registry._registry) == before
+    assert run.model.evaluate(digits.validation(128), verbose=0)  # the trained model still works

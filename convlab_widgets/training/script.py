@@ -185,7 +185,7 @@ def load_data():
         return _SPLIT + load + _ARRAY_PIPELINE.format(image_size=resize)
     if source["kind"] == "named" and name == "shapes":
         generator = "\n".join(
-            line for line in inspect.getsource(datasets.make_shapes).splitlines() if not line.startswith("@")
+            line for line in inspect.getsource(datasets.make_shapes.__wrapped__).splitlines() if not line.startswith("@")
         )
         load = f'''
 SHAPE_CLASSES = {datasets.SHAPE_CLASSES!r}
