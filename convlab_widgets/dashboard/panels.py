@@ -1,0 +1,421 @@
+"""The dashboard's panels: bqplot figures that draw a :class:`RunHistory`.
+
+Every assignment to a widget trait is a message to the browser, and the
+dashboard redraws all panels up to five times a second, in Colab too.  So
+``update(history)`` compares the history's revisions with what the panel last
+drew and assigns nothing when they match; lines never exceed ``max_points``
+points and travel as float32, half the bytes of float64 for no visible loss.
+
+One colour per metric family; training is solid, validation dashed; the raw
+batch curve is faint behind its smoothed version.  Fonts are larger than
+bqplot's defaults because these plots are often projected in a classroom.
+Panels are used from the main thread only.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+
+from .history import MAX_POINTS, SERIES
+
+LOSS_COLOR = "#d95f02"
+ACCURACY_COLOR = "#1b9e77"
+LR_COLOR = "#7570b3"
+FIGURE_LAYOUT = {"width": "100%", "height": "240px"}
+FIGURE_MARGIN = {"top": 40, "bottom": 52, "left": 76, "right": 16}
+Y_LABEL_OFFSET = "54px"  # clear of tick labels such as "1e-3" at 14 px
+TITLE_STYLE = {"font-size": "18px"}
+TICK_STYLE = {"font-size": "14px"}
+MARKER_SIZE = 40
+
+NO_CONV2D_MESSAGE = "No Conv2D layer in this model: add one to watch its filters form."
+WAITING_MESSAGE = "The filters of the first Conv2D layer appear here when training starts."
+
+
+def _title(text):
+    return widgets.HTML(f'<div style="font-size: {TITLE_STYLE["font-size"]}; text-align: center">{text}</div>')
+
+
+def _legend(color, curves):
+    """A legend row under the plot.  bqplot's own legend sits inside the
+    plot area, where it hides the curves once its text is large enough to
+    read from the back of a classroom."""
+    items = []
+    for _, label, mark, style in curves:
+        opacity = style.get("opacities", [1.0])[0]
+        sample = ""
+        if mark is bqplot.Lines:
+            dash = ' stroke-dasharray="6 4"' if style.get("line_style") == "dashed" else ""
+            width = style.get("stroke_width", 2)
+            sample += f'<line x1="1" y1="8" x2="31" y2="8" stroke="{color}" stroke-width="{width}"{dash}/>'
+        if style.get("marker") == "circle":
+            sample += f'<circle cx="16" cy="8" r="4.5" fill="{color}"/>'
+        elif style.get("marker") == "square":
+            sample += f'<rect x="12" y="4" width="8" height="8" fill="{color}"/>'
+        items.append(f'<span style="margin: 0 8px; white-space: nowrap"><svg width="32" height="16" '
+                     f'style="vertical-align: middle; opacity: {opacity}">{sample}</svg> {label}</span>')
+    return widgets.HTML(f'<div style="font-size: 14px; text-align: center; line-height: 1.5">{"".join(items)}</div>')
+
+
+def _nice_step(raw):
+    """The smallest 1, 2 or 5 times a power of ten that is at least ``raw``."""
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    return next(f * magnitude for f in (1, 2, 5, 10) if f * magnitude >= raw * (1 - 1e-9))
+
+
+class _CurvePanel:
+    """Curves against the epoch axis, with a legend row under the figure.
+
+    ``curves`` lists ``(key, legend label, mark class, style)``; a key that
+    names a ``RunHistory`` series is drawn from the history, any other key
+    is a mark the subclass feeds itself.  Tick positions are set explicitly:
+    bqplot's ``num_ticks`` spaces ticks evenly over the padded domain, at
+    values like 2.38, and d3's defaults crowd a 240-px axis at 14 px.
+    """
+
+    def __init__(self, title, y_label, y_scale, color, curves, max_points, y_tick_format="~g"):
+        self.max_points = max_points
+        self.x_scale = bqplot.LinearScale(min=0.0)
+        self.y_scale = y_scale
+        scales = {"x": self.x_scale, "y": y_scale}
+        self.marks = {key: mark(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color], **style)
+                      for key, _, mark, style in curves}
+        self.recorded = [key for key in self.marks if key in SERIES]
+        self.x_axis = bqplot.Axis(scale=self.x_scale, label="epoch", tick_format="~g", tick_style=TICK_STYLE)
+        self.y_axis = bqplot.Axis(scale=y_scale, label=y_label, orientation="vertical", tick_format=y_tick_format,
+                                  tick_style=TICK_STYLE, label_offset=Y_LABEL_OFFSET)
+        self.figure = bqplot.Figure(
+            marks=list(self.marks.values()), axes=[self.x_axis, self.y_axis], title=title, title_style=TITLE_STYLE,
+            fig_margin=FIGURE_MARGIN, layout=widgets.Layout(**FIGURE_LAYOUT),
+        )
+        self.widget = widgets.VBox([self.figure, _legend(color, curves)], layout=widgets.Layout(min_width="300px"))
+        self._drawn = {}
+        self._epochs = None
+        self._y_range = None
+
+    def update(self, history):
+        """Draw what changed in ``history`` since the last call; nothing if nothing did."""
+        self._show_epochs(self._planned_epochs(history))
+        changed = False
+        for key in self.recorded:
+            revision = history.revision(key)
+            if self._drawn.get(key) != revision:
+                _set_xy(self.marks[key], *history.series(key, self.max_points))
+                self._drawn[key] = revision
+                changed = True
+        if changed:
+            self._fit_y()
+
+    def _planned_epochs(self, history):
+        return history.planned_epochs
+
+    def _show_epochs(self, epochs):
+        """The x axis spans the planned run from the start, so learners see
+        how far through it they are, with ticks on whole epochs."""
+        if epochs == self._epochs:
+            return
+        self._epochs = epochs
+        self.x_scale.max = float(epochs) if epochs else None
+        self.x_axis.tick_values = np.arange(0, epochs + 1, max(1, int(_nice_step(epochs / 8)))) if epochs else None
+
+    def _drawn_values(self):
+        values = np.concatenate([np.asarray(mark.y, dtype=float) for mark in self.marks.values()])
+        return values[np.isfinite(values)]
+
+    def _fit_y(self):
+        """Fixed y axes need nothing; see the subclasses."""
+
+    def _set_y_range(self, low, high, ticks):
+        """Only when the range moves: it changes rarely, so the axis does not jitter."""
+        if (low, high) == self._y_range:
+            return
+        self._y_range = (low, high)
+        with self.y_scale.hold_sync():
+            self.y_scale.min, self.y_scale.max = low, high
+        self.y_axis.tick_values = ticks
+
+
+def _set_xy(mark, x, y):
+    with mark.hold_sync():
+        mark.x = np.asarray(x, dtype=np.float32)
+        mark.y = np.asarray(y, dtype=np.float32)
+
+
+def _metric_curves(metric):
+    return [
+        (f"batch_{metric}", "each batch", bqplot.Lines, {"opacities": [0.35], "stroke_width": 1.5}),
+        (f"batch_{metric}_smooth", "train (smoothed)", bqplot.Lines, {"stroke_width": 2.5}),
+        (f"epoch_{metric}", "train, per epoch", bqplot.Lines,
+         {"marker": "circle", "marker_size": MARKER_SIZE, "stroke_width": 1.5}),
+        (f"val_{metric}", "validation", bqplot.Lines,
+         {"marker": "square", "marker_size": MARKER_SIZE, "stroke_width": 2, "line_style": "dashed"}),
+    ]
+
+
+class LossPanel(_CurvePanel):
+    """Training loss per batch and per epoch, validation loss per epoch, from 0
+    up to a round number above the highest loss drawn."""
+
+    def __init__(self, max_points=MAX_POINTS):
+        super().__init__("Loss", "loss", bqplot.LinearScale(min=0.0), LOSS_COLOR, _metric_curves("loss"), max_points)
+
+    def _fit_y(self):
+        values = self._drawn_values()
+        top = values.max() if len(values) else 0.0
+        if top <= 0:
+            return
+        step = _nice_step(top / 5)
+        high = math.ceil(top / step * (1 - 1e-9)) * step
+        self._set_y_range(0.0, high, np.round(np.arange(0, high + step / 2, step), 12))
+
+
+class AccuracyPanel(_CurvePanel):
+    """Accuracy on a fixed 0–1 axis, so chance level and progress read at a glance."""
+
+    def __init__(self, max_points=MAX_POINTS):
+        super().__init__("Accuracy", "accuracy", bqplot.LinearScale(min=0.0, max=1.0), ACCURACY_COLOR,
+                         _metric_curves("accuracy"), max_points, y_tick_format=".1f")
+        self.y_axis.tick_values = np.linspace(0, 1, 6)
+
+
+class LearningRatePanel(_CurvePanel):
+    """The schedule's plan (dashed) and the learning rate actually used.
+
+    The y axis is logarithmic, as schedules multiply the rate, with its
+    bounds on whole decades padded around the data: a constant rate sits
+    mid-plot, and the bounds rarely change.
+    """
+
+    def __init__(self, max_points=MAX_POINTS):
+        curves = [
+            ("planned", "planned (schedule)", bqplot.Lines, {"line_style": "dashed", "stroke_width": 2,
+                                                             "opacities": [0.8]}),
+            ("batch_lr", "actual, each batch", bqplot.Lines, {"stroke_width": 2}),
+            ("epoch_lr", "actual, per epoch", bqplot.Scatter, {"marker": "circle", "default_size": MARKER_SIZE}),
+        ]
+        super().__init__("Learning rate", "learning rate (log scale)", bqplot.LogScale(), LR_COLOR, curves,
+                         max_points, y_tick_format=".0e")
+        self.planned = self.marks["planned"]
+        self._plan = ()
+
+    def preview(self, values):
+        """Draw the planned learning rate of each epoch, e.g. from
+        ``schedule.preview(epochs, lr0)``; drawn as steps, since a rate holds
+        for its whole epoch.  Redrawing the same plan sends nothing."""
+        values = tuple(float(v) for v in values)
+        if values == self._plan:
+            return
+        self._plan = values
+        x = np.repeat(np.arange(len(values) + 1), 2)[1:-1]
+        _set_xy(self.planned, x, np.repeat(values, 2))
+        self._show_epochs(len(values) or None)
+        self._fit_y()
+
+    def _planned_epochs(self, history):
+        return history.planned_epochs or len(self._plan) or None
+
+    def _fit_y(self):
+        values = self._drawn_values()
+        values = values[values > 0]
+        if not len(values):
+            return
+        low = math.floor(math.log10(values.min() / 1.5))
+        high = math.ceil(math.log10(values.max() * 1.5))
+        self._set_y_range(10.0 ** low, 10.0 ** high, np.array([10.0 ** k for k in range(low, high + 1)]))
+
+
+# Filter mosaic -----------------------------------------------------------------
+
+MOSAIC_BOX = (640, 200)  # px the mosaic is sized to fit, shown at natural size so the browser never blurs it
+MAX_CELL = 64  # px per filter at most, so a single filter is not a giant block
+GAP_COLOR = (90, 90, 90)  # not white: white means a zero weight
+WHITE = np.array([255.0, 255.0, 255.0])
+RED = np.array([178.0, 24.0, 43.0])  # positive weights
+BLUE = np.array([33.0, 102.0, 172.0])  # negative weights
+
+
+def diverging(values, extent):
+    """RGB uint8 for ``values`` in ``[-extent, extent]``: blue, white at exactly 0, red."""
+    t = np.clip(np.asarray(values, dtype=float) / extent, -1.0, 1.0) if extent > 0 else np.zeros(np.shape(values))
+    rgb = WHITE + np.clip(t, 0, None)[..., None] * (RED - WHITE) + np.clip(-t, 0, None)[..., None] * (BLUE - WHITE)
+    return np.rint(rgb).astype(np.uint8)
+
+
+def filter_mosaic(kernel, scale=None):
+    """All filters of a Conv2D kernel ``(kh, kw, in_channels, filters)`` as one image.
+
+    Returns ``(pixels, mode, extent)``: ``pixels`` is uint8 ``(height, width,
+    3)``, each filter a ``kh*scale`` × ``kw*scale`` cell (nearest-neighbour,
+    so 3×3 weights read as 9 squares) with 1-px gaps and border; ``mode`` is
+    "diverging" (one input channel), "rgb" (three: the filter is a colour
+    patch, each stretched to its own range) or "mean" (other counts: the mean
+    over input channels, on the diverging map).  All cells share one diverging
+    scale ``±extent``, so filters can be compared with each other.
+    """
+    kernel = np.asarray(kernel, dtype=float)
+    kh, kw, channels, count = kernel.shape
+    if channels == 3:
+        mode, extent = "rgb", None
+        flat = kernel.reshape(-1, count)
+        low, span = flat.min(axis=0), np.ptp(flat, axis=0)
+        normalised = (kernel - low) / np.where(span > 0, span, 1.0)
+        normalised[..., span == 0] = 0.5
+        cells = np.rint(np.moveaxis(normalised, 3, 0) * 255).astype(np.uint8)
+    else:
+        mode = "diverging" if channels == 1 else "mean"
+        weights = kernel.mean(axis=2)
+        extent = float(np.abs(weights).max())
+        cells = diverging(np.moveaxis(weights, 2, 0), extent)
+    cols = min(count, math.ceil(math.sqrt(2 * count)))  # wider than tall, like the panels beside it
+    rows = math.ceil(count / cols)
+    if scale is None:
+        box_w, box_h = MOSAIC_BOX
+        scale = max(1, min((box_w - cols - 1) // (cols * kw), (box_h - rows - 1) // (rows * kh),
+                           MAX_CELL // max(kh, kw)))
+    cell_h, cell_w = kh * scale, kw * scale
+    pixels = np.empty((rows * (cell_h + 1) + 1, cols * (cell_w + 1) + 1, 3), dtype=np.uint8)
+    pixels[:] = GAP_COLOR
+    for index, cell in enumerate(cells):
+        row, col = divmod(index, cols)
+        top, left = 1 + row * (cell_h + 1), 1 + col * (cell_w + 1)
+        pixels[top:top + cell_h, left:left + cell_w] = cell.repeat(scale, axis=0).repeat(scale, axis=1)
+    return pixels, mode, extent
+
+
+def encode_png(pixels):
+    """PNG bytes of an RGB uint8 image, with zlib alone (no Pillow dependency)."""
+    height, width, _ = pixels.shape
+    rows = np.zeros((height, 1 + 3 * width), dtype=np.uint8)  # filter byte 0: rows stored as they are
+    rows[:, 1:] = pixels.reshape(height, -1)
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+            + chunk(b"IEND", b""))
+
+
+def _caption(snapshot, mode, extent):
+    kh, kw, channels, count = snapshot.kernel.shape
+    head = f"{snapshot.layer}: {count} filters of {kh}×{kw}"
+    if mode == "rgb":
+        return f"{head}, 3 input channels shown as colour, each filter stretched to its own range"
+    colours = f"red = positive weight, white = 0, blue = negative (±{extent:.2g})"
+    if mode == "diverging":
+        return f"{head}, 1 input channel; {colours}"
+    return f"{head}; the mean of its {channels} input channels is shown; {colours}"
+
+
+class FilterPanel:
+    """The first Conv2D layer's kernels as one mosaic, with a replay scrubber.
+
+    Fed by ``update(history)`` from ``history.filters``.  While a run is live
+    the scrubber follows the newest snapshot, unless the learner has moved it
+    back; moving it to the end follows again.  ``state`` is "waiting" (no
+    snapshot yet), "filters", or "no_conv2d": a run that trains batches
+    without sending snapshots, or ``set_conv2d(False)`` before any snapshot.
+    """
+
+    def __init__(self):
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.slider = widgets.IntSlider(value=0, min=0, max=0, description="replay", readout=False, disabled=True,
+                                        continuous_update=True, layout=widgets.Layout(width="340px", max_width="65%"))
+        self.position = widgets.Label("", layout=widgets.Layout(min_width="11em"))
+        self.caption = widgets.HTML("")
+        self.message = widgets.HTML(_text(WAITING_MESSAGE, italic=True))
+        scrubber = widgets.HBox([self.slider, self.position],
+                                layout=widgets.Layout(width="100%", justify_content="center", align_items="center"))
+        self.filters_box = widgets.VBox([self.image, scrubber, self.caption],
+                                        layout=widgets.Layout(display="none", align_items="center", width="100%"))
+        self.widget = widgets.VBox([_title("First-layer filters"), self.message, self.filters_box],
+                                   layout=widgets.Layout(min_height=FIGURE_LAYOUT["height"], min_width="300px"))
+        self.state = "waiting"
+        self._conv2d = None
+        self._history = None
+        self._generation = None
+        self._count = 0
+        self._shown = None
+        self._cache = {}
+        self.slider.observe(self._scrubbed, names="value")
+
+    def set_conv2d(self, present):
+        """Whether the model about to train has a Conv2D, so that the panel
+        says so before the run rather than waiting for snapshots."""
+        self._conv2d = present
+        self._show_state()
+
+    def update(self, history):
+        """Show new snapshots of ``history``; nothing is sent if there are none."""
+        if history.generation != self._generation:
+            self._history, self._generation = history, history.generation
+            self._cache.clear()
+            self._count = 0
+            with self.slider.hold_sync():
+                self.slider.value = 0
+                self.slider.max = 0
+        count = len(history.filters)
+        if count != self._count:
+            follow = self._count == 0 or self.slider.value == self.slider.max
+            self._count = count
+            with self.slider.hold_sync():
+                self.slider.max = count - 1
+                self.slider.disabled = count < 2
+                if follow:
+                    self.slider.value = count - 1
+            self._draw(self.slider.value)
+        self._show_state()
+
+    def _show_state(self):
+        history = self._history
+        if self._count:
+            state = "filters"
+        elif self._conv2d is False or (history is not None and history.batch["epoch"]):
+            state = "no_conv2d"
+        else:
+            state = "waiting"
+        if state == self.state:
+            return
+        self.state = state
+        self.filters_box.layout.display = "flex" if state == "filters" else "none"
+        self.message.layout.display = "none" if state == "filters" else None
+        if state != "filters":
+            self.message.value = _text(NO_CONV2D_MESSAGE if state == "no_conv2d" else WAITING_MESSAGE, italic=True)
+
+    def _scrubbed(self, change):
+        self._draw(change["new"])
+
+    def _draw(self, index):
+        if (self._generation, index) == self._shown or index >= self._count:
+            return
+        self._shown = (self._generation, index)
+        if index not in self._cache:
+            snapshot = self._history.filters[index]
+            pixels, mode, extent = filter_mosaic(snapshot.kernel)
+            self._cache[index] = (encode_png(pixels), _label(self._history, snapshot),
+                                  _text(_caption(snapshot, mode, extent)))
+        png, label, caption = self._cache[index]
+        self.image.value = png
+        self.position.value = label
+        self.caption.value = caption
+
+
+def _text(text, italic=False):
+    style = "font-size: 14px; line-height: 1.35; text-align: center; padding: 4px 8px"
+    return f'<div style="{style}{"; font-style: italic" if italic else ""}">{text}</div>'
+
+
+def _label(history, snapshot):
+    """How learners count: "init", "after epoch 3", or a mid-epoch position."""
+    position = history.filter_position(snapshot)
+    if position == 0:
+        return "init (random filters)"
+    if position.is_integer():
+        return f"after epoch {int(position)}"
+    return f"epoch {snapshot.epoch + 1}, batch {snapshot.batch}"

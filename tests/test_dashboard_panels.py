@@ -1,0 +1,330 @@
+"""The bqplot panels: bounded, change-only traffic; the filter mosaic and its scrubber."""
+
+import struct
+import zlib
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+
+from convlab_widgets.dashboard import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel, RunHistory
+from convlab_widgets.dashboard.panels import (
+    BLUE, GAP_COLOR, NO_CONV2D_MESSAGE, RED, WAITING_MESSAGE, encode_png, filter_mosaic,
+)
+
+from .test_dashboard_history import batch, epoch_end, event, filters, real_run, started  # noqa: F401 (fixture)
+
+
+class Traffic:
+    """Counts changes of synced traits on every widget under a panel: each is
+    a message to the browser when a kernel is connected."""
+
+    def __init__(self, root):
+        self.changes = []
+        self.widgets = []
+        self._watch(root)
+
+    def _watch(self, value):
+        if isinstance(value, widgets.Widget):
+            if any(value is seen for seen in self.widgets):
+                return
+            self.widgets.append(value)
+            value.observe(lambda change: self.changes.append((change["owner"], change["name"])),
+                          names=list(value.keys))
+            for key in value.keys:
+                self._watch(getattr(value, key))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                self._watch(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self._watch(item)
+
+    def take(self):
+        changes, self.changes = self.changes, []
+        return changes
+
+
+def history_with(epochs=2, steps=4, snapshots=True):
+    history = RunHistory()
+    history.apply(started(epochs, steps))
+    if snapshots:
+        history.apply(filters(0, 0))
+    for epoch in range(epochs):
+        for step in range(steps):
+            history.apply(batch(epoch, step, steps, loss=2.0 / (1 + epoch * steps + step), lr=1e-3 * 0.5 ** epoch))
+        history.apply(epoch_end(epoch, lr=1e-3 * 0.5 ** epoch))
+        if snapshots:
+            history.apply(filters(epoch, steps))
+    return history
+
+
+def all_panels():
+    return [LossPanel(), AccuracyPanel(), LearningRatePanel(), FilterPanel()]
+
+
+def test_panels_send_nothing_when_nothing_changed():
+    history = history_with()
+    for panel in all_panels():
+        traffic = Traffic(panel.widget)
+        panel.update(history)
+        assert traffic.take()
+        panel.update(history)
+        panel.update(history)
+        assert traffic.take() == [], type(panel).__name__
+
+
+def test_a_new_batch_redraws_only_the_batch_lines():
+    history = history_with()
+    panel = LossPanel()
+    panel.update(history)
+    traffic = Traffic(panel.widget)
+    history.apply(batch(2, 0, 4))
+    panel.update(history)
+    changed = traffic.take()
+    assert {mark for mark, _ in changed} == {panel.marks["batch_loss"], panel.marks["batch_loss_smooth"]}
+    assert sorted(name for _, name in changed) == ["x", "x", "y", "y"]
+
+
+def test_a_20000_step_run_never_draws_more_than_3000_points_per_line():
+    history = RunHistory()
+    history.apply(started(20, 1000))
+    panels = all_panels()[:3]
+    longest = 0
+    for i in range(20_000):
+        history.apply(batch(i // 1000, i % 1000, 1000, loss=1 + np.sin(i)))
+        if i % 1000 == 999:
+            history.apply(epoch_end(i // 1000))
+        if i % 500 == 499:  # a redraw every ~50 events at 10 events/s would be far fewer; this is the worst case
+            for panel in panels:
+                panel.update(history)
+                longest = max(longest, *(len(mark.x) for mark in panel.marks.values()))
+    assert len(history.batch["loss"]) == 20_000
+    assert longest == 3000
+    assert panels[0].marks["batch_loss"].x.dtype == np.float32
+
+
+def test_lines_follow_the_house_style_and_the_axes_are_labelled():
+    loss, accuracy = LossPanel(), AccuracyPanel()
+    for panel, label in ((loss, "loss"), (accuracy, "accuracy")):
+        assert (panel.x_axis.label, panel.y_axis.label) == ("epoch", label)
+        metric = label
+        assert panel.marks[f"val_{metric}"].line_style == "dashed"
+        assert panel.marks[f"epoch_{metric}"].line_style == "solid"
+        assert panel.marks[f"batch_{metric}"].opacities[0] < 1
+        assert len({tuple(m.colors) for m in panel.marks.values()}) == 1  # one colour per metric family
+        assert panel.figure.layout.height == "240px" and int(panel.x_axis.tick_style["font-size"][:-2]) > 12
+        legend = panel.widget.children[1].value
+        assert legend.count("stroke-dasharray") == 1 and "validation" in legend and "train, per epoch" in legend
+    assert (accuracy.y_scale.min, accuracy.y_scale.max) == (0.0, 1.0)
+    assert loss.marks["batch_loss"].colors != accuracy.marks["batch_accuracy"].colors
+
+
+def test_the_epoch_axis_spans_the_planned_run_from_the_start():
+    panel = LossPanel()
+    history = RunHistory()
+    history.apply(started(7, 10))
+    panel.update(history)
+    assert (panel.x_scale.min, panel.x_scale.max) == (0.0, 7.0)
+    assert panel.x_axis.tick_values.tolist() == list(range(8))  # whole epochs, not 0.5s
+    history.apply(started(40, 10))
+    panel.update(history)
+    assert panel.x_axis.tick_values.tolist() == list(range(0, 41, 5))
+
+
+def test_the_loss_axis_ends_on_a_round_number_above_the_highest_loss():
+    panel = LossPanel()
+    traffic = Traffic(panel.widget)
+    panel.update(history_with())  # losses up to 2.0
+    assert panel.y_scale.max == 2.0 and panel.y_axis.tick_values.tolist() == [0, 0.5, 1.0, 1.5, 2.0]
+    history = history_with()
+    history.apply(batch(2, 0, 4, loss=2.3))
+    traffic.take()
+    panel.update(history)
+    assert panel.y_scale.max == 2.5 and panel.y_axis.tick_values.tolist() == [0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert (panel.y_scale, "max") in traffic.take()
+
+
+def test_a_run_without_accuracy_or_validation_draws_only_the_loss():
+    history = RunHistory()
+    history.apply(started(1, 2))
+    for step in range(2):
+        history.apply(batch(0, step, 2, accuracy=None))
+    history.apply(epoch_end(0, accuracy=None, val_loss=None, val_accuracy=None))
+    loss, accuracy = LossPanel(), AccuracyPanel()
+    loss.update(history)
+    accuracy.update(history)
+    assert all(len(mark.x) == 0 for mark in accuracy.marks.values())
+    assert len(loss.marks["epoch_loss"].x) == 1 and len(loss.marks["val_loss"].x) == 0
+
+
+def test_the_learning_rate_preview_is_a_dashed_staircase_on_a_log_axis():
+    panel = LearningRatePanel()
+    traffic = Traffic(panel.widget)
+    panel.preview([1e-2, 5e-3, 2.5e-3])
+    assert panel.planned.line_style == "dashed"
+    assert panel.planned.x.tolist() == [0, 1, 1, 2, 2, 3]
+    assert np.allclose(panel.planned.y, [1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3, 2.5e-3])
+    assert panel.x_scale.max == 3.0 and "log" in panel.y_axis.label
+    assert panel.y_scale.min == 1e-3 and panel.y_scale.max == 1e-1  # whole decades around the data
+    assert panel.y_axis.tick_values.tolist() == [1e-3, 1e-2, 1e-1]
+    traffic.take()
+    panel.preview((0.01, 0.005, 0.0025))
+    assert traffic.take() == []  # the same plan again: nothing sent
+    panel.preview([1e-2] * 3)
+    assert panel.planned.y.tolist() == pytest.approx([1e-2] * 6)
+
+
+def test_the_actual_learning_rate_is_drawn_per_batch_and_per_epoch():
+    panel = LearningRatePanel()
+    history = history_with(epochs=2, steps=4)
+    panel.update(history)
+    assert len(panel.marks["batch_lr"].x) == 8
+    assert panel.marks["epoch_lr"].x.tolist() == [1.0, 2.0]
+    assert np.allclose(panel.marks["epoch_lr"].y, [1e-3, 5e-4])
+    assert panel.y_scale.min == 1e-4 and panel.y_scale.max == 1e-2
+
+
+# Filter mosaic ---------------------------------------------------------------
+
+
+def decode_png(data):
+    """Just enough PNG to check what encode_png wrote (8-bit RGB, filter 0)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, offset = {}, 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset:offset + 4])
+        tag, body = data[offset + 4:offset + 8], data[offset + 8:offset + 8 + length]
+        (crc,) = struct.unpack(">I", data[offset + 8 + length:offset + 12 + length])
+        assert crc == zlib.crc32(tag + body)
+        chunks[tag] = chunks.get(tag, b"") + body
+        offset += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, colour) == (8, 2)
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), dtype=np.uint8).reshape(height, 1 + 3 * width)
+    assert not rows[:, 0].any()
+    return rows[:, 1:].reshape(height, width, 3)
+
+
+@pytest.mark.parametrize("count, size, scale, grid", [
+    (16, 3, 8, (6, 3)), (32, 3, 4, (8, 4)), (6, 5, 2, (4, 2)), (1, 3, 10, (1, 1)),
+])
+def test_the_mosaic_has_a_cell_per_filter_with_one_pixel_gaps(count, size, scale, grid):
+    kernel = np.random.default_rng(0).normal(size=(size, size, 1, count))
+    pixels, mode, _ = filter_mosaic(kernel, scale=scale)
+    cols, rows = grid
+    cell = size * scale
+    assert pixels.shape == (rows * (cell + 1) + 1, cols * (cell + 1) + 1, 3) and mode == "diverging"
+    assert (pixels[0] == GAP_COLOR).all() and (pixels[:, cell + 1] == GAP_COLOR).all()
+    assert np.array_equal(decode_png(encode_png(pixels)), pixels)
+
+
+def test_the_default_scale_makes_a_3x3_kernel_clearly_visible():
+    pixels, _, _ = filter_mosaic(np.ones((3, 3, 1, 32)))
+    assert pixels.shape[0] >= 100 and pixels.shape[1] <= 640 and pixels.shape[0] <= 200
+
+
+def test_the_diverging_map_is_white_at_zero_red_positive_blue_negative():
+    kernel = np.zeros((1, 1, 1, 3))
+    kernel[0, 0, 0] = [0.0, 2.0, -2.0]
+    pixels, mode, extent = filter_mosaic(kernel, scale=1)
+    assert mode == "diverging" and extent == 2.0
+    assert pixels[1, 1].tolist() == [255, 255, 255]
+    assert pixels[1, 3].tolist() == RED.tolist() and pixels[1, 5].tolist() == BLUE.tolist()
+    half = filter_mosaic(kernel * [1, 0.5, 1], scale=1)[0][1, 3]
+    assert (half > RED).all() and (half < 255).all()  # halfway to white
+
+
+def test_rgb_kernels_are_shown_in_true_colour_each_filter_normalised():
+    kernel = np.zeros((2, 2, 3, 2))
+    kernel[..., 0, 0] = 1.0  # a red filter
+    kernel[..., 2, 1] = 100.0  # a blue filter, much larger weights
+    kernel[1, 1, :, 1] = 100.0  # with one white pixel
+    pixels, mode, extent = filter_mosaic(kernel, scale=1)
+    assert mode == "rgb" and extent is None
+    assert pixels[1, 1].tolist() == [255, 0, 0]
+    assert pixels[1, 4].tolist() == [0, 0, 255] and pixels[2, 5].tolist() == [255, 255, 255]
+    panel = FilterPanel()
+    history = RunHistory()
+    history.apply(event("filters", epoch=0, batch=0, layer="conv2d", kernel=kernel))
+    panel.update(history)
+    assert "3 input channels shown as colour" in panel.caption.value
+
+
+def test_other_channel_counts_show_the_channel_mean_and_say_so():
+    kernel = np.zeros((3, 3, 16, 4))
+    kernel[..., :8, 0] = 1.0
+    kernel[..., 8:, 0] = -1.0  # averages to zero: white
+    pixels, mode, _ = filter_mosaic(kernel, scale=1)
+    assert mode == "mean" and pixels[1, 1].tolist() == [255, 255, 255]
+    panel = FilterPanel()
+    history = RunHistory()
+    history.apply(started(1, 1))
+    history.apply(event("filters", epoch=0, batch=0, layer="conv2d_1", kernel=kernel))
+    panel.update(history)
+    assert "mean of its 16 input channels" in panel.caption.value
+
+
+def test_without_a_conv2d_the_panel_says_so():
+    panel = FilterPanel()
+    assert panel.state == "waiting" and WAITING_MESSAGE in panel.message.value
+    panel.set_conv2d(False)
+    assert panel.state == "no_conv2d" and NO_CONV2D_MESSAGE in panel.message.value
+    assert panel.filters_box.layout.display == "none"
+    panel.set_conv2d(True)
+    assert panel.state == "waiting"
+    panel.update(history_with(snapshots=False))  # batches trained and no snapshot came
+    assert panel.state == "no_conv2d" and "add one" in panel.message.value
+    panel.update(history_with())
+    assert panel.state == "filters" and panel.message.layout.display == "none"
+    assert panel.filters_box.layout.display == "flex"
+
+
+def test_the_scrubber_follows_the_newest_snapshot_until_moved_back():
+    history = RunHistory()
+    history.apply(started(5, 10))
+    history.apply(filters(0, 0))
+    panel = FilterPanel()
+    panel.update(history)
+    assert (panel.slider.max, panel.slider.value, panel.slider.disabled) == (0, 0, True)
+    assert panel.position.value == "init (random filters)" and panel.image.value[:4] == b"\x89PNG"
+    rng = np.random.default_rng(1)
+    for epoch in range(2):
+        history.apply(event("filters", epoch=epoch, batch=10, layer="conv2d", kernel=rng.normal(size=(3, 3, 1, 4))))
+        panel.update(history)
+    assert (panel.slider.max, panel.slider.value, panel.position.value) == (2, 2, "after epoch 2")
+    newest = panel.image.value
+
+    panel.slider.value = 0  # the learner replays the start
+    assert panel.position.value == "init (random filters)" and panel.image.value != newest
+    history.apply(filters(2, 5))
+    panel.update(history)
+    assert (panel.slider.max, panel.slider.value) == (3, 0)  # not yanked forward
+    panel.slider.value = 3
+    assert panel.position.value == "epoch 3, batch 5"
+    history.apply(filters(2, 10))
+    panel.update(history)
+    assert (panel.slider.value, panel.position.value) == (4, "after epoch 3")  # following again
+
+
+def test_a_new_run_resets_the_scrubber():
+    panel = FilterPanel()
+    panel.update(history_with(epochs=3))
+    assert panel.slider.value == 3
+    fresh = RunHistory()
+    fresh.apply(started(2, 4))
+    fresh.apply(filters(0, 0))
+    panel.update(fresh)
+    assert (panel.slider.max, panel.slider.value, panel.position.value) == (0, 0, "init (random filters)")
+
+
+def test_a_real_run_fills_every_panel(real_run):
+    run, history = real_run
+    panels = all_panels()
+    panels[2].preview(run.schedule.preview(2, run.config["learning_rate"]))
+    for panel in panels:
+        panel.update(history)
+    assert len(panels[0].marks["val_loss"].x) == 2 and len(panels[1].marks["epoch_accuracy"].x) == 2
+    assert len(panels[2].marks["batch_lr"].x) > 0 and len(panels[2].planned.x) == 4
+    assert panels[3].state == "filters" and panels[3].slider.max == 2
+    assert "16 filters of 3×3, 1 input channel" in panels[3].caption.value
