@@ -130,6 +130,8 @@ def test_copy_equality_iteration_and_snapshots():
     with pytest.raises(ArchitectureError, match="pool_size must be"):
         Architecture.from_dict(typing)  # while a strict import refuses them
     assert [entry.type for entry in iter(arch)] == types(arch)
+    resized = Architecture((32, 32, 1), 10, layers=arch)
+    assert list(resized) == list(arch) and resized.input_shape == (32, 32, 1)
 
 
 def test_summary_is_cached_until_the_next_edit():

@@ -104,6 +104,7 @@ class Architecture:
 
     def __init__(self, input_shape=(28, 28, 1), num_classes: int = 10, output: str = "probabilities",
                  layers=()):
+        """``layers``: (type, params) pairs, or the entries of another architecture."""
         self._input_shape = check_input_shape(input_shape)
         self._num_classes = _int(num_classes, "num_classes", 2, MAX_CLASSES)
         self._output = check_output(output)
@@ -312,6 +313,8 @@ def _index(value, size: int, what: str, *, end: bool = False) -> int:
 
 
 def _pair_action(pair) -> dict:
+    if isinstance(pair, LayerEntry):
+        return {"op": "add", "type": pair.type, "params": pair.params}
     if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[1], dict)):
         raise ArchitectureError(f"layers must be (type, params) pairs like ('Dense', {{'units': 10}}), "
                                 f"got {short(pair)}")
