@@ -1,6 +1,9 @@
 """Editing an architecture: the operations, their argument errors, observers, copies and snapshots."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +152,11 @@ def test_applying_a_suggested_fix():
     assert problem.message.startswith("MaxPooling2D #6 receives 1×1×12: a 2×2 pool cannot fit")
     arch.apply(problem.fix["actions"])
     assert arch.summary().is_valid
+
+
+def test_catalog_presets_and_editing_do_not_import_keras():
+    """The builder can render its palette instantly; Keras loads with the first summary."""
+    code = ("import sys, convlab_widgets.architecture as a; a.catalog.to_dict(); "
+            "p = a.presets.get('conv_mnist'); p.update(0, filters=8); p.to_code(); p.to_json(); "
+            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
