@@ -122,10 +122,16 @@ def _gpu_name():
         return ""
 
 
+_detected = []
+
+
 def describe(strategy):
-    """StrategyInfo for ``strategy``; None means detect."""
+    """StrategyInfo for ``strategy``; None means detect, once per process:
+    initialising a TPU again would wipe the variables of earlier runs."""
     if strategy is None:
-        return detect_strategy()
+        if not _detected:
+            _detected.append(detect_strategy())
+        return _detected[0]
     if isinstance(strategy, StrategyInfo):
         return strategy
     if isinstance(strategy, tf.distribute.Strategy):
