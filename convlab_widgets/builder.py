@@ -96,6 +96,9 @@ class Builder(anywidget.AnyWidget):
         self._refresh()
         self.on_msg(self._on_intent)
 
+    def __repr__(self) -> str:
+        return f"Builder({len(self._architecture)} layers, {self._architecture.summary().total_params:,} parameters)"
+
     # -- Python API --------------------------------------------------------------------------------
 
     @property

@@ -46,7 +46,14 @@ class ConvLab(widgets.VBox):
         c.dataset.observe(self._on_dataset, names="value")
         c.observe_schedule(self._preview_schedule)
         self.dashboard.monitor.observe(self._on_monitor, names="state")
+        self.builder.observe(lambda _change: self.dashboard.show_architecture(self.architecture), names="view")
+        self.dashboard.show_architecture(self.architecture)
         self._preview_schedule()
+
+    def __repr__(self) -> str:
+        summary = self.architecture.summary()
+        return (f"ConvLab(dataset={self.controls.dataset.value!r}, {len(self.architecture)} layers, "
+                f"{summary.total_params:,} parameters, {len(self.runs)} run{'s' if len(self.runs) != 1 else ''})")
 
     # -- Python API -----------------------------------------------------------------------------
 

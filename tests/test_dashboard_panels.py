@@ -9,7 +9,7 @@ import pytest
 
 from convlab_widgets.dashboard import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel, RunHistory
 from convlab_widgets.dashboard.panels import (
-    BLUE, GAP_COLOR, NO_CONV2D_MESSAGE, RED, WAITING_MESSAGE, encode_png, filter_mosaic,
+    BLUE, GAP, GAP_COLOR, NO_CONV2D_MESSAGE, RED, WAITING_MESSAGE, encode_png, filter_mosaic,
 )
 
 from .test_dashboard_history import batch, epoch_end, event, filters, real_run, started  # noqa: F401 (fixture)
@@ -209,13 +209,13 @@ def decode_png(data):
 @pytest.mark.parametrize("count, size, scale, grid", [
     (16, 3, 8, (6, 3)), (32, 3, 4, (8, 4)), (6, 5, 2, (4, 2)), (1, 3, 10, (1, 1)),
 ])
-def test_the_mosaic_has_a_cell_per_filter_with_one_pixel_gaps(count, size, scale, grid):
+def test_the_mosaic_has_a_cell_per_filter_with_visible_gaps(count, size, scale, grid):
     kernel = np.random.default_rng(0).normal(size=(size, size, 1, count))
     pixels, mode, _ = filter_mosaic(kernel, scale=scale)
     cols, rows = grid
     cell = size * scale
-    assert pixels.shape == (rows * (cell + 1) + 1, cols * (cell + 1) + 1, 3) and mode == "diverging"
-    assert (pixels[0] == GAP_COLOR).all() and (pixels[:, cell + 1] == GAP_COLOR).all()
+    assert pixels.shape == (rows * (cell + GAP) + GAP, cols * (cell + GAP) + GAP, 3) and mode == "diverging"
+    assert (pixels[:GAP] == GAP_COLOR).all() and (pixels[:, GAP + cell:2 * GAP + cell] == GAP_COLOR).all()
     assert np.array_equal(decode_png(encode_png(pixels)), pixels)
 
 
@@ -229,9 +229,10 @@ def test_the_diverging_map_is_white_at_zero_red_positive_blue_negative():
     kernel[0, 0, 0] = [0.0, 2.0, -2.0]
     pixels, mode, extent = filter_mosaic(kernel, scale=1)
     assert mode == "diverging" and extent == 2.0
-    assert pixels[1, 1].tolist() == [255, 255, 255]
-    assert pixels[1, 3].tolist() == RED.tolist() and pixels[1, 5].tolist() == BLUE.tolist()
-    half = filter_mosaic(kernel * [1, 0.5, 1], scale=1)[0][1, 3]
+    first, second, third = (GAP + k * (1 + GAP) for k in range(3))  # left edges of the 1×1 cells
+    assert pixels[GAP, first].tolist() == [255, 255, 255]
+    assert pixels[GAP, second].tolist() == RED.tolist() and pixels[GAP, third].tolist() == BLUE.tolist()
+    half = filter_mosaic(kernel * [1, 0.5, 1], scale=1)[0][GAP, second]
     assert (half > RED).all() and (half < 255).all()  # halfway to white
 
 
@@ -242,8 +243,9 @@ def test_rgb_kernels_are_shown_in_true_colour_each_filter_normalised():
     kernel[1, 1, :, 1] = 100.0  # with one white pixel
     pixels, mode, extent = filter_mosaic(kernel, scale=1)
     assert mode == "rgb" and extent is None
-    assert pixels[1, 1].tolist() == [255, 0, 0]
-    assert pixels[1, 4].tolist() == [0, 0, 255] and pixels[2, 5].tolist() == [255, 255, 255]
+    second = GAP + 2 + GAP  # left edge of the second 2×2 cell
+    assert pixels[GAP, GAP].tolist() == [255, 0, 0]
+    assert pixels[GAP, second].tolist() == [0, 0, 255] and pixels[GAP + 1, second + 1].tolist() == [255, 255, 255]
     panel = FilterPanel()
     history = RunHistory()
     history.apply(event("filters", epoch=0, batch=0, layer="conv2d", kernel=kernel))
@@ -256,7 +258,7 @@ def test_other_channel_counts_show_the_channel_mean_and_say_so():
     kernel[..., :8, 0] = 1.0
     kernel[..., 8:, 0] = -1.0  # averages to zero: white
     pixels, mode, _ = filter_mosaic(kernel, scale=1)
-    assert mode == "mean" and pixels[1, 1].tolist() == [255, 255, 255]
+    assert mode == "mean" and pixels[GAP, GAP].tolist() == [255, 255, 255]
     panel = FilterPanel()
     history = RunHistory()
     history.apply(started(1, 1))

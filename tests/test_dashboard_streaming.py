@@ -41,7 +41,7 @@ def test_every_widget_message_of_a_run_is_sent_from_the_main_thread(sent):
     assert run.status == "completed"
     assert sent, "the dashboard sent nothing"
     assert {thread for thread, _, _ in sent} == {threading.main_thread().name}
-    loss_x = lab.dashboard.loss.widget.marks
+    loss_x = lab.dashboard.loss.figure.marks
     assert any(len(mark.x) for mark in loss_x), "no loss point reached the panel"
 
 
@@ -97,9 +97,9 @@ def test_a_20000_step_run_stays_within_the_traffic_bounds(sent):
         time.sleep(0.05)
     elapsed = time.monotonic() - started
     assert renders <= 5 * elapsed + 2
-    assert len(dashboard.history.series("batch_loss", max_points=None)[0]) == 20_000
+    assert len(dashboard.history.batch["loss"]) == 20_000
     for panel in (dashboard.loss, dashboard.accuracy, dashboard.learning_rate):
-        for mark in panel.widget.marks:
+        for mark in panel.figure.marks:
             assert len(mark.x) <= 3000, (type(panel).__name__, len(mark.x))
 
 
@@ -113,6 +113,6 @@ def test_callback_streams_a_users_own_fit():
     model.fit(x, y, epochs=3, batch_size=32, validation_split=0.25, verbose=0,
               callbacks=[dashboard.callback(batch_size=32)])
     assert dashboard.monitor.state["status"] == "completed"
-    assert len(dashboard.history.epochs["loss"]) == 3
+    assert len(dashboard.history.epoch["loss"]) == 3
     assert len(dashboard.history.filters) == 4  # the initial kernels and one per epoch
     assert dashboard.monitor.active is False

@@ -9,13 +9,13 @@ front-end heartbeat draws, so no widget is ever touched off the main thread.
 from __future__ import annotations
 
 import math
-import threading
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from ..threads import on_kernel_thread
 from ..training.callbacks import BATCH_EVENT_INTERVAL_S, first_conv2d
 from ..training.events import BatchEnd, EpochEnd, EventLog, FilterSnapshot, RunEnded, RunStarted
 from ..training.strategy import describe
@@ -48,7 +48,7 @@ class FitStream(keras.callbacks.Callback):
 
     def _publish(self, event) -> None:
         self.events.publish(event)
-        if threading.current_thread() is threading.main_thread():
+        if on_kernel_thread():
             self.dashboard.pump()
 
     def on_train_begin(self, logs=None):

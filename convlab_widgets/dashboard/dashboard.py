@@ -15,6 +15,7 @@ import time
 import ipywidgets as widgets
 
 from ..monitor import Monitor
+from ..threads import on_kernel_thread
 from .history import RunHistory
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
@@ -43,23 +44,37 @@ class Dashboard(widgets.VBox):
         self._run = None
         self._last_render = 0.0
         self._progress = {}
+        # Heartbeats may be handled on a comm subshell while a cell on the main
+        # thread follows a run (wait=True): one drawer at a time.
+        self._lock = threading.RLock()
         self.monitor.on_beat(self.pump)
 
     # -- what to watch --------------------------------------------------------------------------
 
     def watch(self, run, *, events=None) -> None:
         """Follow ``run`` (a training ``Run``) from its first event on."""
-        self._assert_main_thread()
+        self._assert_kernel_thread()
+        with self._lock:
+            self._watch(run, events)
+
+    def _watch(self, run, events) -> None:
         self._run = run
         self._source = (events or run.events).subscribe()
         self.history = RunHistory()
         self._progress = {"status": "starting", "started": time.time()}
+        architecture = getattr(run, "architecture", None)
+        if architecture is not None:
+            self.show_architecture(architecture)
         epochs = run.config.get("epochs") if getattr(run, "config", None) else None
         schedule = getattr(run, "schedule", None)
         if schedule is not None and epochs:
             self.learning_rate.preview(schedule.preview(epochs, run.config["learning_rate"]))
         self.monitor.active = True
         self.render(force=True)
+
+    def show_architecture(self, architecture) -> None:
+        """Say before any snapshot whether there will be first-layer filters to watch."""
+        self.filters.set_conv2d(any(entry.type in ("Conv2D", "Fire") for entry in architecture))
 
     def preview_schedule(self, values) -> None:
         """Draw a schedule's planned learning rates before any training."""
@@ -78,6 +93,10 @@ class Dashboard(widgets.VBox):
 
     def pump(self) -> None:
         """Fold new events into the history and redraw if it is time (heartbeat entry point)."""
+        with self._lock:
+            self._pump()
+
+    def _pump(self) -> None:
         if self._source is None:
             return
         events = self._source.drain()
@@ -114,7 +133,11 @@ class Dashboard(widgets.VBox):
         return run.done
 
     def render(self, force: bool = False) -> None:
-        self._assert_main_thread()
+        self._assert_kernel_thread()
+        with self._lock:
+            self._render(force)
+
+    def _render(self, force: bool) -> None:
         now = time.monotonic()
         if not force and now - self._last_render < 1 / MAX_RENDERS_PER_S:
             return
@@ -163,10 +186,10 @@ class Dashboard(widgets.VBox):
         }
 
     @staticmethod
-    def _assert_main_thread() -> None:
-        if threading.current_thread() is not threading.main_thread():
-            raise RuntimeError("the dashboard is drawn from the main thread only; a background run hands it "
-                               "events through its log instead")
+    def _assert_kernel_thread() -> None:
+        if not on_kernel_thread():
+            raise RuntimeError("the dashboard is drawn from the kernel's own threads only; a background run "
+                               "hands it events through its log instead")
 
 
 def _badge(started) -> str:

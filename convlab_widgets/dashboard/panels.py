@@ -234,6 +234,7 @@ class LearningRatePanel(_CurvePanel):
 
 MOSAIC_BOX = (640, 200)  # px the mosaic is sized to fit, shown at natural size so the browser never blurs it
 MAX_CELL = 64  # px per filter at most, so a single filter is not a giant block
+GAP = 3  # px between filters: thin gaps vanish and the mosaic reads as one big kernel
 GAP_COLOR = (90, 90, 90)  # not white: white means a zero weight
 WHITE = np.array([255.0, 255.0, 255.0])
 RED = np.array([178.0, 24.0, 43.0])  # positive weights
@@ -252,7 +253,7 @@ def filter_mosaic(kernel, scale=None):
 
     Returns ``(pixels, mode, extent)``: ``pixels`` is uint8 ``(height, width,
     3)``, each filter a ``kh*scale`` × ``kw*scale`` cell (nearest-neighbour,
-    so 3×3 weights read as 9 squares) with 1-px gaps and border; ``mode`` is
+    so 3×3 weights read as 9 squares) with ``GAP``-px gaps and border; ``mode`` is
     "diverging" (one input channel), "rgb" (three: the filter is a colour
     patch, each stretched to its own range) or "mean" (other counts: the mean
     over input channels, on the diverging map).  All cells share one diverging
@@ -276,14 +277,14 @@ def filter_mosaic(kernel, scale=None):
     rows = math.ceil(count / cols)
     if scale is None:
         box_w, box_h = MOSAIC_BOX
-        scale = max(1, min((box_w - cols - 1) // (cols * kw), (box_h - rows - 1) // (rows * kh),
+        scale = max(1, min((box_w - (cols + 1) * GAP) // (cols * kw), (box_h - (rows + 1) * GAP) // (rows * kh),
                            MAX_CELL // max(kh, kw)))
     cell_h, cell_w = kh * scale, kw * scale
-    pixels = np.empty((rows * (cell_h + 1) + 1, cols * (cell_w + 1) + 1, 3), dtype=np.uint8)
+    pixels = np.empty((rows * (cell_h + GAP) + GAP, cols * (cell_w + GAP) + GAP, 3), dtype=np.uint8)
     pixels[:] = GAP_COLOR
     for index, cell in enumerate(cells):
         row, col = divmod(index, cols)
-        top, left = 1 + row * (cell_h + 1), 1 + col * (cell_w + 1)
+        top, left = GAP + row * (cell_h + GAP), GAP + col * (cell_w + GAP)
         pixels[top:top + cell_h, left:left + cell_w] = cell.repeat(scale, axis=0).repeat(scale, axis=1)
     return pixels, mode, extent
 

@@ -1,0 +1,93 @@
+"""The whole product in one cell, driven in a real JupyterLab: train, watch, pause, change LR, stop."""
+
+SETUP = "from convlab_widgets import ConvLab\nlab = ConvLab(dataset='digits', architecture='conv_small')\nlab"
+STATUS = ".convlab-monitor[data-status='{}']"
+LOSS_DRAWN = """() => [...document.querySelectorAll('.convlab-dashboard .bqplot path.line')]
+    .some(p => (p.getAttribute('d') || '').split('L').length > 3)"""
+
+
+def open_lab(nb):
+    nb.open([SETUP])
+    nb.run_all()
+    nb.wait_for(".convlab-monitor")
+    nb.wait_for(".convlab-builder .convlab-row")
+    assert nb.errors() == []
+
+
+def field(nb, label):
+    return nb.page.locator(f".convlab-controls .widget-inline-hbox:has(label:text-is('{label}')) input")
+
+
+def button(nb, name):
+    return nb.page.locator(f".convlab-controls button:has-text('{name}')")
+
+
+def progress(nb):
+    return nb.page.evaluate("() => parseFloat(document.querySelector('.convlab-progress-bar').style.width) || 0")
+
+
+def test_train_watch_pause_change_lr_resume_stop(notebook):
+    nb = notebook
+    open_lab(nb)
+    field(nb, "Epochs").fill("40")
+    field(nb, "Batch").fill("32")
+    field(nb, "Batch").press("Tab")
+    button(nb, "Train").click()
+    nb.wait_for(STATUS.format("running"), timeout=60)
+
+    # The notebook stays usable while the model trains, and the panels keep moving.
+    assert nb.run_cell("print(6 * 7)").strip() == "42"
+    nb.page.wait_for_function(LOSS_DRAWN, timeout=60_000)
+    first = progress(nb)
+    nb.page.wait_for_function(f"() => parseFloat(document.querySelector('.convlab-progress-bar').style.width) > {first}",
+                              timeout=60_000)
+    nb.screenshot("lab_training_1280")
+
+    button(nb, "Pause").click()
+    nb.wait_for(STATUS.format("paused"), timeout=30)
+    lr = field(nb, "Learning rate")
+    lr.fill("0.0002")
+    lr.press("Tab")
+    button(nb, "Resume").click()
+    nb.wait_for(STATUS.format("running"), timeout=30)
+    # The new rate reaches the LR panel (heartbeats are answered while this cell waits).
+    nb.run_cell("import time\nwhile abs(lab.dashboard.history.batch['lr'][-1] - 2e-4) > 1e-9: time.sleep(0.2)",
+                timeout=60)
+    nb.run_cell("time.sleep(0.5)")
+    drawn = nb.eval("[round(float(v), 7) for v in lab.dashboard.learning_rate.marks['batch_lr'].y[-3:]]")
+    assert drawn[-1] == 0.0002
+
+    button(nb, "Stop").click()
+    nb.wait_for(STATUS.format("stopped"), timeout=30)
+    assert nb.eval("lab.run.status") == "stopped"
+    assert not button(nb, "Train").is_disabled()
+    nb.screenshot("lab_stopped")
+
+
+def test_a_diverging_run_says_so(notebook):
+    nb = notebook
+    open_lab(nb)
+    nb.page.locator(".convlab-controls .widget-dropdown:has(label:text-is('Optimizer')) select").select_option("sgd")
+    lr = field(nb, "Learning rate")
+    lr.fill("1e12")
+    lr.press("Tab")
+    button(nb, "Train").click()
+    nb.wait_for(STATUS.format("diverged"), timeout=90)
+    assert "lower learning rate" in nb.page.inner_text(".convlab-status-message")
+    nb.screenshot("lab_diverged")
+
+
+def test_filters_change_between_epochs_and_the_scrubber_replays_them(notebook):
+    nb = notebook
+    open_lab(nb)
+    nb.run_cell("run = lab.train(epochs=3, batch_size=64, learning_rate=0.01, wait=True)")
+    nb.wait_for(STATUS.format("completed"), timeout=60)
+    image = ".convlab-dashboard .widget-image img, .convlab-dashboard img"
+    nb.wait_for(image)
+    last = nb.page.get_attribute(image, "src")
+    slider = nb.eval("[lab.dashboard.filters.slider.min, lab.dashboard.filters.slider.max]")
+    assert slider == [0, 3]  # init + one snapshot per epoch
+    nb.run_cell("lab.dashboard.filters.slider.value = 0")
+    nb.page.wait_for_function(f"() => document.querySelector({image!r}).src !== {last!r}")
+    assert "init" in nb.page.inner_text(".convlab-dashboard")
+    nb.screenshot("lab_filters_replay")
