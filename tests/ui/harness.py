@@ -186,11 +186,9 @@ class NotebookPage:
         """Appends a code cell, runs it in the page's kernel and returns its output text."""
         index = self.page.evaluate(
             """async (code) => {
-                const panel = window.jupyterapp.shell.currentWidget;
-                const notebook = panel.content;
-                const model = notebook.model;
-                const index = model.cells.length;
-                model.sharedModel.insertCell(index, {cell_type: 'code', source: code});
+                const notebook = window.jupyterapp.shell.currentWidget.content;
+                const index = notebook.model.cells.length;
+                notebook.model.sharedModel.insertCell(index, {cell_type: 'code', source: code});
                 notebook.activeCellIndex = index;
                 await window.jupyterapp.commands.execute('notebook:run-cell');
                 return index;
@@ -199,22 +197,6 @@ class NotebookPage:
         )
         self._wait_cells_done(timeout)
         return self.output_text(index)
-
-    def run_cell_async(self, code: str) -> int:
-        """Appends and starts a cell without waiting: for cells that run while widgets stream."""
-        return self.page.evaluate(
-            """(code) => {
-                const panel = window.jupyterapp.shell.currentWidget;
-                const notebook = panel.content;
-                const model = notebook.model;
-                const index = model.cells.length;
-                model.sharedModel.insertCell(index, {cell_type: 'code', source: code});
-                notebook.activeCellIndex = index;
-                window.jupyterapp.commands.execute('notebook:run-cell');
-                return index;
-            }""",
-            code,
-        )
 
     def eval(self, expression: str):
         """The value of a Python expression in the kernel, sent back as JSON."""
