@@ -1,5 +1,10 @@
 """Overhead of training through Trainer (events consumed on the main thread)
-versus a plain ``model.fit``, with livelossplot's PlotLossesKeras beside it.
+versus a plain ``model.fit``, with livelossplot's PlotLossesKeras beside it,
+and the real ``Dashboard`` consuming every event as the app does: ``watch(run)``
+then ``pump()`` on the main thread at the front end's heartbeat rate (4/s)
+until the run ends, every widget message serialised as the kernel would
+(``jupyter_client.Session.serialize``; outside a kernel ipywidgets would
+otherwise drop it before serialising) and counted.
 
 Same architecture, data pipeline, epochs and seed for every variant; trials
 are interleaved so that load on the machine affects all variants alike, and
@@ -7,7 +12,7 @@ the medians are compared.  Wall time is what a learner waits; the process's
 CPU time (all threads) is less disturbed by other work on a shared machine.
 Also reports the time from ``start()`` to the first batch event.
 
-    TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg python benchmarks/bench_overhead.py [--trials 5] [--epochs 8]
+    TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg python benchmarks/bench_overhead.py [--trials 9] [--epochs 8] [--jit-compile]
 """
 
 import argparse
@@ -22,10 +27,13 @@ from convlab_widgets.architecture import presets
 from convlab_widgets.training import Trainer, datasets
 
 
+JIT_COMPILE = False  # --jit-compile: measure what XLA costs at start-up
+
+
 def compiled_model(arch):
     model = arch.to_keras()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=False)
+                  metrics=["accuracy"], jit_compile=JIT_COMPILE)
     return model
 
 
@@ -50,7 +58,7 @@ def trainer(arch, data, epochs, batch_size):
     seen = {"batch": 0, "epoch": 0, "filters": 0}
     first = []
     start, cpu = time.perf_counter(), time.process_time()
-    run = Trainer(arch, data).start(epochs=epochs, batch_size=batch_size, seed=0)
+    run = Trainer(arch, data).start(epochs=epochs, batch_size=batch_size, seed=0, jit_compile=JIT_COMPILE)
 
     def on_event(event):
         if event.kind == "batch" and not first:
@@ -63,6 +71,64 @@ def trainer(arch, data, epochs, batch_size):
     return elapsed, first[0], seen
 
 
+class MessageCounter:
+    """Wraps ``ipywidgets.Widget._send``: serialises each message as a kernel
+    session does (JSON, HMAC signature) and counts messages and bytes."""
+
+    def __init__(self):
+        from ipywidgets import Widget
+        from jupyter_client.session import Session
+
+        self.session = Session(key=b"bench", username="bench")
+        self.messages = 0
+        self.bytes = 0
+        self._original = Widget._send
+        counter = self
+
+        def _send(widget, msg, buffers=None):
+            if widget.comm is None:  # not open yet: ipywidgets sends nothing either
+                return counter._original(widget, msg, buffers)
+            content = {"comm_id": widget.model_id, "data": msg}
+            frames = counter.session.serialize(counter.session.msg("comm_msg", content))
+            counter.messages += 1
+            counter.bytes += sum(len(f) for f in frames) + sum(memoryview(b).nbytes for b in buffers or ())
+            return counter._original(widget, msg, buffers)
+
+        Widget._send = _send
+
+    def take(self):
+        counts = (self.messages, self.bytes)
+        self.messages = self.bytes = 0
+        return counts
+
+
+HEARTBEAT_S = 0.25  # Monitor.interval_ms
+
+
+def dashboard(arch, data, epochs, batch_size, counter):
+    """As the app consumes a run: ``Dashboard().watch(run)``, then a pump per heartbeat on this (main) thread."""
+    from convlab_widgets.dashboard.dashboard import Dashboard
+
+    built = time.perf_counter()
+    board = Dashboard()  # the app builds it when the cell is displayed, before Train
+    built = time.perf_counter() - built
+    counter.take()
+    start, cpu = time.perf_counter(), time.process_time()
+    run = Trainer(arch, data).start(epochs=epochs, batch_size=batch_size, seed=0, jit_compile=JIT_COMPILE)
+    board.watch(run)
+    pumps = 0
+    while board._source is not None:  # pump() lets go of the run after its "ended" event
+        time.sleep(HEARTBEAT_S)
+        board.pump()
+        pumps += 1
+    elapsed = time.perf_counter() - start, time.process_time() - cpu
+    assert run.status == "completed", run.error
+    batches = sum(1 for event in run.events if event.kind == "batch")
+    assert len(board.history.batch["loss"]) == batches and len(board.history.epoch["loss"]) == epochs
+    messages, size = counter.take()
+    return elapsed, {"pumps": pumps, "events": len(run.events), "messages": messages, "bytes": size, "build_s": built}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=5)
@@ -70,25 +136,34 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--data", default="digits")
     parser.add_argument("--preset", default="conv_small")
+    parser.add_argument("--jit-compile", action="store_true", help="XLA for every variant (default: off, as on CPU)")
     args = parser.parse_args()
+    global JIT_COMPILE
+    JIT_COMPILE = args.jit_compile
     data = datasets.load(args.data)
     arch = presets.get(args.preset)
     work = (arch, data, args.epochs, args.batch_size)
 
+    counter = MessageCounter()
     cold_plain = plain(*work)  # warm TensorFlow up once, for every variant
     _, cold_first, _ = trainer(*work)
-    times = {"plain model.fit": [], "Trainer + main-thread drain": [], "livelossplot PlotLossesKeras": []}
-    firsts = []
+    dashboard(*work, counter)
+    times = {"plain model.fit": [], "Trainer + main-thread drain": [], "livelossplot PlotLossesKeras": [],
+             "Dashboard (watch + 4/s pump)": []}
+    firsts, boards = [], []
     for _ in range(args.trials):
         times["plain model.fit"].append(plain(*work))
         elapsed, first, seen = trainer(*work)
         times["Trainer + main-thread drain"].append(elapsed)
         firsts.append(first)
         times["livelossplot PlotLossesKeras"].append(livelossplot(*work))
+        elapsed, info = dashboard(*work, counter)
+        times["Dashboard (watch + 4/s pump)"].append(elapsed)
+        boards.append(info)
 
     steps = data.steps_per_epoch(args.batch_size)
     print(f"{args.preset} on {args.data}: {args.epochs} epochs × {steps} steps, batch {args.batch_size}, "
-          f"{args.trials} interleaved trials (cold plain fit {cold_plain[0]:.2f} s)")
+          f"jit_compile={JIT_COMPILE}, {args.trials} interleaved trials (cold plain fit {cold_plain[0]:.2f} s)")
     print(f"{'variant':30} {'wall median s':>13} {'ratio':>6} {'wall min s':>10} {'ratio':>6} "
           f"{'CPU median s':>12} {'ratio':>6}")
     base = {key: [t[i] for t in times["plain model.fit"]] for i, key in enumerate(("wall", "cpu"))}
@@ -98,6 +173,10 @@ def main():
               f"{min(wall):10.3f} {min(wall) / min(base['wall']):6.3f} "
               f"{statistics.median(cpu):12.3f} {statistics.median(cpu) / statistics.median(base['cpu']):6.3f}")
     print(f"events consumed per Trainer run: {seen}")
+    print(f"Dashboard per run: median {statistics.median(b['pumps'] for b in boards):.0f} pumps, "
+          f"{statistics.median(b['events'] for b in boards):.0f} events, {statistics.median(b['messages'] for b in boards):.0f} widget messages, "
+          f"{statistics.median(b['bytes'] for b in boards) / 1024:.0f} KiB serialised; "
+          f"building Dashboard() {statistics.median(b['build_s'] for b in boards) * 1000:.0f} ms (not timed above)")
     print(f"start() → first batch event: cold {cold_first:.2f} s, warm median {statistics.median(firsts):.2f} s, "
           f"max {max(firsts):.2f} s")
 

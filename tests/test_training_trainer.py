@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from convlab_widgets.architecture import Architecture, ArchitectureError, presets
-from convlab_widgets.training import RunStarted, Trainer, datasets, schedules
+from convlab_widgets.training import RunStarted, Trainer, active_run, datasets, schedules
 from convlab_widgets.training.callbacks import RunCallback
 
 
@@ -91,6 +91,9 @@ def test_a_second_start_while_running_is_refused(digits):
     run = trainer.start(epochs=500, batch_size=32)
     with pytest.raises(RuntimeError, match="already .*stop it .*or wait for it"):
         trainer.start(epochs=1)
+    with pytest.raises(RuntimeError, match="by another Trainer; convlab_widgets.training.active_run"):
+        Trainer(tiny(), digits).start(epochs=1)  # the same cell run twice
+    assert active_run() is run
     run.stop()
     assert run.wait(timeout=60) and run.status == "stopped"
     again = trainer.start(epochs=1, batch_size=256)
@@ -196,6 +199,7 @@ def test_bad_settings_are_refused_before_anything_starts(digits):
         (dict(learning_rate=-1), ValueError, "learning_rate must be a positive"),
         (dict(optimizer="adamm"), ValueError, "unknown optimizer 'adamm'; try one of adam, sgd"),
         (dict(lr_schedule="linear"), ValueError, "unknown schedule"),
+        (dict(epochs=3, lr_schedule=lambda epoch: 0.1 - 0.06 * epoch), ValueError, r"returned -0.0\d* for epoch 2"),
     ]
     for kwargs, error, message in cases:
         with pytest.raises(error, match=message):

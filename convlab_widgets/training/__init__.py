@@ -5,10 +5,10 @@ from .datasets import DataBundle, DatasetError
 from .events import BatchEnd, EpochEnd, EventLog, FilterSnapshot, RunEnded, RunStarted, StatusChanged, Subscription
 from .run import Run, RunError
 from .strategy import StrategyInfo, detect_strategy
-from .trainer import Trainer
+from .trainer import Trainer, active_run
 
 __all__ = [
     "BatchEnd", "DataBundle", "DatasetError", "EpochEnd", "EventLog", "FilterSnapshot", "Run", "RunEnded",
     "RunError", "RunStarted", "StatusChanged", "StrategyInfo", "Subscription", "Trainer", "datasets",
-    "detect_strategy", "schedules",
+    "active_run", "detect_strategy", "schedules",
 ]

@@ -18,6 +18,17 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam", "adagrad", "adadelta",
 EXIT_GRACE_S = 5.0
 
 _threads = weakref.WeakKeyDictionary()  # run -> its training thread
+_start_lock = threading.Lock()
+
+
+def active_run():
+    """The run training now, from whichever Trainer, or None.
+
+    One run at a time per process: two would split the CPU (or the TPU)
+    between them, and a notebook cell run twice easily starts a second
+    Trainer while the first one's run goes on unseen.
+    """
+    return next((run for run in list(_threads.keys()) if not run.done), None)
 
 
 @atexit.register
@@ -44,7 +55,6 @@ class Trainer:
         self.data = data if isinstance(data, datasets_module.DataBundle) else datasets_module.load(data)
         self.strategy_info = describe(strategy)
         self.run = None
-        self._lock = threading.Lock()
 
     @property
     def strategy(self):
@@ -52,7 +62,7 @@ class Trainer:
 
     @property
     def active(self):
-        """The run in progress, or None."""
+        """This trainer's run in progress, or None."""
         run = self.run
         return run if run is not None and not run.done else None
 
@@ -92,6 +102,9 @@ class Trainer:
         ):
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
         schedule = schedules_module.get(lr_schedule)
+        planned = schedule.preview(epochs, learning_rate)  # a faulty function fails here, not mid-run
+        if isinstance(schedule, schedules_module.Custom):
+            learning_rate = planned[0]  # the function decides, learning_rate does not
         optimizer_cls, optimizer_config = _optimizer_recipe(optimizer)
         data = self.data
         _check_compatible(self.architecture, data)
@@ -124,22 +137,25 @@ class Trainer:
             "train_size": data.train_size,
             "validation_size": data.validation_size,
         }
-        with self._lock:
-            if self.active is not None:
+        with _start_lock:
+            running = active_run()
+            if running is not None:
+                where = "" if running is self.run else (
+                    " by another Trainer; convlab_widgets.training.active_run() returns it"
+                )
                 raise RuntimeError(
-                    f"a run is already {self.run.status}: stop it (run.stop()) or wait for it (run.wait()) "
-                    "before starting another"
+                    f"a run is already {running.status}{where}: stop it (run.stop()) or wait for it "
+                    "(run.wait()) before starting another"
                 )
             run = Run(config, _snapshot(self.architecture), data, info, schedule)
             self.run = run
-        thread = threading.Thread(
-            target=_train,
-            args=(run, optimizer_cls, optimizer_config, schedule),
-            name="convlab-training",
-            daemon=True,
-        )
-        _threads[run] = thread
-        thread.start()
+            _threads[run] = threading.Thread(
+                target=_train,
+                args=(run, optimizer_cls, optimizer_config, schedule),
+                name="convlab-training",
+                daemon=True,
+            )
+        _threads[run].start()
         return run
 
 
