@@ -10,7 +10,6 @@ from send to reply, idle first, then during training.  Target: p95 <= 100 ms.
 
 import argparse
 import os
-import statistics
 import time
 from pathlib import Path
 
