@@ -260,3 +260,20 @@ def test_runs_leave_no_traced_graphs_behind(digits):
     assert run.wait(timeout=60) and run.status == "completed"
     assert set(ops._gradient_registry._registry) == before
     assert run.model.evaluate(digits.validation(128), verbose=0)  # the trained model still works
+
+
+def test_tpu_batch_arithmetic_with_a_stand_in_strategy_info(digits):
+    """A TPU needs static batch shapes: the last partial batch is dropped.
+    The stand-in describes the CPU's default strategy as a TPU."""
+    import tensorflow as tf
+
+    from convlab_widgets.training import StrategyInfo
+
+    fake_tpu = StrategyInfo(tf.distribute.get_strategy(), "tpu", 1, ("/cpu:0",), "TPU · stand-in")
+    trainer = Trainer(tiny(), digits, strategy=fake_tpu)
+    with pytest.raises(ValueError, match="larger than the 1438 training images"):
+        trainer.start(batch_size=2048)
+    run = trainer.start(epochs=1, batch_size=32)
+    assert run.wait(timeout=60) and run.status == "completed"
+    assert run.config["drop_remainder"] and run.config["steps_per_epoch"] == 1438 // 32
+    assert len(run.batch_history["loss"]) == 1438 // 32 and not run.config["jit_compile"]
