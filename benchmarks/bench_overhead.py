@@ -116,17 +116,20 @@ def dashboard(arch, data, epochs, batch_size, counter):
     start, cpu = time.perf_counter(), time.process_time()
     run = Trainer(arch, data).start(epochs=epochs, batch_size=batch_size, seed=0, jit_compile=JIT_COMPILE)
     board.watch(run)
-    pumps = 0
+    pumps, pumping = 0, 0.0
     while board._source is not None:  # pump() lets go of the run after its "ended" event
         time.sleep(HEARTBEAT_S)
+        tick = time.perf_counter()
         board.pump()
+        pumping += time.perf_counter() - tick
         pumps += 1
     elapsed = time.perf_counter() - start, time.process_time() - cpu
     assert run.status == "completed", run.error
     batches = sum(1 for event in run.events if event.kind == "batch")
     assert len(board.history.batch["loss"]) == batches and len(board.history.epoch["loss"]) == epochs
     messages, size = counter.take()
-    return elapsed, {"pumps": pumps, "events": len(run.events), "messages": messages, "bytes": size, "build_s": built}
+    return elapsed, {"pumps": pumps, "events": len(run.events), "messages": messages, "bytes": size, "build_s": built,
+                     "pump_s": pumping}
 
 
 def main():
@@ -175,7 +178,8 @@ def main():
     print(f"events consumed per Trainer run: {seen}")
     print(f"Dashboard per run: median {statistics.median(b['pumps'] for b in boards):.0f} pumps, "
           f"{statistics.median(b['events'] for b in boards):.0f} events, {statistics.median(b['messages'] for b in boards):.0f} widget messages, "
-          f"{statistics.median(b['bytes'] for b in boards) / 1024:.0f} KiB serialised; "
+          f"{statistics.median(b['bytes'] for b in boards) / 1024:.0f} KiB serialised, "
+          f"{statistics.median(b['pump_s'] for b in boards) * 1000:.0f} ms inside pump() (main thread); "
           f"building Dashboard() {statistics.median(b['build_s'] for b in boards) * 1000:.0f} ms (not timed above)")
     print(f"start() → first batch event: cold {cold_first:.2f} s, warm median {statistics.median(firsts):.2f} s, "
           f"max {max(firsts):.2f} s")
