@@ -89,6 +89,7 @@ class LabServer:
                 f"--LabApp.user_settings_dir={settings}",
                 f"--LabApp.workspaces_dir={home / 'workspaces'}",
                 "--LabApp.expose_app_in_browser=True",
+                "--JupyterNotebookApp.expose_app_in_browser=True",
                 "--LabApp.news_url=",
             ],
             stdout=self._log,
@@ -144,12 +145,14 @@ class NotebookPage:
         self.name = name
 
     # -- opening ---------------------------------------------------------
-    def open(self, cells: list[str] | None = None) -> "NotebookPage":
+    def open(self, cells: list[str] | None = None, *, ui: str = "lab") -> "NotebookPage":
+        """Write the notebook and open it in JupyterLab (``ui="lab"``) or Notebook 7 (``ui="notebook"``)."""
         notebook = nbformat.v4.new_notebook()
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         notebook.cells = [nbformat.v4.new_code_cell(source) for source in (cells or [])]
         nbformat.write(notebook, self.server.root / f"{self.name}.ipynb")
-        self.page.goto(f"{self.server.url}/lab/tree/{self.name}.ipynb?reset")
+        path = {"lab": f"lab/tree/{self.name}.ipynb?reset", "notebook": f"notebooks/{self.name}.ipynb"}[ui]
+        self.page.goto(f"{self.server.url}/{path}")
         self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
         self.page.wait_for_function(
             """() => {

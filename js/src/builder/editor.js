@@ -40,7 +40,13 @@ function field(spec, value, send) {
       autocomplete: "off",
     });
     input.value = toText(value);
-    const commit = () => send(spec.name, input.value, true);
+    // Enter flushes and the following change event would flush again: send each text once.
+    let sent = input.value;
+    const commit = () => {
+      if (input.value === sent) return;
+      sent = input.value;
+      send(spec.name, input.value, true);
+    };
     const later = debounce(commit, DEBOUNCE_MS);
     input.addEventListener("input", later);
     input.addEventListener("change", later.flush);
