@@ -37,37 +37,23 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.ui.harness import CHROMIUM, CHROMIUM_ARGS, LabServer, NotebookPage  # noqa: E402
+from tests.ui.harness import NotebookPage, notebook_page  # noqa: E402
 
 DROP_INDEX = 20  # rows are 0-based: a drop onto the top edge of row 21 inserts at 20
 DROP_TYPE = "Conv2D"
 
 SETUP = r"""
-import json, time
+import json, sys, time
+sys.path.insert(0, BENCHMARKS_DIR)
+from architectures import forty_layers
 from convlab_widgets import Architecture, Builder
 
-def forty_layers():
-    arch = Architecture(input_shape=(32, 32, 3), num_classes=10)
-    arch.add("RandomFlip", mode="horizontal").add("RandomRotation", factor=0.05).add("Rescaling", scale=1 / 255)
-    for stage in range(6):
-        filters = 16 * (stage + 1)
-        arch.add("Conv2D", filters=filters, kernel_size=3, padding="same", use_bias=False)
-        arch.add("BatchNormalization", scale=False).add("Activation", activation="relu")
-        arch.add("Conv2D", filters=filters, kernel_size=1, padding="same", activation="relu")
-        if stage % 2:
-            arch.add("MaxPooling2D", pool_size=2)
-        arch.add("Dropout", rate=0.1)
-    arch.add("Flatten").add("Dense", units=128, activation="relu").add("Dropout", rate=0.3)
-    arch.add("Dense", units=10, activation="softmax")
-    assert len(arch) == 40 and arch.summary().is_valid, arch.summary()
-    return arch
 
 # The kernel's share of each browser edit: Builder._on_intent, wrapped before b exists.
 _handled = []
@@ -78,7 +64,7 @@ def _timed_on_intent(self, widget, content, buffers):
     _handled.append((content.get("intent"), (time.perf_counter() - start) * 1000, self._revision > revision))
 Builder._on_intent = _timed_on_intent
 
-arch = forty_layers()
+arch = forty_layers((32, 32, 3))
 b = Builder(arch)
 b
 """
@@ -201,47 +187,23 @@ def settle(page, expected_rows: int) -> None:
         last = now
 
 
-def check_errors(nb: NotebookPage) -> None:
-    """Tracebacks in the notebook stop the benchmark (TensorFlow's start-up log on stderr does not)."""
-    tracebacks = [text for text in nb.errors() if "Traceback" in text or "Error:" in text and "cuInit" not in text]
-    if tracebacks:
-        raise RuntimeError("\n".join(tracebacks))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--edits", type=int, default=30)
     parser.add_argument("--height", type=int, default=2000, help="viewport height: the whole stack fits on screen")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root, home = Path(tmp, "root"), Path(tmp, "home")
-        root.mkdir()
-        home.mkdir()
-        server = LabServer(root, home)
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                try:
-                    context = browser.new_context(viewport={"width": 1280, "height": args.height})
-                    page = context.new_page()
-                    results = run(NotebookPage(page, server, "bench_builder_ui"), args.edits)
-                finally:
-                    browser.close()
-        finally:
-            server.shutdown_kernels()
-            server.stop()
+    with notebook_page("bench_builder_ui", {"width": 1280, "height": args.height}) as nb:
+        results = run(nb, args.edits)
     report(results, args)
 
 
 def run(nb: NotebookPage, edits: int) -> dict:
     page = nb.page
-    nb.open([SETUP])
+    nb.open([SETUP.replace("BENCHMARKS_DIR", repr(str(Path(__file__).resolve().parent)))])
     nb.run_all()
     nb.wait_for(".convlab-builder .convlab-row[data-index='39']", timeout=60)
-    check_errors(nb)
+    nb.raise_on_traceback()
     # One more of each than measured: the first of each kind is a warm-up (the page's first such
     # layout, the first editor opened), run the same way and then dropped from every list.
     nb.run_cell(PLAN.replace("EDITS", str(edits + 1)).replace("DROP_INDEX", str(DROP_INDEX))
@@ -277,14 +239,14 @@ def run(nb: NotebookPage, edits: int) -> dict:
     settle(page, 40)
 
     nb.run_cell(PYTHON_ONLY)
-    check_errors(nb)
+    nb.raise_on_traceback()
     final = nb.eval("{'layers': len(b.architecture), 'valid': b.architecture.summary().is_valid, "
                     "'shapes': ['×'.join(map(str, r.output_shape)) for r in b.architecture.summary()], "
                     "'handled': _handled, 'python': _python}")
     shown = page.locator(".convlab-stack > .convlab-row > .convlab-row-main .convlab-shape").all_inner_texts()
     assert final["layers"] == 40 and final["valid"], final
     assert shown == final["shapes"], "the view's shapes differ from Python's"
-    check_errors(nb)
+    nb.raise_on_traceback()
     handled = final["handled"]
     kernel = {intent: [ms for kind, ms, new_view in handled if kind == intent and new_view][1:]
               for intent in ("add", "update", "undo")}

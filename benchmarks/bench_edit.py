@@ -19,27 +19,14 @@ import random
 import statistics
 import time
 
+from architectures import forty_layers  # benchmarks/ is sys.path[0] when run as a script
+
 from convlab_widgets.architecture import Architecture, shapes
 
 ROUNDS = 200
 SEED = 0
 
 
-def forty_layers() -> Architecture:
-    arch = Architecture(input_shape=(64, 64, 3), num_classes=10)
-    arch.add("RandomFlip", mode="horizontal").add("RandomRotation", factor=0.05).add("Rescaling", scale=1 / 255)
-    for stage in range(6):
-        filters = 16 * (stage + 1)
-        arch.add("Conv2D", filters=filters, kernel_size=3, padding="same", use_bias=False)
-        arch.add("BatchNormalization", scale=False).add("Activation", activation="relu")
-        arch.add("Conv2D", filters=filters, kernel_size=1, padding="same", activation="relu")
-        if stage % 2:
-            arch.add("MaxPooling2D", pool_size=2)
-        arch.add("Dropout", rate=0.1)
-    arch.add("Flatten").add("Dense", units=128, activation="relu").add("Dropout", rate=0.3)
-    arch.add("Dense", units=10, activation="softmax")
-    assert len(arch) == 40 and arch.summary().is_valid, arch.summary()
-    return arch
 
 
 def edit(arch: Architecture, rng: random.Random) -> None:

@@ -26,14 +26,13 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.ui.harness import CHROMIUM, CHROMIUM_ARGS, LabServer, NotebookPage  # noqa: E402
+from tests.ui.harness import NotebookPage, notebook_page  # noqa: E402
 
 SETUP = "from convlab_widgets import ConvLab\nlab = ConvLab(dataset='digits', architecture='conv_small')\nlab"
 
@@ -87,37 +86,14 @@ def controls_field(nb, label):
     return nb.page.locator(f".convlab-controls .widget-inline-hbox:has(label:text-is('{label}')) input")
 
 
-def check_errors(nb: NotebookPage) -> None:
-    """Tracebacks in the notebook stop the benchmark (TensorFlow's start-up log on stderr does not)."""
-    tracebacks = [text for text in nb.errors() if "Traceback" in text or "Error:" in text and "cuInit" not in text]
-    if tracebacks:
-        raise RuntimeError("\n".join(tracebacks))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root, home = Path(tmp, "root"), Path(tmp, "home")
-        root.mkdir()
-        home.mkdir()
-        server = LabServer(root, home)
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                try:
-                    context = browser.new_context(viewport={"width": 1280, "height": 1600})
-                    samples, kernel = run(NotebookPage(context.new_page(), server, "bench_first_loss"), args)
-                finally:
-                    browser.close()
-        finally:
-            server.shutdown_kernels()
-            server.stop()
+    with notebook_page("bench_first_loss", {"width": 1280, "height": 1600}) as nb:
+        samples, kernel = run(nb, args)
     report(samples, kernel, args)
 
 
@@ -127,7 +103,7 @@ def run(nb: NotebookPage, args):
     nb.run_all()
     nb.wait_for(".convlab-monitor")
     nb.wait_for(".convlab-builder .convlab-row")
-    check_errors(nb)
+    nb.raise_on_traceback()
     epochs = controls_field(nb, "Epochs")
     epochs.fill(str(args.epochs))
     epochs.press("Tab")
@@ -150,7 +126,7 @@ def run(nb: NotebookPage, args):
                         "points": m["points"], "previous": previous})
     kernel = nb.eval(KERNEL_TIMES)
     assert len(kernel) == args.runs and all(k["status"] == "completed" for k in kernel), kernel
-    check_errors(nb)
+    nb.raise_on_traceback()
     return samples, kernel
 
 

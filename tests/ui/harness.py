@@ -17,8 +17,9 @@ import subprocess
 import sys
 import time
 import urllib.error
+import tempfile
 import urllib.request
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import nbformat
@@ -239,6 +240,13 @@ class NotebookPage:
         """Tracebacks shown in any cell: a test that sees one fails with its text."""
         return self.page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
 
+    def raise_on_traceback(self) -> None:
+        """Stop on a traceback in any cell (TensorFlow's start-up log on stderr is not one)."""
+        tracebacks = [text for text in self.errors()
+                      if "Traceback" in text or "Error:" in text and "cuInit" not in text]
+        if tracebacks:
+            raise RuntimeError("\n".join(tracebacks))
+
     # -- looking ---------------------------------------------------------
     def wait_for(self, selector: str, timeout: float = 30, state: str = "visible"):
         return self.page.wait_for_selector(selector, timeout=timeout * 1000, state=state)
@@ -251,3 +259,25 @@ class NotebookPage:
         else:
             self.page.screenshot(path=str(path), full_page=False)
         return path
+
+
+@contextmanager
+def notebook_page(name: str, viewport: dict):
+    """A server, a Chromium and one notebook page outside pytest (the browser benchmarks use it)."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root, home = Path(tmp, "root"), Path(tmp, "home")
+        root.mkdir()
+        home.mkdir()
+        server = LabServer(root, home)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                try:
+                    yield NotebookPage(browser.new_context(viewport=viewport).new_page(), server, name)
+                finally:
+                    browser.close()
+        finally:
+            server.shutdown_kernels()
+            server.stop()
