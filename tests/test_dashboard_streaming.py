@@ -14,15 +14,21 @@ from convlab_widgets.training.events import BatchEnd, EpochEnd, EventLog, RunEnd
 
 @pytest.fixture
 def sent(monkeypatch):
-    """Every widget message with the thread that sent it (Colab drops thread-sent ones)."""
+    """Every synced-trait change of any widget, with the thread that made it.
+
+    With a kernel, each one is a widget message (Colab drops those sent from
+    other threads). Recorded at the change rather than at the comm, because
+    ipywidgets 7 sends nothing at all when no kernel is attached, as here.
+    """
     messages = []
-    original = ipywidgets.Widget._send
+    original = ipywidgets.Widget.notify_change
 
-    def record(self, msg, buffers=None):
-        messages.append((threading.current_thread().name, type(self).__name__, msg.get("method")))
-        return original(self, msg, buffers)
+    def record(self, change):
+        if change["name"] in self.keys:
+            messages.append((threading.current_thread().name, type(self).__name__, change["name"]))
+        return original(self, change)
 
-    monkeypatch.setattr(ipywidgets.Widget, "_send", record)
+    monkeypatch.setattr(ipywidgets.Widget, "notify_change", record)
     return messages
 
 

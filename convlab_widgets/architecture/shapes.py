@@ -151,6 +151,10 @@ def _evaluate(layer_type: str, params: dict, input_shape: tuple) -> Outcome:
         output_shape = probe.output_shape(input_shape)
     except Exception as exc:  # Keras rejects it: say why, in learner words.
         return Outcome(None, failure=explain_rejection(spec, params, input_shape, str(exc)))
+    if any(d is not None and d <= 0 for d in output_shape):
+        # Keras before 3.14 returns an empty output (e.g. 0×0×4) where later versions raise.
+        detail = f"negative or zero dimension in output shape {output_shape}"
+        return Outcome(None, failure=explain_rejection(spec, params, input_shape, detail))
     return _measured(layer_type, output_shape, probe.weights)
 
 
