@@ -25,7 +25,6 @@ class Monitor(anywidget.AnyWidget):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._beat_callbacks = []
-        self.beats = 0
         self.on_msg(self._on_message)
 
     def on_beat(self, callback) -> None:
@@ -34,6 +33,5 @@ class Monitor(anywidget.AnyWidget):
 
     def _on_message(self, _widget, content, _buffers) -> None:
         if "beat" in content:
-            self.beats += 1
             for callback in list(self._beat_callbacks):
                 callback()
