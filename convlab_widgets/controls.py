@@ -75,6 +75,25 @@ class Controls(widgets.VBox):
                 "optimizer": self.optimizer_value(), "learning_rate": self.learning_rate.value,
                 "lr_schedule": self.schedule_value()}
 
+    def values(self) -> dict:
+        """What the learner set, as plain values a saved lab or a clone can restore with :meth:`apply`."""
+        return {"dataset": self.dataset.value, "subset": self.subset.value, "epochs": self.epochs.value,
+                "batch_size": self.batch_size.value, "optimizer": self.optimizer.value,
+                "learning_rate": self.learning_rate.value, "schedule": self.schedule.value,
+                "schedule_params": {name: w.value for name, w in self._param_widgets.items()}}
+
+    def apply(self, values: dict) -> None:
+        """Set the controls from :meth:`values` (or a part of it); the schedule
+        goes first, since choosing one resets its parameter fields."""
+        if "schedule" in values:
+            self.schedule.value = values["schedule"]
+        for name, value in values.get("schedule_params", {}).items():
+            if name in self._param_widgets:
+                self._param_widgets[name].value = value
+        for name in ("dataset", "subset", "epochs", "batch_size", "optimizer", "learning_rate"):
+            if name in values:
+                getattr(self, name).value = values[name]
+
     def optimizer_value(self):
         if self.optimizer.value == "momentum":  # the codelabs' SGD with momentum
             import keras

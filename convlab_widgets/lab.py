@@ -14,12 +14,19 @@ import ipywidgets as widgets
 
 from .architecture import Architecture, ArchitectureError
 from .builder import Builder
+from .compare.diff import describe_changes
 from .controls import Controls
 from .dashboard.dashboard import Dashboard
+from .runs_table import RunsTable
 from .training import Trainer, datasets
 from .training.datasets import DatasetError
 
 log = logging.getLogger(__name__)
+
+# One colour per run, for overlays and the table; none is the loss or accuracy panel's own colour.
+RUN_COLORS = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#393b79", "#d62728",
+              "#637939")
+EXTRA_SETTINGS = ("seed", "filter_every")  # settings with no control: a clone keeps them for the next run
 
 
 class ConvLab(widgets.VBox):
@@ -34,9 +41,14 @@ class ConvLab(widgets.VBox):
         self.builder.use_dataset(dataset)
         self.controls = Controls(dataset=dataset)
         self.dashboard = Dashboard()
+        self.table = RunsTable(on_select=lambda _keys: self._overlay(), on_clone=lambda run: self._guarded(
+            lambda: self.clone(run), None), on_delete=lambda run: self._guarded(lambda: self.delete(run), None),
+            on_rename=lambda run, name: self.rename(run, name))
         self.runs: list = []
         self._trainers: dict = {}
-        super().__init__([self.builder, self.controls, self.dashboard], **kwargs)
+        self._extra: dict = {}
+        self._count = 0
+        super().__init__([self.builder, self.controls, self.dashboard, self.table], **kwargs)
         self.add_class("convlab-lab")
         c = self.controls
         c.train_button.on_click(lambda _b: self._guarded(self.train))
@@ -78,15 +90,54 @@ class ConvLab(widgets.VBox):
             self.controls.learning_rate.value = settings["learning_rate"]
         if "batch_size" in settings:
             self.controls.batch_size.value = settings["batch_size"]
-        config = {**self.controls.settings(), **settings}
+        if settings.get("optimizer") in self.controls.optimizer.options:
+            self.controls.optimizer.value = settings["optimizer"]
+        config = {**self.controls.settings(), **self._extra, **settings}
         trainer = self._trainer()
         run = trainer.start(**config)
+        previous = self.run
+        self._count += 1
+        run.name = f"run {self._count}"
+        run.color = RUN_COLORS[(self._count - 1) % len(RUN_COLORS)]
+        run.changes = describe_changes(previous, run)
+        run.settings = {**self.controls.values(), **{key: config[key] for key in EXTRA_SETTINGS if key in config}}
         self.runs.append(run)
         self.controls.show(run.status)
         self.dashboard.watch(run)
+        if previous is not None:  # the run just before is what a learner compares with first
+            self.table.select(self.table.selected | {id(previous)})
+        self._show_runs()
         if wait:
             self.dashboard.follow(run)
         return run
+
+    def clone(self, run) -> None:
+        """Load ``run``'s architecture and settings into the builder and the controls, to tweak and train again."""
+        self._refuse_while_training("clone a run")
+        settings = dict(run.settings)
+        self.controls.apply(settings)  # the dataset first: it sets the builder's input shape
+        self.builder.architecture.restore(run.architecture.to_dict())
+        self._extra = {key: settings[key] for key in EXTRA_SETTINGS if key in settings}
+        self.dashboard.monitor.state = {**self.dashboard.monitor.state,
+                                        "message": f"Cloned {run.name}: change something, then press Train."}
+
+    def delete(self, run) -> None:
+        """Forget a run that has ended; its table row and overlay go too."""
+        if not run.done:
+            raise RuntimeError(f"{run.name} is still {run.status}: stop it before deleting it")
+        self.runs.remove(run)
+        if self.dashboard._run is run and self.runs:
+            self.dashboard.show_run(self.runs[-1])
+        self._show_runs()
+
+    def rename(self, run, name: str) -> None:
+        run.name = name
+        self._show_runs()
+
+    def compare(self, *runs) -> None:
+        """Overlay these runs on the loss and accuracy panels (the latest run is always shown in full)."""
+        self.table.select({id(run) for run in runs})
+        self._overlay()
 
     def stop(self) -> None:
         if self.run is not None:
@@ -122,12 +173,13 @@ class ConvLab(widgets.VBox):
             self._trainers[key] = Trainer(self.builder.architecture, data, strategy=self.strategy)
         return self._trainers[key]
 
-    def _guarded(self, action) -> None:
+    def _guarded(self, action, failed_status: str = "not started") -> None:
         """Run a button's action; a learner's mistake becomes a message, not a traceback."""
         try:
             action()
         except (ArchitectureError, DatasetError, ValueError, TypeError, RuntimeError) as error:
-            self.dashboard.monitor.state = {**self.dashboard.monitor.state, "status": "not started",
+            state = self.dashboard.monitor.state
+            self.dashboard.monitor.state = {**state, "status": failed_status or state.get("status", "idle"),
                                             "message": str(error)}
         except Exception as error:  # the log keeps the traceback for whoever debugs
             log.exception("lab action failed")
@@ -139,6 +191,19 @@ class ConvLab(widgets.VBox):
     def _on_monitor(self, change) -> None:
         status = change["new"].get("status")
         self.controls.show(status if status in ("starting", "running", "paused") else None)
+        self.table.show(self.runs, live=self.run)
+
+    def _show_runs(self) -> None:
+        self.table.show(self.runs, live=self.run)
+        self._overlay()
+
+    def _overlay(self) -> None:
+        self.dashboard.compare([run for run in self.runs if id(run) in self.table.selected and run is not self.run])
+
+    def _refuse_while_training(self, what: str) -> None:
+        run = self.run
+        if run is not None and not run.done:
+            raise RuntimeError(f"{run.name} is {run.status}: stop it before you {what}")
 
     def _preview_schedule(self) -> None:
         try:

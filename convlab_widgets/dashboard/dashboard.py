@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import ipywidgets as widgets
 
@@ -44,6 +45,7 @@ class Dashboard(widgets.VBox):
         self._run = None
         self._last_render = 0.0
         self._progress = {}
+        self._compared = {}  # run key -> (run, RunHistory) of the runs overlaid
         # Heartbeats may be handled on a comm subshell while a cell on the main
         # thread follows a run (wait=True): one drawer at a time.
         self._lock = threading.RLock()
@@ -75,6 +77,37 @@ class Dashboard(widgets.VBox):
     def show_architecture(self, architecture) -> None:
         """Say before any snapshot whether there will be first-layer filters to watch."""
         self.filters.set_conv2d(any(entry.type in ("Conv2D", "Fire") for entry in architecture))
+
+    def show_run(self, run) -> None:
+        """Show a run that has ended (or was loaded from disk) in full, as if watched from its start."""
+        if not run.done:
+            self.watch(run)
+            return
+        self._assert_kernel_thread()
+        with self._lock:
+            self._run, self._source = run, None
+            self.history = RunHistory.from_run(run)
+            self._progress = _progress_of(run)
+            self.show_architecture(run.architecture)
+            self.monitor.active = False
+            self.render(force=True)
+
+    def compare(self, runs) -> None:
+        """Overlay finished ``runs`` (with ``name``, ``color`` and ``changes``) on the loss and accuracy panels."""
+        self._assert_kernel_thread()
+        entries = []
+        for run in runs:
+            key = id(run)
+            cached = self._compared.get(key)
+            if cached is None or cached[0] is not run or not run.done:
+                cached = (run, RunHistory.from_run(run))
+            self._compared[key] = cached
+            entries.append((key, _legend_label(run), run.color, cached[1]))
+        for key in set(self._compared) - {key for key, *_ in entries}:
+            del self._compared[key]
+        with self._lock:
+            for panel in (self.loss, self.accuracy):
+                panel.overlay(entries)
 
     def preview_schedule(self, values) -> None:
         """Draw a schedule's planned learning rates before any training."""
@@ -190,6 +223,30 @@ class Dashboard(widgets.VBox):
         if not on_kernel_thread():
             raise RuntimeError("the dashboard is drawn from the kernel's own threads only; a background run "
                                "hands it events through its log instead")
+
+
+LEGEND_CHARS = 70
+
+
+def _legend_label(run) -> str:
+    """"run 2: +Dropout(0.25) after Dense(64)", cut to fit a legend row."""
+    changes = "; ".join(getattr(run, "changes", None) or ())
+    label = f"{run.name}: {changes}" if changes else run.name
+    return label if len(label) <= LEGEND_CHARS else label[:LEGEND_CHARS - 1] + "…"
+
+
+def _progress_of(run) -> dict:
+    """The progress line of a run that has ended, from its records (its events may be gone)."""
+    config = run.config
+    epochs_done = len(run.history["epoch"])
+    replicas = config.get("replicas", 1)
+    started = SimpleNamespace(strategy=config.get("strategy", ""), replicas=replicas,
+                              global_batch_size=config.get("batch_size"),
+                              per_replica_batch_size=config.get("per_replica_batch_size"))
+    return {"status": run.status, "message": run.message, "epochs": config.get("epochs"),
+            "steps": config.get("steps_per_epoch"), "epoch": epochs_done, "step": config.get("steps_per_epoch"),
+            "epochs_done": epochs_done, "started": run.started_at, "ended": run.ended_at or run.started_at,
+            "badge": _badge(started) if config.get("strategy") else ""}
 
 
 def _badge(started) -> str:

@@ -14,6 +14,7 @@ Panels are used from the main thread only.
 
 from __future__ import annotations
 
+import html
 import math
 import struct
 import zlib
@@ -158,12 +159,102 @@ def _metric_curves(metric):
     ]
 
 
-class LossPanel(_CurvePanel):
+class _MetricPanel(_CurvePanel):
+    """A metric of the run being watched, in full, with other runs overlaid.
+
+    An overlaid run is drawn per epoch only, in its own colour (train solid,
+    validation dashed): batch curves of several runs on one axis are noise.
+    It sits behind the watched run, which stays in the panel's colour.
+    """
+
+    def __init__(self, metric, title, y_scale, color, max_points, **kwargs):
+        super().__init__(title, metric, y_scale, color, _metric_curves(metric), max_points, **kwargs)
+        self.metric = metric
+        self.overlays = {}  # run key -> _Overlay
+        self.overlay_legend = widgets.HTML("", layout=widgets.Layout(display="none"))
+        self.widget.children = (*self.widget.children, self.overlay_legend)
+        self._live_epochs = None
+
+    def overlay(self, runs):
+        """Overlay ``runs``, a list of ``(key, label, colour, history)``;
+        runs left out are removed.  Unchanged runs send nothing."""
+        scales = {"x": self.x_scale, "y": self.y_scale}
+        previous, self.overlays = self.overlays, {}
+        changed = False
+        for key, label, color, history in runs:
+            entry = previous.get(key)
+            if entry is None or entry.color != color:
+                entry = _Overlay(color, scales)
+            entry.label = label
+            changed = entry.draw(history, self.metric) or changed
+            self.overlays[key] = entry
+        if list(previous.values()) != list(self.overlays.values()):
+            self.figure.marks = [mark for entry in self.overlays.values() for mark in entry.marks] + list(
+                self.marks.values())
+            changed = True
+        self.overlay_legend.value = _overlay_legend(self.overlays.values())
+        self.overlay_legend.layout.display = None if self.overlays else "none"
+        self._show_epochs(self._planned_epochs(None))
+        if changed:
+            self._fit_y()
+
+    def _planned_epochs(self, history):
+        if history is not None:
+            self._live_epochs = history.planned_epochs
+        spans = [entry.epochs for entry in self.overlays.values()] + [self._live_epochs or 0]
+        return max(spans) or None
+
+    def _drawn_values(self):
+        marks = list(self.marks.values()) + [mark for entry in self.overlays.values() for mark in entry.marks]
+        values = np.concatenate([np.asarray(mark.y, dtype=float) for mark in marks])
+        return values[np.isfinite(values)]
+
+
+class _Overlay:
+    """The two lines of one overlaid run, redrawn only when its history grew."""
+
+    def __init__(self, color, scales):
+        self.color = color
+        self.label = ""
+        self.epochs = 0
+        self.revision = None
+        self.train = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color], stroke_width=2,
+                                  marker="circle", marker_size=MARKER_SIZE // 2)
+        self.validation = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color], stroke_width=2,
+                                       line_style="dashed", marker="square", marker_size=MARKER_SIZE // 2)
+        self.marks = [self.train, self.validation]
+
+    def draw(self, history, metric):
+        revision = history.revision(f"epoch_{metric}")
+        if revision == self.revision:
+            return False
+        self.revision = revision
+        self.epochs = max(history.planned_epochs or 0, history.epochs_completed)
+        _set_xy(self.train, *history.series(f"epoch_{metric}"))
+        _set_xy(self.validation, *history.series(f"val_{metric}"))
+        return True
+
+
+def _overlay_legend(overlays):
+    items = [
+        f'<span style="margin: 0 8px; white-space: nowrap"><svg width="32" height="16" style="vertical-align: middle">'
+        f'<line x1="1" y1="5" x2="31" y2="5" stroke="{entry.color}" stroke-width="2.5"/>'
+        f'<line x1="1" y1="12" x2="31" y2="12" stroke="{entry.color}" stroke-width="2.5" stroke-dasharray="6 4"/>'
+        f'</svg> {html.escape(entry.label)}</span>'
+        for entry in overlays
+    ]
+    if not items:
+        return ""
+    return ('<div style="font-size: 14px; text-align: center; line-height: 1.5">compared with (train solid, '
+            f'validation dashed): {"".join(items)}</div>')
+
+
+class LossPanel(_MetricPanel):
     """Training loss per batch and per epoch, validation loss per epoch, from 0
     up to a round number above the highest loss drawn."""
 
     def __init__(self, max_points=MAX_POINTS):
-        super().__init__("Loss", "loss", bqplot.LinearScale(min=0.0), LOSS_COLOR, _metric_curves("loss"), max_points)
+        super().__init__("loss", "Loss", bqplot.LinearScale(min=0.0), LOSS_COLOR, max_points)
 
     def _fit_y(self):
         values = self._drawn_values()
@@ -175,12 +266,12 @@ class LossPanel(_CurvePanel):
         self._set_y_range(0.0, high, np.round(np.arange(0, high + step / 2, step), 12))
 
 
-class AccuracyPanel(_CurvePanel):
+class AccuracyPanel(_MetricPanel):
     """Accuracy on a fixed 0–1 axis, so chance level and progress read at a glance."""
 
     def __init__(self, max_points=MAX_POINTS):
-        super().__init__("Accuracy", "accuracy", bqplot.LinearScale(min=0.0, max=1.0), ACCURACY_COLOR,
-                         _metric_curves("accuracy"), max_points, y_tick_format=".1f")
+        super().__init__("accuracy", "Accuracy", bqplot.LinearScale(min=0.0, max=1.0), ACCURACY_COLOR, max_points,
+                         y_tick_format=".1f")
         self.y_axis.tick_values = np.linspace(0, 1, 6)
 
 

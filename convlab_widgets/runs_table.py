@@ -1,0 +1,196 @@
+"""The runs table: every run of a lab, to compare, rename, clone or delete.
+
+A teacher's lesson is a sequence of runs that differ by one change each, so
+the table says what changed (the diff against the previous run) next to the
+numbers that show its effect: best and final validation accuracy and the
+train−validation gap.  Ticking a row overlays that run on the loss and
+accuracy panels.  The table only shows and reports; the lab owns the runs and
+decides what a click does.  Main thread only.
+"""
+
+from __future__ import annotations
+
+import time
+
+import ipywidgets as widgets
+
+COLUMNS = (
+    ("", "2.2em"), ("", "1.4em"), ("run", "9em"), ("parameters", "7.5em"), ("best val acc", "6.5em"),
+    ("final val acc", "6.5em"), ("train−val gap", "7em"), ("epochs", "4.5em"), ("time", "4.5em"),
+    ("status", "6.5em"), ("changed since the previous run", "minmax(14em, 1fr)"), ("", "9.5em"), ("", "3em"),
+)
+STYLE = """<style>
+.convlab-runs .convlab-runs-cell, .convlab-runs .convlab-runs-cell .widget-label,
+.convlab-runs .convlab-runs-cell input { font-size: 14px; }
+.convlab-runs .convlab-runs-head .widget-html-content { font-weight: bold; font-size: 14px; line-height: 1.2; }
+.convlab-runs .widget-html-content { font-size: 14px; line-height: 1.3; }
+</style>"""
+EMPTY_MESSAGE = "No runs yet: press Train. Every run is kept here to compare with the next."
+
+
+class RunsTable(widgets.VBox):
+    """Rows of runs, newest last; ``on_select(keys)``, ``on_clone(run)``,
+    ``on_delete(run)`` and ``on_rename(run, name)`` report the learner's clicks.
+
+    ``show(runs, live=None)`` (re)draws the rows for ``runs`` — objects with
+    ``name``, ``color``, ``changes``, ``config``, ``history``, ``status``,
+    ``started_at``, ``ended_at`` and ``architecture`` — and changes only the
+    cells whose text changed, so it can be called at every redraw.
+    """
+
+    def __init__(self, on_select=None, on_clone=None, on_delete=None, on_rename=None):
+        self.on_select, self.on_clone, self.on_delete, self.on_rename = on_select, on_clone, on_delete, on_rename
+        self.selected = set()  # keys of the runs ticked for overlay
+        self._rows = {}  # key -> _Row
+        self._params = {}  # key -> parameter count (an architecture snapshot never changes)
+        self.grid = widgets.GridBox(layout=widgets.Layout(
+            grid_template_columns=" ".join(width for _, width in COLUMNS), grid_gap="2px 6px", align_items="center",
+            width="100%", overflow_x="auto"))
+        self.empty = widgets.HTML(f"<i>{EMPTY_MESSAGE}</i>")
+        title = widgets.HTML('<div style="font-size: 18px; margin: 6px 0 2px">Runs '
+                             '<span style="font-size: 14px; color: #555">— tick runs to overlay them on the loss '
+                             'and accuracy panels; click a name to rename it</span></div>')
+        super().__init__([widgets.HTML(STYLE), title, self.empty, self.grid],
+                         layout=widgets.Layout(width="100%", padding="4px"))
+        self.add_class("convlab-runs")
+        self._header = [_head(label) for label, _ in COLUMNS]
+        self._live = None
+
+    def show(self, runs, live=None):
+        keys = [id(run) for run in runs]
+        for key in set(self._rows) - set(keys):
+            self._rows.pop(key).close()
+            self.selected.discard(key)
+            self._params.pop(key, None)
+        for key, run in zip(keys, runs):
+            if key not in self._rows:
+                self._rows[key] = _Row(self, run)
+            self._rows[key].show(run, self._param_count(key, run), run is live)
+        self._live = live
+        children = self._header + [cell for key in keys for cell in self._rows[key].cells] if runs else []
+        if tuple(children) != tuple(self.grid.children):
+            self.grid.children = children
+        self.empty.layout.display = "none" if runs else None
+
+    def select(self, keys):
+        """Tick exactly ``keys`` (the lab's choice, e.g. the previous run when a new one starts)."""
+        self.selected = set(keys) & set(self._rows)
+        for key, row in self._rows.items():
+            row.set_ticked(key in self.selected)
+
+    def _param_count(self, key, run):
+        if key not in self._params:
+            summary = run.architecture.summary()
+            self._params[key] = summary.total_params if summary.is_valid else None
+        return self._params[key]
+
+    # Clicks ------------------------------------------------------------------------
+
+    def _ticked(self, key, ticked):
+        if ticked:
+            self.selected.add(key)
+        else:
+            self.selected.discard(key)
+        if self.on_select:
+            self.on_select(set(self.selected))
+
+
+class _Row:
+    """The widgets of one run's row, updated cell by cell."""
+
+    def __init__(self, table, run):
+        self.run = run
+        key = id(run)
+        self._updating = False
+        self.tick = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="2em"),
+                                     description_tooltip="overlay this run on the panels")
+        self.swatch = widgets.HTML("")
+        self.name = widgets.Text(value=run.name, continuous_update=False, layout=widgets.Layout(width="8.5em"))
+        self.labels = [widgets.HTML("") for _ in range(7)]
+        self.changes = widgets.HTML("")
+        self.clone = widgets.Button(description="Clone & tweak", icon="clone", layout=widgets.Layout(width="9.5em"),
+                                    tooltip="load this run's architecture and settings into the builder and controls")
+        self.delete = widgets.Button(icon="trash", layout=widgets.Layout(width="3em"), tooltip="delete this run")
+        self.cells = [self.tick, self.swatch, self.name, *self.labels, self.changes, self.clone,
+                      self.delete]
+        for cell in self.cells:
+            cell.add_class("convlab-runs-cell")
+        self.tick.observe(lambda change: None if self._updating else table._ticked(key, change["new"]), names="value")
+        self.name.observe(lambda change: self._renamed(table, change["new"]), names="value")
+        self.clone.on_click(lambda _b: table.on_clone and table.on_clone(self.run))
+        self.delete.on_click(lambda _b: table.on_delete and table.on_delete(self.run))
+
+    def show(self, run, params, live):
+        self.run = run
+        history = run.history
+        val = [v for v in history.get("val_accuracy", []) if v is not None and v == v]
+        train = history.get("accuracy", [])
+        gap = (train[-1] - val[-1]) if val and train and train[-1] is not None else None
+        epochs_done, planned = len(history.get("epoch", [])), run.config.get("epochs")
+        end = run.ended_at or time.time()
+        texts = [
+            "—" if params is None else f"{params:,}",
+            f"{max(val):.1%}" if val else "—",
+            f"{val[-1]:.1%}" if val else "—",
+            "—" if gap is None else f"{gap * 100:+.1f} pts",
+            f"{epochs_done}/{planned}" if planned else str(epochs_done),
+            _duration(end - run.started_at),
+            run.status,
+        ]
+        for label, text in zip(self.labels, texts):
+            _set(label, text)
+        _set(self.changes, "; ".join(run.changes) if getattr(run, "changes", None) else "first run")
+        _set(self.swatch, f'<div style="width: 14px; height: 14px; background: {run.color}; '
+                          f'border-radius: 3px" title="{run.name}\'s colour"></div>')
+        if self.name.value != run.name:
+            self.name.value = run.name
+        self._updating = True
+        try:
+            if live:
+                self.tick.value = True
+            self.tick.disabled = live
+            self.tick.description_tooltip = ("the run being watched is always shown in full" if live
+                                             else "overlay this run on the panels")
+        finally:
+            self._updating = False
+        running = run.status in ("starting", "running", "paused")
+        self.delete.disabled = running
+        self.delete.tooltip = "stop the run before deleting it" if running else "delete this run"
+
+    def set_ticked(self, ticked):
+        if self.tick.disabled:
+            return
+        self._updating = True
+        try:
+            self.tick.value = ticked
+        finally:
+            self._updating = False
+
+    def _renamed(self, table, name):
+        name = name.strip()
+        if not name or name == self.run.name:
+            self.name.value = self.run.name  # an empty name would leave a legend nobody can read
+            return
+        if table.on_rename:
+            table.on_rename(self.run, name)
+
+    def close(self):
+        for cell in self.cells:
+            cell.close()
+
+
+def _head(text):
+    head = widgets.HTML(text)
+    head.add_class("convlab-runs-head")
+    return head
+
+
+def _set(widget, value):
+    if widget.value != value:
+        widget.value = value
+
+
+def _duration(seconds):
+    seconds = max(0, int(round(seconds)))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes}:{seconds:02d}" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"

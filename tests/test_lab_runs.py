@@ -1,0 +1,109 @@
+"""Comparing runs in the lab: overlays, the runs table, legends with diffs, clone & tweak, delete, rename."""
+
+import numpy as np
+import pytest
+
+from convlab_widgets import ConvLab
+
+
+@pytest.fixture(scope="module")
+def lab_with_two_runs():
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    first = lab.train(epochs=2, batch_size=64, seed=0, wait=True)
+    lab.architecture.update(3, units=32)
+    second = lab.train(epochs=3, batch_size=64, learning_rate=0.003, seed=0, wait=True)
+    return lab, first, second
+
+
+def test_each_run_is_named_coloured_and_says_what_changed(lab_with_two_runs):
+    lab, first, second = lab_with_two_runs
+    assert (first.name, second.name) == ("run 1", "run 2")
+    assert first.color != second.color
+    assert second.changes == ["Dense(64→32)", "2→3 epochs", "lr 0.001→0.003"]
+    assert second.settings["learning_rate"] == 0.003 and second.settings["seed"] == 0
+
+
+def test_the_previous_run_is_overlaid_per_epoch_in_its_colour(lab_with_two_runs):
+    lab, first, second = lab_with_two_runs
+    for panel, metric in ((lab.dashboard.loss, "loss"), (lab.dashboard.accuracy, "accuracy")):
+        (entry,) = panel.overlays.values()
+        assert entry.color == first.color
+        assert list(entry.train.colors) == [first.color] and entry.validation.line_style == "dashed"
+        np.testing.assert_allclose(entry.train.y, first.history[metric], rtol=1e-6)
+        np.testing.assert_allclose(entry.validation.y, first.history[f"val_{metric}"], rtol=1e-6)
+        np.testing.assert_allclose(entry.train.x, [1, 2])
+        assert entry.train in panel.figure.marks and entry.validation in panel.figure.marks
+        assert panel.figure.marks[-1] is panel.marks[f"val_{metric}"]  # the watched run is drawn on top
+        assert "run 1" in panel.overlay_legend.value and panel.overlay_legend.layout.display is None
+    assert lab.dashboard.loss.x_scale.max == 3.0
+
+
+def test_the_table_shows_each_runs_numbers(lab_with_two_runs):
+    lab, first, second = lab_with_two_runs
+    row = lab.table._rows[id(second)]
+    params, best, final, gap, epochs, _time, status = (label.value for label in row.labels)
+    history = second.history
+    assert params == f"{second.architecture.summary().total_params:,}"
+    assert best == f"{max(history['val_accuracy']):.1%}" and final == f"{history['val_accuracy'][-1]:.1%}"
+    assert gap == f"{(history['accuracy'][-1] - history['val_accuracy'][-1]) * 100:+.1f} pts"
+    assert (epochs, status) == ("3/3", "completed")
+    assert row.changes.value == "Dense(64→32); 2→3 epochs; lr 0.001→0.003"
+    assert row.tick.disabled and row.tick.value  # the watched run is always shown
+
+
+def test_unticking_and_ticking_a_row_changes_the_overlay(lab_with_two_runs):
+    lab, first, _second = lab_with_two_runs
+    tick = lab.table._rows[id(first)].tick
+    tick.value = False
+    assert lab.dashboard.loss.overlays == {} and lab.dashboard.loss.overlay_legend.layout.display == "none"
+    assert all(mark in lab.dashboard.loss.marks.values() for mark in lab.dashboard.loss.figure.marks)
+    tick.value = True
+    assert list(lab.dashboard.loss.overlays) == [id(first)]
+
+
+def test_renaming_a_run_renames_its_legend_and_an_empty_name_is_refused(lab_with_two_runs):
+    lab, first, _second = lab_with_two_runs
+    row = lab.table._rows[id(first)]
+    row.name.value = "no dropout"
+    assert first.name == "no dropout" and "no dropout" in lab.dashboard.loss.overlay_legend.value
+    row.name.value = "   "
+    assert first.name == "no dropout" and row.name.value == "no dropout"
+
+
+def test_clone_and_tweak_loads_architecture_and_settings():
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    lab.controls.optimizer.value = "momentum"
+    lab.controls.schedule.value = "exponential"
+    lab.controls._param_widgets["decay"].value = 0.8
+    first = lab.train(epochs=1, batch_size=32, learning_rate=0.01, seed=3, filter_every=5, wait=True)
+    lab.architecture.remove(4)
+    lab.controls.apply({"epochs": 4, "optimizer": "sgd", "schedule": "constant", "learning_rate": 0.1})
+    lab.table._rows[id(first)].clone.click()
+    assert lab.architecture.to_dict() == first.architecture.to_dict()
+    values = lab.controls.values()
+    assert (values["epochs"], values["batch_size"], values["optimizer"], values["learning_rate"]) == (1, 32, "momentum",
+                                                                                                      0.01)
+    assert values["schedule"] == "exponential" and values["schedule_params"]["decay"] == 0.8
+    assert "Cloned run 1" in lab.dashboard.monitor.state["message"]
+    lab.architecture.update(0, filters=8)  # the tweak
+    second = lab.train(wait=True)
+    assert second.config["seed"] == 3 and second.config["filter_every"] == 5  # kept without a control
+    assert second.changes == ["Conv2D(16→8 filters)"]
+    assert lab.builder.undo()  # cloning is one undoable step in the builder
+
+
+def test_delete_removes_a_finished_run_and_a_running_one_is_refused():
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    first = lab.train(epochs=1, batch_size=64, seed=0, wait=True)
+    second = lab.train(epochs=40, batch_size=16, seed=0)
+    row = lab.table._rows[id(second)]
+    assert row.delete.disabled
+    lab._guarded(lambda: lab.delete(second), None)
+    assert second in lab.runs and "stop it before deleting it" in lab.dashboard.monitor.state["message"]
+    lab.stop()
+    second.wait(60)
+    lab.dashboard.follow(second, timeout=10)
+    lab.table._rows[id(second)].delete.click()
+    assert lab.runs == [first] and id(second) not in lab.table._rows
+    assert lab.dashboard._run is first and lab.dashboard.history.epochs_completed == 1
+    assert lab.dashboard.monitor.state["status"] == "completed"
