@@ -10,20 +10,22 @@ decides what a click does.  Main thread only.
 
 from __future__ import annotations
 
+import html
 import time
 
 import ipywidgets as widgets
 
 COLUMNS = (
-    ("", "2.2em"), ("", "1.4em"), ("run", "9em"), ("parameters", "7.5em"), ("best val acc", "6.5em"),
-    ("final val acc", "6.5em"), ("train−val gap", "7em"), ("epochs", "4.5em"), ("time", "4.5em"),
-    ("status", "6.5em"), ("changed since the previous run", "minmax(14em, 1fr)"), ("", "9.5em"), ("", "3em"),
+    ("", "1.8em"), ("", "1.2em"), ("run", "7.6em"), ("parameters", "6.4em"), ("best val acc", "4.8em"),
+    ("final val acc", "4.8em"), ("train−val gap", "5.4em"), ("epochs", "4.3em"), ("time", "3.4em"),
+    ("status", "6.4em"), ("", "10.2em"), ("", "2.8em"),
 )
 STYLE = """<style>
 .convlab-runs .convlab-runs-cell, .convlab-runs .convlab-runs-cell .widget-label,
 .convlab-runs .convlab-runs-cell input { font-size: 14px; }
 .convlab-runs .convlab-runs-head .widget-html-content { font-weight: bold; font-size: 14px; line-height: 1.2; }
 .convlab-runs .widget-html-content { font-size: 14px; line-height: 1.3; }
+.convlab-runs .convlab-runs-changes .widget-html-content { color: #444; margin-bottom: 6px; }
 </style>"""
 EMPTY_MESSAGE = "No runs yet: press Train. Every run is kept here to compare with the next."
 
@@ -43,17 +45,15 @@ class RunsTable(widgets.VBox):
         self.selected = set()  # keys of the runs ticked for overlay
         self._rows = {}  # key -> _Row
         self._params = {}  # key -> parameter count (an architecture snapshot never changes)
-        self.grid = widgets.GridBox(layout=widgets.Layout(
-            grid_template_columns=" ".join(width for _, width in COLUMNS), grid_gap="2px 6px", align_items="center",
-            width="100%", overflow_x="auto"))
+        self.rows = widgets.VBox(layout=widgets.Layout(width="100%", overflow_x="auto"))
         self.empty = widgets.HTML(f"<i>{EMPTY_MESSAGE}</i>")
         title = widgets.HTML('<div style="font-size: 18px; margin: 6px 0 2px">Runs '
                              '<span style="font-size: 14px; color: #555">— tick runs to overlay them on the loss '
                              'and accuracy panels; click a name to rename it</span></div>')
-        super().__init__([widgets.HTML(STYLE), title, self.empty, self.grid],
+        super().__init__([widgets.HTML(STYLE), title, self.empty, self.rows],
                          layout=widgets.Layout(width="100%", padding="4px"))
         self.add_class("convlab-runs")
-        self._header = [_head(label) for label, _ in COLUMNS]
+        self._header = _grid([_head(label) for label, _ in COLUMNS])
         self._live = None
 
     def show(self, runs, live=None):
@@ -67,9 +67,9 @@ class RunsTable(widgets.VBox):
                 self._rows[key] = _Row(self, run)
             self._rows[key].show(run, self._param_count(key, run), run is live)
         self._live = live
-        children = self._header + [cell for key in keys for cell in self._rows[key].cells] if runs else []
-        if tuple(children) != tuple(self.grid.children):
-            self.grid.children = children
+        children = [self._header] + [self._rows[key].box for key in keys] if runs else []
+        if tuple(children) != tuple(self.rows.children):
+            self.rows.children = children
         self.empty.layout.display = "none" if runs else None
 
     def select(self, keys):
@@ -105,16 +105,18 @@ class _Row:
         self.tick = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="2em"),
                                      description_tooltip="overlay this run on the panels")
         self.swatch = widgets.HTML("")
-        self.name = widgets.Text(value=run.name, continuous_update=False, layout=widgets.Layout(width="8.5em"))
+        self.name = widgets.Text(value=run.name, continuous_update=False, layout=widgets.Layout(width="7.2em"))
         self.labels = [widgets.HTML("") for _ in range(7)]
-        self.changes = widgets.HTML("")
-        self.clone = widgets.Button(description="Clone & tweak", icon="clone", layout=widgets.Layout(width="9.5em"),
+        self.changes = widgets.HTML("", layout=widgets.Layout(margin="0 0 0 3.4em"))  # under the name
+        self.changes.add_class("convlab-runs-changes")
+        self.clone = widgets.Button(description="Clone & tweak", icon="clone", layout=widgets.Layout(width="10.2em"),
                                     tooltip="load this run's architecture and settings into the builder and controls")
-        self.delete = widgets.Button(icon="trash", layout=widgets.Layout(width="3em"), tooltip="delete this run")
-        self.cells = [self.tick, self.swatch, self.name, *self.labels, self.changes, self.clone,
-                      self.delete]
+        self.delete = widgets.Button(icon="trash", layout=widgets.Layout(width="2.8em"), tooltip="delete this run")
+        self.cells = [self.tick, self.swatch, self.name, *self.labels, self.clone, self.delete]
         for cell in self.cells:
             cell.add_class("convlab-runs-cell")
+        # The diff gets a line of its own under the run's numbers: it can be long.
+        self.box = widgets.VBox([_grid(self.cells), self.changes])
         self.tick.observe(lambda change: None if self._updating else table._ticked(key, change["new"]), names="value")
         self.name.observe(lambda change: self._renamed(table, change["new"]), names="value")
         self.clone.on_click(lambda _b: table.on_clone and table.on_clone(self.run))
@@ -139,7 +141,8 @@ class _Row:
         ]
         for label, text in zip(self.labels, texts):
             _set(label, text)
-        _set(self.changes, "; ".join(run.changes) if getattr(run, "changes", None) else "first run")
+        changes = "; ".join(getattr(run, "changes", None) or ()) or "no change"
+        _set(self.changes, f"changed: {html.escape(changes)}")
         _set(self.swatch, f'<div style="width: 14px; height: 14px; background: {run.color}; '
                           f'border-radius: 3px" title="{run.name}\'s colour"></div>')
         if self.name.value != run.name:
@@ -175,8 +178,14 @@ class _Row:
             table.on_rename(self.run, name)
 
     def close(self):
-        for cell in self.cells:
-            cell.close()
+        for widget in (*self.cells, self.changes, *self.box.children, self.box):
+            widget.close()
+
+
+def _grid(cells):
+    """One row of the table: every row has the same fixed columns, so they line up."""
+    return widgets.GridBox(cells, layout=widgets.Layout(
+        grid_template_columns=" ".join(width for _, width in COLUMNS), grid_gap="2px 6px", align_items="center"))
 
 
 def _head(text):

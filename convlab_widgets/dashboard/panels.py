@@ -237,7 +237,7 @@ class _Overlay:
 
 def _overlay_legend(overlays):
     items = [
-        f'<span style="margin: 0 8px; white-space: nowrap"><svg width="32" height="16" style="vertical-align: middle">'
+        f'<span style="margin: 0 8px"><svg width="32" height="16" style="vertical-align: middle">'
         f'<line x1="1" y1="5" x2="31" y2="5" stroke="{entry.color}" stroke-width="2.5"/>'
         f'<line x1="1" y1="12" x2="31" y2="12" stroke="{entry.color}" stroke-width="2.5" stroke-dasharray="6 4"/>'
         f'</svg> {html.escape(entry.label)}</span>'
@@ -417,8 +417,10 @@ class FilterPanel:
 
     def __init__(self):
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # Not continuous: a continuous slider echoes its old value back to the kernel whenever its range
+        # grows, which would read as the learner scrubbing back and stop the mosaic following the run.
         self.slider = widgets.IntSlider(value=0, min=0, max=0, description="replay", readout=False, disabled=True,
-                                        continuous_update=True, layout=widgets.Layout(width="340px", max_width="65%"))
+                                        continuous_update=False, layout=widgets.Layout(width="340px", max_width="65%"))
         self.position = widgets.Label("", layout=widgets.Layout(min_width="11em"))
         self.caption = widgets.HTML("")
         self.message = widgets.HTML(_text(WAITING_MESSAGE, italic=True))
