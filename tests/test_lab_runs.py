@@ -33,7 +33,8 @@ def test_the_previous_run_is_overlaid_per_epoch_in_its_colour(lab_with_two_runs)
         np.testing.assert_allclose(entry.validation.y, first.history[f"val_{metric}"], rtol=1e-6)
         np.testing.assert_allclose(entry.train.x, [1, 2])
         assert entry.train in panel.figure.marks and entry.validation in panel.figure.marks
-        assert panel.figure.marks[-1] is panel.marks[f"val_{metric}"]  # the watched run is drawn on top
+        own = list(panel.marks.values())
+        assert panel.figure.marks[2:2 + len(own)] == own  # the watched run is drawn over the overlay
         assert "run 1" in panel.overlay_legend.value and panel.overlay_legend.layout.display is None
     assert lab.dashboard.loss.x_scale.max == 3.0
 
@@ -56,7 +57,8 @@ def test_unticking_and_ticking_a_row_changes_the_overlay(lab_with_two_runs):
     tick = lab.table._rows[id(first)].tick
     tick.value = False
     assert lab.dashboard.loss.overlays == {} and lab.dashboard.loss.overlay_legend.layout.display == "none"
-    assert all(mark in lab.dashboard.loss.marks.values() for mark in lab.dashboard.loss.figure.marks)
+    loss = lab.dashboard.loss
+    assert loss.figure.marks == list(loss.marks.values()) + loss.extra_marks
     tick.value = True
     assert list(lab.dashboard.loss.overlays) == [id(first)]
 

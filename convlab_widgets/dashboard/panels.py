@@ -23,11 +23,13 @@ import bqplot
 import ipywidgets as widgets
 import numpy as np
 
+from ..compare import overfitting
 from .history import MAX_POINTS, SERIES
 
 LOSS_COLOR = "#d95f02"
 ACCURACY_COLOR = "#1b9e77"
 LR_COLOR = "#7570b3"
+TURN_COLOR = "#b2182b"  # the overfitting mark: a warning, in no run's colour
 FIGURE_LAYOUT = {"width": "100%", "height": "240px"}
 FIGURE_MARGIN = {"top": 40, "bottom": 52, "left": 76, "right": 16}
 Y_LABEL_OFFSET = "54px"  # clear of tick labels such as "1e-3" at 14 px
@@ -171,6 +173,7 @@ class _MetricPanel(_CurvePanel):
         super().__init__(title, metric, y_scale, color, _metric_curves(metric), max_points, **kwargs)
         self.metric = metric
         self.overlays = {}  # run key -> _Overlay
+        self.extra_marks = []  # drawn above everything, e.g. the overfitting mark
         self.overlay_legend = widgets.HTML("", layout=widgets.Layout(display="none"))
         self.widget.children = (*self.widget.children, self.overlay_legend)
         self._live_epochs = None
@@ -190,7 +193,7 @@ class _MetricPanel(_CurvePanel):
             self.overlays[key] = entry
         if list(previous.values()) != list(self.overlays.values()):
             self.figure.marks = [mark for entry in self.overlays.values() for mark in entry.marks] + list(
-                self.marks.values())
+                self.marks.values()) + self.extra_marks
             changed = True
         self.overlay_legend.value = _overlay_legend(self.overlays.values())
         self.overlay_legend.layout.display = None if self.overlays else "none"
@@ -255,6 +258,47 @@ class LossPanel(_MetricPanel):
 
     def __init__(self, max_points=MAX_POINTS):
         super().__init__("loss", "Loss", bqplot.LinearScale(min=0.0), LOSS_COLOR, max_points)
+        scales = {"x": self.x_scale, "y": self.y_scale}
+        self.turn = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[TURN_COLOR], stroke_width=2,
+                                 line_style="dashed")
+        self.turn_point = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[TURN_COLOR],
+                                         marker="diamond", default_size=3 * MARKER_SIZE)
+        self.extra_marks = [self.turn, self.turn_point]
+        self.figure.marks = list(self.figure.marks) + self.extra_marks
+        self.notice = widgets.HTML("", layout=widgets.Layout(display="none"))
+        self.widget.children = (*self.widget.children, self.notice)
+        self.overfitting = None  # the detector's finding on the watched run, or None
+        self._checked = None
+        self._turn_drawn = ()
+
+    def update(self, history):
+        """Draw as any panel, and say whether the run has turned to memorising its training images."""
+        super().update(history)
+        revision = history.revision("val_loss")
+        if revision != self._checked:
+            self._checked = revision
+            self._show_overfitting(overfitting.detect(history.epoch))
+
+    def _show_overfitting(self, finding):
+        """A dashed line and a diamond at the turning point, and the detector's words under the plot."""
+        if finding == self.overfitting:
+            return
+        self.overfitting = finding
+        if finding is None:
+            _set_xy(self.turn_point, [], [])
+            self.notice.layout.display = "none"
+        else:
+            _set_xy(self.turn_point, [finding.x], [finding.val_loss])
+            self.notice.value = (f'<div style="font-size: 15px; color: {TURN_COLOR}; text-align: center; '
+                                 f'padding: 2px 8px">⚠ {html.escape(finding.message)}</div>')
+            self.notice.layout.display = None
+        self._draw_turn()
+
+    def _draw_turn(self):
+        line = () if self.overfitting is None or self._y_range is None else (self.overfitting.x, self._y_range)
+        if line != self._turn_drawn:
+            self._turn_drawn = line
+            _set_xy(self.turn, [line[0]] * 2 if line else [], list(line[1]) if line else [])
 
     def _fit_y(self):
         values = self._drawn_values()
@@ -264,6 +308,7 @@ class LossPanel(_MetricPanel):
         step = _nice_step(top / 5)
         high = math.ceil(top / step * (1 - 1e-9)) * step
         self._set_y_range(0.0, high, np.round(np.arange(0, high + step / 2, step), 12))
+        self._draw_turn()
 
 
 class AccuracyPanel(_MetricPanel):
