@@ -139,6 +139,38 @@ class ConvLab(widgets.VBox):
         self.table.select({id(run) for run in runs})
         self._overlay()
 
+    def save(self, path, *, models: str = "latest", overwrite: bool = False):
+        """Write the builder's architecture, the controls and every run's history and filters to a folder
+        (``"lesson.convlab"``), with the latest trained model as a ``.keras`` file (``models="all"``: every run's)."""
+        from .persistence import save_lab
+
+        return save_lab(path, architecture=self.architecture, dataset=self.controls.dataset.value, runs=self.runs,
+                        settings=self.controls.values(), models=models, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path, strategy=None, **kwargs) -> "ConvLab":
+        """A lab as :meth:`save` left it: builder, controls, runs, table and panels.
+
+        Everything is validated first and Keras files load in safe mode, so a
+        damaged or tampered file raises ``LabFileError`` naming what is wrong.
+        """
+        from .persistence import load_lab
+
+        state = load_lab(path)
+        lab = cls(dataset=state.dataset, architecture=state.architecture, strategy=strategy, **kwargs)
+        lab.controls.apply(state.settings)
+        previous = None
+        for run in state.runs:
+            lab._count += 1
+            run.color = RUN_COLORS[(lab._count - 1) % len(RUN_COLORS)]
+            run.changes = describe_changes(previous, run)
+            lab.runs.append(run)
+            previous = run
+        if lab.runs:
+            lab.dashboard.show_run(lab.run)
+        lab._show_runs()
+        return lab
+
     def stop(self) -> None:
         if self.run is not None:
             self.run.stop()

@@ -109,3 +109,29 @@ def test_delete_removes_a_finished_run_and_a_running_one_is_refused():
     assert lab.runs == [first] and id(second) not in lab.table._rows
     assert lab.dashboard._run is first and lab.dashboard.history.epochs_completed == 1
     assert lab.dashboard.monitor.state["status"] == "completed"
+
+
+def test_save_and_load_restore_runs_table_panels_and_clone(lab_with_two_runs, tmp_path):
+    lab, first, second = lab_with_two_runs
+    lab.rename(first, "small dense")
+    lab.controls.learning_rate.value = 0.02
+    path = lab.save(tmp_path / "lesson.convlab")
+    loaded = ConvLab.load(path)
+    assert [run.name for run in loaded.runs] == ["small dense", "run 2"]
+    assert loaded.runs[1].changes == second.changes and loaded.runs[1].color == second.color
+    assert loaded.controls.learning_rate.value == 0.02
+    assert loaded.architecture.to_dict() == lab.architecture.to_dict()
+    # The panels show the latest run, as they did when it was saved.
+    assert loaded.dashboard.history.epoch["val_loss"] == pytest.approx(second.history["val_loss"])
+    assert loaded.dashboard.monitor.state["status"] == "completed"
+    assert loaded.dashboard.filters.state == "filters"
+    np.testing.assert_allclose(loaded.dashboard.loss.marks["val_loss"].y, lab.dashboard.loss.marks["val_loss"].y)
+    assert loaded.runs[1].model is not None and loaded.runs[0].model is None  # models="latest"
+    # The table and overlays work on restored runs, and a restored run can be cloned.
+    assert [row.name.value for row in loaded.table._rows.values()] == ["small dense", "run 2"]
+    loaded.compare(loaded.runs[0])
+    assert list(loaded.dashboard.loss.overlays) == [id(loaded.runs[0])]
+    loaded.clone(loaded.runs[0])
+    assert loaded.controls.epochs.value == 2 and loaded.architecture.to_dict() == first.architecture.to_dict()
+    third = loaded.train(wait=True)
+    assert third.name == "run 3" and third.status == "completed"

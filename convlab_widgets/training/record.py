@@ -1,0 +1,118 @@
+"""A finished run read back from a saved lab: what a ``Run`` recorded, frozen.
+
+Everything that reads runs (the dashboard, ``RunHistory.from_run``, run
+comparisons) keeps working on a restored run because it offers the reading
+side of :class:`~.run.Run` under the same names.  Nothing trains, so there is
+no thread, no lock and nothing to control: the controls behave as they do on
+a run that has ended.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+from .events import BatchEnd, EpochEnd, EventLog, RunEnded, RunStarted
+from .run import BATCH_KEYS, EPOCH_KEYS
+
+
+class SavedRun:
+    """A run restored by ``convlab_widgets.persistence.load_lab``.
+
+    ``param_count`` is None when training never started (the run failed while
+    building its model): the original run then published no ``RunStarted``,
+    and neither does :attr:`events`.
+    """
+
+    done = True
+
+    def __init__(self, *, name, config, architecture, history, batch_history, status, message, started_at,
+                 ended_at, filters=(), predictions=(), model=None, param_count=None, settings=None):
+        self.name = name
+        self.settings = dict(settings or {})  # the lab's controls when it ran, so it can be cloned
+        self.config = config
+        self.architecture = architecture
+        self.status = status
+        self.message = message
+        self.started_at = started_at
+        self.ended_at = ended_at
+        self.model = model
+        self.param_count = param_count
+        self._epochs = {key: list(history[key]) for key in EPOCH_KEYS}
+        self._batches = {key: list(batch_history[key]) for key in BATCH_KEYS}
+        self._filters = list(filters)
+        self._predictions = list(predictions)
+
+    @property
+    def history(self):
+        return {key: list(values) for key, values in self._epochs.items()}
+
+    @property
+    def batch_history(self):
+        return {key: list(values) for key, values in self._batches.items()}
+
+    @property
+    def filters(self):
+        return list(self._filters)
+
+    @property
+    def predictions(self):
+        return list(self._predictions)
+
+    @cached_property
+    def events(self):
+        """The events the run published, rebuilt so that ``Dashboard.watch``
+        draws a restored run as it drew the live one.
+
+        Every batch is replayed (the live run throttled them), which is what
+        ``RunHistory.from_run`` sees too; speeds were not recorded, so
+        ``samples_per_sec`` is 0 and the monitor leaves it out.  Pause and
+        learning-rate notes are not kept.
+        """
+        log = EventLog()
+        for event in self._replay():
+            log.publish(event)
+        return log
+
+    def _replay(self):
+        config, end = self.config, self.ended_at if self.ended_at is not None else self.started_at
+        steps = config["steps_per_epoch"]
+        if self.param_count is not None:
+            yield RunStarted(config, config["strategy"], config["replicas"], config["batch_size"],
+                             config["per_replica_batch_size"], steps, config["epochs"], self.param_count,
+                             time=self.started_at)
+        # (epoch, batches done, rank): a snapshot follows the batch it was taken after, and
+        # an end-of-epoch snapshot follows the epoch's own record, as the callback publishes them.
+        timeline = [((epoch, step + 1, 0), BatchEnd(epoch, step, steps, loss, accuracy, lr, 0.0, time=end))
+                    for epoch, step, loss, accuracy, lr in zip(*self._batches.values())]
+        timeline += [((row[0], steps, 1), EpochEnd(*row, time=end)) for row in zip(*self._epochs.values())]
+        timeline += [((snapshot.epoch, getattr(snapshot, "batch", math.inf), 2), snapshot)
+                     for snapshot in self._filters + self._predictions]
+        timeline.sort(key=lambda item: item[0])
+        yield from (event for _, event in timeline)
+        yield RunEnded(self.status, self.message, len(self._epochs["epoch"]), end - self.started_at, time=end)
+
+    # Controls: as on a run that has ended ------------------------------------
+
+    def wait(self, timeout=None, on_event=None):
+        """True at once; ``on_event`` gets the events not yet drained, like ``Run.wait``."""
+        if on_event is not None:
+            for event in self.events.drain():
+                on_event(event)
+        return True
+
+    def stop(self):
+        pass
+
+    def pause(self):
+        pass
+
+    def resume(self):
+        pass
+
+    def set_learning_rate(self, lr):
+        raise RuntimeError(f"this run has ended ({self.status}); start a new one with the new learning rate")
+
+    def __repr__(self):
+        epochs = len(self._epochs["epoch"])
+        return f"<SavedRun {self.name!r} {self.status}: {epochs}/{self.config['epochs']} epochs>"
