@@ -167,7 +167,7 @@ class ConvLab(widgets.VBox):
             lab.runs.append(run)
             previous = run
         if lab.runs:
-            lab.dashboard.show_run(lab.run)
+            lab.dashboard.show_run(lab.run, data=lab._data_of(lab.run))
         lab._show_runs()
         return lab
 
@@ -204,6 +204,17 @@ class ConvLab(widgets.VBox):
             data = datasets.load(name, train_subset=subset)
             self._trainers[key] = Trainer(self.builder.architecture, data, strategy=self.strategy)
         return self._trainers[key]
+
+    def _data_of(self, run):
+        """The dataset a loaded run's predictions point into (its validation split does not depend on the
+        training subset), or None when it cannot be had here, e.g. a download while offline."""
+        name = run.config.get("data")
+        try:
+            data = next((trainer.data for (key, _subset), trainer in self._trainers.items() if key == name), None)
+            data = data or datasets.load(name)
+        except DatasetError:
+            return None
+        return data if data.validation_size == run.config.get("validation_size") else None
 
     def _guarded(self, action, failed_status: str = "not started") -> None:
         """Run a button's action; a learner's mistake becomes a message, not a traceback."""

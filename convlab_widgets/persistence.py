@@ -357,13 +357,12 @@ def _arrays(file):
 
 
 def _snapshots(entries, kind, arrays, where):
-    """The run's snapshots of one kind; none if this version has no such snapshots."""
-    cls = getattr(events, _SNAPSHOT_CLASSES[kind], None)
+    """The run's snapshots of one kind."""
+    cls = getattr(events, _SNAPSHOT_CLASSES[kind])
     restored = []
     for i, entry in enumerate(entries):
         _fields(entry, {"values": "object", "arrays": "object"}, f"{where}[{i}]")
-        if cls is not None:
-            restored.append(_snapshot(cls, entry, arrays, f"{where}[{i}]"))
+        restored.append(_snapshot(cls, entry, arrays, f"{where}[{i}]"))
     return restored
 
 

@@ -135,3 +135,16 @@ def test_save_and_load_restore_runs_table_panels_and_clone(lab_with_two_runs, tm
     assert loaded.controls.epochs.value == 2 and loaded.architecture.to_dict() == first.architecture.to_dict()
     third = loaded.train(wait=True)
     assert third.name == "run 3" and third.status == "completed"
+
+
+def test_looking_inside_predictions_confusion_and_activations_follow_the_run(lab_with_two_runs, tmp_path):
+    lab, _first, second = lab_with_two_runs
+    board = lab.dashboard
+    snapshot = second.predictions[-1]
+    assert f"epoch 3: {int(snapshot.correct.sum())}/{len(snapshot.labels)} right" in board.predictions.body.value
+    np.testing.assert_array_equal(board.confusion.mark.color, snapshot.confusion(10))
+    assert board.activations.maps_box.layout.display == "flex" and board.activations.layer.options
+    assert board.activations.maps.value  # the first conv layer's maps of validation image 0
+    loaded = ConvLab.load(lab.save(tmp_path / "inside.convlab"))
+    assert loaded.dashboard.predictions.body.value == board.predictions.body.value
+    assert loaded.dashboard.activations.maps.value == board.activations.maps.value

@@ -168,7 +168,6 @@ def test_a_restored_lab_saves_again_unchanged(saved, tmp_path):
     assert json.dumps(first) == json.dumps(second)  # as text: NaN != NaN in the diverged run
 
 
-@pytest.mark.skipif(not hasattr(events, "PredictionSnapshot"), reason="this version records no predictions")
 def test_prediction_snapshots_round_trip(runs, saved):
     assert len(runs[0].predictions) == 2
     for original, restored in zip(runs, load_lab(saved).runs):
@@ -178,14 +177,6 @@ def test_prediction_snapshots_round_trip(runs, saved):
             for field in a.__dataclass_fields__:
                 x, y = getattr(a, field), getattr(b, field)
                 assert np.array_equal(x, y) and np.asarray(x).dtype == np.asarray(y).dtype, field
-
-
-@pytest.mark.skipif(hasattr(events, "PredictionSnapshot"), reason="this version restores predictions")
-def test_snapshots_of_a_kind_this_version_lacks_are_skipped(copy):
-    document = json.loads((copy / "lab.json").read_text())
-    document["runs"][0]["predictions"] = [{"values": {"epoch": 0}, "arrays": {"labels": "predictions_0_labels"}}]
-    (copy / "lab.json").write_text(json.dumps(document))
-    assert load_lab(copy).runs[0].predictions == []
 
 
 def test_the_lab_table_columns_are_the_runs(runs):

@@ -18,6 +18,7 @@ import ipywidgets as widgets
 from ..monitor import Monitor
 from ..threads import on_kernel_thread
 from .history import RunHistory
+from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
 MAX_RENDERS_PER_S = 5
@@ -33,13 +34,17 @@ class Dashboard(widgets.VBox):
         self.accuracy = AccuracyPanel()
         self.learning_rate = LearningRatePanel()
         self.filters = FilterPanel()
+        self.confusion = ConfusionMatrix()
+        self.predictions = PredictionsGrid()
+        self.activations = ActivationMaps()
         self.history = RunHistory()
         grid = widgets.GridBox(
-            [self.loss.widget, self.accuracy.widget, self.learning_rate.widget, self.filters.widget],
+            [self.loss.widget, self.accuracy.widget, self.learning_rate.widget, self.filters.widget,
+             self.confusion.widget, self.predictions.widget],
             layout=widgets.Layout(grid_template_columns="repeat(auto-fit, minmax(360px, 1fr))", grid_gap="4px",
                                   width="100%"),
         )
-        super().__init__([self.monitor, grid], **kwargs)
+        super().__init__([self.monitor, grid, self.activations.widget], **kwargs)
         self.add_class("convlab-dashboard")
         self._source = None
         self._run = None
@@ -64,6 +69,7 @@ class Dashboard(widgets.VBox):
         self._source = (events or run.events).subscribe()
         self.history = RunHistory()
         self._progress = {"status": "starting", "started": time.time()}
+        self._look_inside(run, getattr(run, "data", None))
         architecture = getattr(run, "architecture", None)
         if architecture is not None:
             self.show_architecture(architecture)
@@ -78,8 +84,9 @@ class Dashboard(widgets.VBox):
         """Say before any snapshot whether there will be first-layer filters to watch."""
         self.filters.set_conv2d(any(entry.type in ("Conv2D", "Fire") for entry in architecture))
 
-    def show_run(self, run) -> None:
-        """Show a run that has ended (or was loaded from disk) in full, as if watched from its start."""
+    def show_run(self, run, data=None) -> None:
+        """Show a run that has ended (or was loaded from disk) in full, as if watched from its start;
+        ``data``: its dataset, when the run does not carry it (a loaded run), for the predictions."""
         if not run.done:
             self.watch(run)
             return
@@ -88,6 +95,7 @@ class Dashboard(widgets.VBox):
             self._run, self._source = run, None
             self.history = RunHistory.from_run(run)
             self._progress = _progress_of(run)
+            self._look_inside(run, getattr(run, "data", None) or data)
             self.show_architecture(run.architecture)
             self.monitor.active = False
             self.render(force=True)
@@ -108,6 +116,16 @@ class Dashboard(widgets.VBox):
         with self._lock:
             for panel in (self.loss, self.accuracy):
                 panel.overlay(entries)
+
+    def _look_inside(self, run, data, ended=False) -> None:
+        """Predictions need the images their indices point to; activation maps
+        need a model that has stopped changing, so only a finished run's
+        (``ended``: its "ended" event has been read, which comes just before ``run.done``)."""
+        if data is not None:
+            self.predictions.set_data(data)
+            self.confusion.set_data(data)
+        finished = ended or getattr(run, "done", False)
+        self.activations.set_model(getattr(run, "model", None) if finished else None, data)
 
     def preview_schedule(self, values) -> None:
         """Draw a schedule's planned learning rates before any training."""
@@ -145,6 +163,7 @@ class Dashboard(widgets.VBox):
         if ended:
             self.monitor.active = False
             self._source = None
+            self._look_inside(self._run, getattr(self._run, "data", None), ended=True)
 
     def follow(self, run=None, timeout=None) -> bool:
         """Block this (main) thread until the run ends, drawing as events arrive.
@@ -175,7 +194,7 @@ class Dashboard(widgets.VBox):
         if not force and now - self._last_render < 1 / MAX_RENDERS_PER_S:
             return
         self._last_render = now
-        for panel in (self.loss, self.accuracy, self.learning_rate, self.filters):
+        for panel in (self.loss, self.accuracy, self.learning_rate, self.filters, self.confusion, self.predictions):
             panel.update(self.history)
         self.monitor.state = self._monitor_state()
 

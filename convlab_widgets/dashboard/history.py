@@ -48,8 +48,9 @@ class RunHistory:
 
     ``batch`` and ``epoch`` are dicts of plain lists (``BATCH_KEYS``,
     ``EPOCH_KEYS``) holding every point received; ``filters`` holds every
-    ``FilterSnapshot``.  ``generation`` changes whenever the history starts
-    over, so a panel can tell "same run, more points" from "another run".
+    ``FilterSnapshot`` and ``predictions`` every ``PredictionSnapshot``.
+    ``generation`` changes whenever the history starts over, so a panel can
+    tell "same run, more points" from "another run".
 
     ``smoothing`` is the time constant of the exponential smoothing of batch
     metrics, as a fraction of an epoch.  It is counted in batches rather than
@@ -76,6 +77,7 @@ class RunHistory:
         self.batch = {key: [] for key in BATCH_KEYS}
         self.epoch = {key: [] for key in EPOCH_KEYS}
         self.filters = []
+        self.predictions = []
         self._smoothed = {"loss": _Smoother(), "accuracy": _Smoother()}
         self._max_step = -1
 
@@ -100,6 +102,8 @@ class RunHistory:
                             event.duration)
         elif kind == "filters":
             self.filters.append(event)
+        elif kind == "predictions":
+            self.predictions.append(event)
         elif kind == "status":
             self.status, self.message = event.status, event.message
         elif kind == "ended":
@@ -122,6 +126,7 @@ class RunHistory:
         for row in zip(*(epochs[key] for key in EPOCH_KEYS)):
             history._add_epoch(*row)
         history.filters = list(run.filters)
+        history.predictions = list(run.predictions)
         history.status, history.message = run.status, run.message
         return history
 

@@ -2,13 +2,16 @@
 
 from . import datasets, schedules
 from .datasets import DataBundle, DatasetError
-from .events import BatchEnd, EpochEnd, EventLog, FilterSnapshot, RunEnded, RunStarted, StatusChanged, Subscription
+from .events import (
+    BatchEnd, EpochEnd, EventLog, FilterSnapshot, PredictionSnapshot, RunEnded, RunStarted, StatusChanged, Subscription,
+)
 from .run import Run, RunError
 from .strategy import StrategyInfo, detect_strategy
 from .trainer import Trainer, active_run
 
 __all__ = [
-    "BatchEnd", "DataBundle", "DatasetError", "EpochEnd", "EventLog", "FilterSnapshot", "Run", "RunEnded",
+    "BatchEnd", "DataBundle", "DatasetError", "EpochEnd", "EventLog", "FilterSnapshot", "PredictionSnapshot", "Run",
+    "RunEnded",
     "RunError", "RunStarted", "StatusChanged", "StrategyInfo", "Subscription", "Trainer", "datasets",
     "active_run", "detect_strategy", "schedules",
 ]

@@ -2,8 +2,8 @@
 
 Keras calls it between batches, which is the only place where training can
 be paused, stopped, or have its learning rate changed, and where the model's
-variables can be read consistently (filter snapshots).  It publishes events
-and never touches a widget.
+variables can be read consistently (filter snapshots, predictions).  It
+publishes events and never touches a widget.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ import time
 import keras
 import numpy as np
 
-from .events import BatchEnd, EpochEnd, FilterSnapshot
+from .events import BatchEnd, EpochEnd, FilterSnapshot, PredictionSnapshot
+from .trainer import _outputs_probabilities
 
 BATCH_EVENT_INTERVAL_S = 0.1  # at most 10 batch events per second
+PREDICTION_LIMIT = 2000  # validation images predicted after each epoch, at most...
+PREDICTION_BYTES = 64 << 20  # ...and at most this many bytes of their pixels, kept for the run (flowers: ~150)
+PREDICTION_BATCH = 512
 
 
 def first_conv2d(model):
@@ -32,6 +36,56 @@ def first_conv2d(model):
     return None
 
 
+def prediction_sample(size, input_shape):
+    """Indices of the validation images predicted after each epoch: all of
+    them within the bounds, else a fixed random sample, the same at every
+    epoch so that snapshots compare."""
+    limit = max(1, min(PREDICTION_LIMIT, PREDICTION_BYTES // (4 * math.prod(input_shape))))
+    if size <= limit:
+        return np.arange(size, dtype=np.int32)
+    return np.sort(np.random.default_rng(0).choice(size, limit, replace=False)).astype(np.int32)
+
+
+class ValidationPredictor:
+    """Predicts the validation sample between epochs, on the training thread.
+
+    The images are read (decoded, for image folders) once per run.  The
+    forward pass is traced once without autograph, as Keras' own predict
+    step is: eager calls cost tens of ms per epoch on the digits, and
+    ``predict_on_batch`` would repeat the batch on every replica of a
+    mirrored strategy.
+    """
+
+    def __init__(self, model, data):
+        import tensorflow as tf
+
+        indices = prediction_sample(data.validation_size, data.input_shape)
+        images, labels = data.validation_images(indices)
+        self.images = tf.constant(images)
+        self.indices, self.labels = _read_only(indices), _read_only(labels)
+        self.logits = not _outputs_probabilities(model)
+        self.forward = tf.function(lambda x: model(x, training=False), autograph=False,
+                                   input_signature=[tf.TensorSpec((None, *images.shape[1:]), tf.float32)])
+
+    def __call__(self, epoch):
+        outputs = np.concatenate([
+            np.asarray(self.forward(self.images[start:start + PREDICTION_BATCH]), dtype=np.float32)
+            for start in range(0, len(self.indices), PREDICTION_BATCH)
+        ])
+        if self.logits:
+            outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+            outputs /= outputs.sum(axis=1, keepdims=True)
+        predicted = outputs.argmax(axis=1)
+        confidence = outputs[np.arange(len(predicted)), predicted]
+        return PredictionSnapshot(epoch, self.indices, self.labels, predicted.astype(np.int32),
+                                  confidence.astype(np.float32))
+
+
+def _read_only(array):
+    array.flags.writeable = False
+    return array
+
+
 class RunCallback(keras.callbacks.Callback):
     def __init__(self, run, stepper, steps_per_epoch, global_batch_size, filter_every=None):
         super().__init__()
@@ -45,6 +99,7 @@ class RunCallback(keras.callbacks.Callback):
         self.conv = None
         self.diverged = False
         self.epoch = 0
+        self.predictor = None
 
     # Learning rate ---------------------------------------------------------
 
@@ -77,6 +132,14 @@ class RunCallback(keras.callbacks.Callback):
         if self.conv is not None:
             kernel = np.array(keras.ops.convert_to_numpy(self.conv.kernel), dtype=np.float32, copy=True)
             self.run._record_filters(FilterSnapshot(epoch, batch, self.conv.name, kernel))
+
+    def _predict(self, epoch):
+        data = self.run.data
+        if not data.validation_size:
+            return
+        if self.predictor is None:
+            self.predictor = ValidationPredictor(self.model, data)
+        self.run._record_predictions(self.predictor(epoch))
 
     # Keras hooks -----------------------------------------------------------
 
@@ -139,6 +202,7 @@ class RunCallback(keras.callbacks.Callback):
             _maybe_float(logs.get("val_accuracy")), self.lr, duration,
         ))
         self._snapshot(epoch, self.steps_per_epoch)
+        self._predict(epoch)
         self.stepper.observe(epoch, logs)
 
 

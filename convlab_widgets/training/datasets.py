@@ -152,9 +152,31 @@ class DataBundle:
         if self._samples is None:
             picked = np.concatenate([np.flatnonzero(self._train.y == c)[:4] for c in range(self.num_classes)])
             split = self._train.subset(np.sort(picked))
-            images = split.x if split.x is not None else np.stack([self._decode(p).numpy() for p in split.paths])
-            self._samples = (_to_float(images), split.y.copy())
+            self._samples = (_to_float(self._pixels(split)), split.y.copy())
         return self._samples
+
+    def validation_images(self, indices):
+        """(images, labels) of the validation images at ``indices``, as the
+        model sees them: float32 in [0, 1], at ``input_shape``.  Predictions
+        name validation images by index, so that they stay small events."""
+        if self._validation is None:
+            raise DatasetError(
+                f"{self.name!r} has no validation images: load it with validation_split > 0 to look at predictions"
+            )
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        size = len(self._validation)
+        outside = indices[(indices < 0) | (indices >= size)]
+        if len(outside):
+            raise DatasetError(
+                f"there is no validation image {outside[0]}: the {size} validation images are numbered 0 to {size - 1}"
+            )
+        split = self._validation.subset(indices)
+        images = _to_float(self._pixels(split))
+        if images.shape[1:3] != self.input_shape[:2]:
+            import tensorflow as tf
+
+            images = tf.image.resize(images, self.input_shape[:2], antialias=True).numpy()
+        return images, split.y.copy()
 
     def __repr__(self):
         h, w, c = self.input_shape
@@ -162,6 +184,14 @@ class DataBundle:
             f"<DataBundle {self.name!r}: {self.train_size} training / {self.validation_size} validation images, "
             f"{h}×{w}×{c}, {self.num_classes} classes>"
         )
+
+    def _pixels(self, split):
+        """A split's images as stored: its array, or its files decoded."""
+        if split.x is not None:
+            return split.x
+        if not len(split):
+            return np.zeros((0, *self.input_shape), np.uint8)
+        return np.stack([self._decode(p).numpy() for p in split.paths])
 
     def _decode(self, path):
         import tensorflow as tf

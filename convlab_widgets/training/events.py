@@ -8,6 +8,7 @@ dataclasses to an :class:`EventLog`; consumers read them on the main thread.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,41 @@ class FilterSnapshot:
     kernel: np.ndarray
     time: float = field(default_factory=time.time)
     kind: str = field(default="filters", init=False)
+
+
+@dataclass(frozen=True, eq=False)
+class PredictionSnapshot:
+    """What the model predicted for validation images after an epoch.
+
+    ``indices`` point into the validation split, so a consumer can show the
+    images (``DataBundle.validation_images``); ``labels`` are their true
+    classes, ``predicted`` the model's, and ``confidence`` the probability
+    of the predicted class, even when the model outputs logits.  The sample
+    is the same at every epoch (all validation images up to a bound), so
+    snapshots compare; its arrays are shared between snapshots, hence
+    read-only.
+    """
+
+    epoch: int
+    indices: np.ndarray
+    labels: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray
+    time: float = field(default_factory=time.time)
+    kind: str = field(default="predictions", init=False)
+
+    @property
+    def correct(self):
+        return self.predicted == self.labels
+
+    @property
+    def accuracy(self):
+        return float(self.correct.mean()) if len(self.labels) else math.nan
+
+    def confusion(self, num_classes):
+        """Counts ``[true class, predicted class]``: the diagonal is right."""
+        cells = self.labels.astype(np.int64) * num_classes + self.predicted
+        return np.bincount(cells, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class Run:
         self.schedule = schedule
         self.events = EventLog()
         self.model = None  # the trained keras.Model, once the run has ended
+        self._make_model = None  # set by a Trainer that keeps its model for the next run; see ``model``
         self.error = None
         self.message = ""
         self.started_at = time.time()
@@ -54,6 +55,7 @@ class Run:
         self._epochs = {key: [] for key in EPOCH_KEYS}
         self._batches = {key: [] for key in BATCH_KEYS}
         self._filters = []
+        self._predictions = []
         self._done = threading.Event()
 
     # Reading ---------------------------------------------------------------
@@ -84,6 +86,29 @@ class Run:
         """Every :class:`FilterSnapshot` taken, oldest first."""
         with self._cond:
             return list(self._filters)
+
+    @property
+    def predictions(self):
+        """Every :class:`PredictionSnapshot`, one per epoch with validation, oldest first."""
+        with self._cond:
+            return list(self._predictions)
+
+    @property
+    def model(self):
+        """The trained keras.Model once the run has ended, else None.
+
+        A Trainer trains its next run in the same model when it can (Keras
+        then need not trace the train step again), so a finished run keeps
+        its final weights and builds its own model from them when first asked.
+        """
+        with self._cond:
+            if self._make_model is not None:
+                self._model, self._make_model = self._make_model(), None
+            return self._model
+
+    @model.setter
+    def model(self, value):
+        self._model = value
 
     @property
     def stop_requested(self):
@@ -203,6 +228,11 @@ class Run:
     def _record_filters(self, snapshot):
         with self._cond:
             self._filters.append(snapshot)
+        self._publish(snapshot)
+
+    def _record_predictions(self, snapshot):
+        with self._cond:
+            self._predictions.append(snapshot)
         self._publish(snapshot)
 
     def _diverge(self, epoch, batch, value, lr, validation=False):

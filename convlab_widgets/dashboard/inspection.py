@@ -1,0 +1,352 @@
+"""Looking inside a trained network: its predictions, its confusions, its feature maps.
+
+As in the MNIST codelab, learners judge a classifier by its mistakes: the
+predictions grid shows validation images with what the model called them,
+mistakes first, and the confusion matrix counts which classes it mixes up.
+Both draw the run's ``PredictionSnapshot`` events, so they follow a live run
+at epoch ends.  The activation maps run a finished model on one image to
+show what each filter of a layer responds to.
+
+Main thread only, like the panels.  Images travel as inline PNGs in one HTML
+value, one message per update, and every widget sends nothing when what it
+would draw has not changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+
+from .panels import FIGURE_MARGIN, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, _text, _title, encode_png, filter_mosaic
+
+PAGE_SIZE = 48  # images in the predictions grid
+CELL_PX = 64  # about how large an image of the predictions grid, or a feature map, is drawn
+PICKED_PX = 96  # about how large the image under the activation maps is drawn
+MAX_MAPS = 64  # feature maps shown at most: more would shrink each to a few pixels
+WRONG_COLOR = "#c62828"
+RIGHT_COLOR = "#444444"
+CONFUSION_COLORS = ["white", "#3182bd"]  # black counts stay readable on the darkest cell
+FIRE_OUTPUT = "_concat"  # architecture.build names a Fire block's output "<block>_concat"
+
+WAITING_PREDICTIONS = "Validation images with the model's predictions appear here after the first epoch."
+NO_DATA_PREDICTIONS = "These predictions cannot be shown: the grid has no dataset (call set_data with the run's data)."
+WAITING_CONFUSION = "The confusion matrix appears here after the first epoch."
+WAITING_ACTIVATIONS = ("Activation maps are available when a run has ended: pick a validation image and a layer "
+                       "to see what each of its filters responds to.")
+NO_FEATURE_LAYERS = ("This model has no convolutional or pooling layer, so there are no feature maps to look at: "
+                     "add a Conv2D layer to see some.")
+NO_VALIDATION = ("This dataset has no validation images to look at: load it with validation_split > 0 "
+                 "(e.g. datasets.load(name, validation_split=0.2)).")
+
+
+def pixels_for_display(image, size=CELL_PX):
+    """uint8 RGB of a [0, 1] image at about ``size`` px.  Small images grow
+    by whole pixels (nearest-neighbour: 8×8 digits must stay crisp, not
+    blur), large ones shrink by striding, so a page of photos stays light."""
+    rgb = np.rint(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    longest = max(rgb.shape[:2])
+    if longest > size:
+        step = -(-longest // size)
+        return rgb[::step, ::step]
+    factor = size // longest
+    return rgb.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def _data_uri(pixels):
+    return "data:image/png;base64," + base64.b64encode(encode_png(pixels)).decode("ascii")
+
+
+def mistakes_first(snapshot):
+    """Positions in ``snapshot`` in the grid's order: mistakes, the most
+    confident first (the most surprising), then right answers, the least
+    confident first (the close calls)."""
+    correct = snapshot.correct
+    key = np.where(correct, snapshot.confidence, -snapshot.confidence)
+    return np.lexsort((key, correct))
+
+
+class PredictionsGrid:
+    """A page of validation images with the latest predictions under them.
+
+    ``set_data(bundle)`` gives the dataset the snapshots' indices point
+    into (images and class names); ``update(history)`` draws the newest
+    ``history.predictions`` snapshot once.
+    """
+
+    def __init__(self, page_size=PAGE_SIZE):
+        self.page_size = page_size
+        self.body = widgets.HTML(_text(WAITING_PREDICTIONS, italic=True))
+        self.widget = widgets.VBox([_title("Predictions"), self.body], layout=widgets.Layout(min_width="300px"))
+        self._data = None
+        self._cells = {}  # validation index -> data URI: the images do not change between epochs
+        self._drawn = None
+
+    def set_data(self, data):
+        if data is not self._data:
+            self._data = data
+            self._cells.clear()
+
+    def update(self, history):
+        """Draw the newest snapshot if it is not the one on show; send nothing otherwise."""
+        snapshots = history.predictions
+        revision = (history.generation, len(snapshots), id(self._data))
+        if revision == self._drawn:
+            return
+        self._drawn = revision
+        if not snapshots:
+            self.body.value = _text(WAITING_PREDICTIONS, italic=True)
+        elif self._data is None:
+            self.body.value = _text(NO_DATA_PREDICTIONS, italic=True)
+        else:
+            self.body.value = self._page(snapshots[-1])
+
+    def _page(self, snapshot):
+        names = self._data.class_names
+        page = mistakes_first(snapshot)[:self.page_size]
+        indices = snapshot.indices[page]
+        missing = [int(i) for i in indices if int(i) not in self._cells]
+        if missing:
+            images, _ = self._data.validation_images(missing)
+            self._cells.update((i, _data_uri(pixels_for_display(image))) for i, image in zip(missing, images))
+        cells = []
+        for position, index in zip(page, indices):
+            true, predicted = names[snapshot.labels[position]], names[snapshot.predicted[position]]
+            wrong = not snapshot.correct[position]
+            label = f"{predicted} ({true})" if wrong else predicted
+            sure = snapshot.confidence[position]
+            tip = f"validation image {index}: predicted {predicted} ({sure:.0%} sure), true class {true}"
+            border = f"outline: 3px solid {WRONG_COLOR}; " if wrong else ""
+            colour = WRONG_COLOR if wrong else RIGHT_COLOR
+            cells.append(
+                f'<div style="text-align: center; min-width: 0" title="{html.escape(tip)}">'
+                f'<img src="{self._cells[int(index)]}" style="{border}image-rendering: pixelated">'
+                f'<div style="font-size: 15px; color: {colour}; overflow-wrap: anywhere">{html.escape(label)}</div>'
+                '</div>'
+            )
+        return _text(self._header(snapshot, len(page))) + (
+            f'<div style="display: grid; grid-template-columns: repeat(auto-fill, minmax({CELL_PX + 16}px, 1fr)); '
+            f'gap: 8px 4px; padding: 4px 8px">{"".join(cells)}</div>'
+        )
+
+    def _header(self, snapshot, shown):
+        total = len(snapshot.labels)
+        right = int(snapshot.correct.sum())
+        head = f"<b>epoch {snapshot.epoch + 1}: {right}/{total} right ({100 * right / total:.1f} %)</b>"
+        size = self._data.validation_size
+        if total < size:
+            head += f" on a sample of {total} of the {size} validation images"
+        wrong = total - right
+        if not wrong:
+            return f"{head}: no mistakes"
+        mistakes = f"the {wrong} mistake{'s' if wrong > 1 else ''} first" if wrong <= shown else \
+            f"{shown} of the {wrong} mistakes"
+        return f"{head}; {mistakes}, in red: predicted (true class)"
+
+
+class ConfusionMatrix:
+    """Counts of (true class, predicted class) for the newest snapshot, as a
+    bqplot grid heat map: the diagonal holds the right answers, and a dark
+    cell off it is a pair of classes the model mixes up."""
+
+    def __init__(self):
+        self.column_scale = bqplot.OrdinalScale()
+        self.row_scale = bqplot.OrdinalScale(reverse=True)  # class 0 at the top, as a matrix is read
+        self.color_scale = bqplot.ColorScale(colors=CONFUSION_COLORS, min=0.0)
+        self.mark = bqplot.GridHeatMap(
+            row=np.array(["0", "1"]), column=np.array(["0", "1"]), color=np.zeros((2, 2)),  # until the first snapshot
+            scales={"row": self.row_scale, "column": self.column_scale, "color": self.color_scale},
+            display_format="d", font_style={"font-size": "16px", "fill": "black"}, stroke="#cccccc",
+        )
+        self.x_axis = bqplot.Axis(scale=self.column_scale, label="predicted", tick_style=TICK_STYLE,
+                                  grid_lines="none")
+        self.y_axis = bqplot.Axis(scale=self.row_scale, label="true", orientation="vertical", tick_style=TICK_STYLE,
+                                  grid_lines="none", label_offset=Y_LABEL_OFFSET)
+        self.figure = bqplot.Figure(
+            marks=[self.mark], axes=[self.x_axis, self.y_axis], title="Confusion matrix (validation)",
+            title_style=TITLE_STYLE, fig_margin=dict(FIGURE_MARGIN),
+            layout=widgets.Layout(width="100%", height="420px"),
+        )
+        self.message = widgets.HTML(_text(WAITING_CONFUSION, italic=True))
+        self.figure_box = widgets.VBox([self.figure], layout=widgets.Layout(display="none", width="100%"))
+        self.widget = widgets.VBox([self.message, self.figure_box], layout=widgets.Layout(min_width="300px"))
+        self._names = None
+        self._drawn = None
+
+    def set_data(self, data):
+        """Class names (tick labels) and the number of rows, from a ``DataBundle``."""
+        self._names = list(data.class_names)
+
+    def update(self, history):
+        snapshots = history.predictions
+        revision = (history.generation, len(snapshots), tuple(self._names or ()))
+        if revision == self._drawn:
+            return
+        self._drawn = revision
+        if not snapshots:
+            self.figure_box.layout.display = "none"
+            self.message.layout.display = None
+            return
+        snapshot = snapshots[-1]
+        names = self._names or [str(c) for c in range(int(max(snapshot.labels.max(), snapshot.predicted.max())) + 1)]
+        labels = np.array(names)
+        with self.mark.hold_sync():  # the colours first: bqplot checks the rows against them
+            self.mark.color = snapshot.confusion(len(names))
+            if self.mark.row.tolist() != names:
+                self.mark.row, self.mark.column = labels, labels
+                self._fit_margins(names)
+        self.figure.title = f"Confusion matrix (validation, epoch {snapshot.epoch + 1})"
+        self.message.layout.display = "none"
+        self.figure_box.layout.display = "flex"
+
+    def _fit_margins(self, names):
+        """Room for the class names: slanted under the matrix when longer than a digit or two."""
+        longest = max(len(name) for name in names)
+        slanted = longest > 3
+        self.x_axis.tick_rotate = -40 if slanted else 0
+        self.x_axis.label_offset = f"{5 * longest + 30}px" if slanted else None
+        self.figure.fig_margin = {**FIGURE_MARGIN, "left": max(FIGURE_MARGIN["left"], 9 * longest + 44),
+                                  "bottom": 6 * longest + 48 if slanted else FIGURE_MARGIN["bottom"]}
+
+
+def feature_layers(model):
+    """``(label, layer)`` for each layer that outputs feature maps (a
+    convolution, a Fire block, a pooling that keeps the image's layout),
+    labelled as the builder names them: a Fire block is one entry, read at
+    its concatenated output."""
+    import keras
+
+    from ..architecture import catalog
+
+    kinds = tuple(getattr(keras.layers, catalog.get(name).keras_class)
+                  for name in catalog.types("convolution") + catalog.types("pooling"))
+    blocks = {layer.name[:-len(FIRE_OUTPUT)] for layer in model.layers
+              if isinstance(layer, keras.layers.Concatenate) and layer.name.endswith(FIRE_OUTPUT)}
+    found = []
+    for layer in model.layers:
+        block = next((b for b in blocks if layer.name.startswith(b + "_")), None)
+        if block is not None:
+            if layer.name == block + FIRE_OUTPUT:
+                found.append((block, layer))
+        elif isinstance(layer, kinds) and len(layer.output.shape) == 4:
+            found.append((layer.name, layer))
+    return found
+
+
+class ActivationMaps:
+    """The feature maps of one layer of a finished model for one validation image.
+
+    ``set_model(model, data)`` after a run; ``set_model(None)`` while one
+    trains, since the weights keep changing and the training thread owns the
+    model.  The sub-model that stops at a layer is built once per layer.
+    """
+
+    def __init__(self):
+        self.image_index = widgets.IntSlider(value=0, min=0, max=0, description="validation image",
+                                             continuous_update=False, style={"description_width": "initial"},
+                                             layout=widgets.Layout(width="360px", max_width="100%"))
+        self.layer = widgets.Dropdown(options=[], description="layer", layout=widgets.Layout(width="260px"))
+        self.picked = widgets.Image(format="png")
+        self.picked_label = widgets.HTML("")
+        self.maps = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.caption = widgets.HTML("")
+        self.message = widgets.HTML(_text(WAITING_ACTIVATIONS, italic=True))
+        picker = widgets.HBox(
+            [widgets.VBox([self.image_index, self.layer]), widgets.VBox([self.picked, self.picked_label],
+                                                                        layout=widgets.Layout(align_items="center"))],
+            layout=widgets.Layout(justify_content="center", align_items="center", flex_flow="row wrap"))
+        self.maps_box = widgets.VBox([picker, self.maps, self.caption],
+                                     layout=widgets.Layout(display="none", align_items="center", width="100%"))
+        self.widget = widgets.VBox([_title("Activation maps"), self.message, self.maps_box],
+                                   layout=widgets.Layout(min_width="300px"))
+        self._model = None
+        self._data = None
+        self._layers = {}
+        self._submodels = {}
+        self._shown = None
+        self._configuring = False
+        self.image_index.observe(self._picked, names="value")
+        self.layer.observe(self._picked, names="value")
+
+    def set_model(self, model, data=None):
+        """Look inside ``model`` (a Keras model) with ``data``'s validation
+        images; None shows the waiting message."""
+        if model is self._model and data is self._data:
+            return
+        self._model, self._data, self._layers, self._submodels, self._shown = model, data, {}, {}, None
+        if model is None:
+            self._say(WAITING_ACTIVATIONS)
+            return
+        layers = feature_layers(model)
+        if not layers:
+            self._say(NO_FEATURE_LAYERS)
+        elif data is None or not data.validation_size:
+            self._say(NO_VALIDATION)
+        else:
+            self._show(layers)
+
+    def _show(self, layers):
+        self._layers = dict(layers)
+        self._configuring = True
+        try:
+            self.image_index.max = self._data.validation_size - 1
+            kept = self.layer.value if self.layer.value in self._layers else layers[0][0]
+            self.layer.options = list(self._layers)
+            self.layer.value = kept
+        finally:
+            self._configuring = False
+        self._draw()
+
+    def _say(self, message):
+        self.message.value = _text(message, italic=True)
+        self.message.layout.display = None
+        self.maps_box.layout.display = "none"
+
+    def _picked(self, change):
+        if not self._configuring and self._layers:
+            self._draw()
+
+    def _draw(self):
+        index, label = self.image_index.value, self.layer.value
+        if (index, label) == self._shown:
+            return
+        self._shown = (index, label)
+        images, labels = self._data.validation_images([index])
+        true = self._data.class_names[labels[0]]
+        picked = pixels_for_display(images[0], PICKED_PX)
+        with self.picked.hold_sync():  # at its own size, or the flex layout stretches it
+            self.picked.value = encode_png(picked)
+            self.picked.width, self.picked.height = str(picked.shape[1]), str(picked.shape[0])
+        self.picked_label.value = _text(f"true class: {html.escape(true)}")
+        maps = self._activations(label, images)
+        height, width, count = maps.shape
+        head = (f"{label}: {count} feature maps of {height}×{width} for validation image {index} "
+                f"(true: {html.escape(true)})")
+        if not np.isfinite(maps).all():
+            self.maps.layout.display = "none"
+            self.caption.value = _text(f"{head} are not finite numbers: training diverged. Train again with a "
+                                       "lower learning rate to look inside.")
+        else:
+            shown = maps[..., :MAX_MAPS]
+            pixels, _, extent = filter_mosaic(shown[:, :, None, :], scale=max(1, CELL_PX // max(height, width)))
+            self.maps.value = encode_png(pixels)
+            self.maps.layout.display = None
+            first = f"; the first {MAX_MAPS} are shown" if count > MAX_MAPS else ""
+            colours = (f"red = positive, white = 0, blue = negative (±{extent:.2g})" if shown.min() < 0
+                       else f"white = 0, red = strong response (up to {extent:.2g})")
+            self.caption.value = _text(f"{head}{first}; {colours}, one scale for all maps")
+        self.message.layout.display = "none"
+        self.maps_box.layout.display = "flex"
+
+    def _activations(self, label, images):
+        import keras
+
+        if label not in self._submodels:
+            self._submodels[label] = keras.Model(self._model.inputs[0], self._layers[label].output)
+        maps = keras.ops.convert_to_numpy(self._submodels[label](images, training=False))
+        return np.asarray(maps, dtype=np.float32)[0]
