@@ -8,7 +8,7 @@ module only picks and words them: the short parameter label of a row
 from __future__ import annotations
 
 
-def _size(value) -> str:
+def size_text(value) -> str:
     if value is None:
         return "auto"
     if isinstance(value, (list, tuple)):
@@ -34,11 +34,11 @@ def label(layer_type: str, params: dict) -> str:
     """Key parameters in the short form learners scan a stack with."""
     p = params
     if layer_type in ("Conv2D", "SeparableConv2D"):
-        parts = [f"{_size(p['kernel_size'])} ×{p['filters']}", _strides(p), p["padding"], _activation(p)]
+        parts = [f"{size_text(p['kernel_size'])} ×{p['filters']}", _strides(p), p["padding"], _activation(p)]
     elif layer_type == "DepthwiseConv2D":
-        parts = [_size(p["kernel_size"]), f"×{p.get('depth_multiplier', 1)}/ch", _strides(p), p["padding"], _activation(p)]
+        parts = [size_text(p["kernel_size"]), f"×{p.get('depth_multiplier', 1)}/ch", _strides(p), p["padding"], _activation(p)]
     elif layer_type in ("MaxPooling2D", "AveragePooling2D"):
-        parts = [_size(p["pool_size"]), _strides(p) if p.get("strides") is not None else "", p["padding"]]
+        parts = [size_text(p["pool_size"]), _strides(p) if p.get("strides") is not None else "", p["padding"]]
     elif layer_type == "Dense":
         parts = [str(p["units"]), _activation(p)]
     elif layer_type in ("Dropout", "SpatialDropout2D"):

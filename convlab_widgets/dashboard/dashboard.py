@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import ipywidgets as widgets
 
+from ..compare import shorten
 from ..monitor import Monitor
 from ..threads import on_kernel_thread
 from .history import RunHistory
@@ -249,9 +250,10 @@ LEGEND_CHARS = 70
 
 def _legend_label(run) -> str:
     """"run 2: +Dropout(0.25) after Dense(64)", cut to fit a legend row."""
-    changes = "; ".join(getattr(run, "changes", None) or ())
-    label = f"{run.name}: {changes}" if changes else run.name
-    return label if len(label) <= LEGEND_CHARS else label[:LEGEND_CHARS - 1] + "…"
+    changes = getattr(run, "changes", None)
+    if not changes:
+        return run.name
+    return f"{run.name}: {shorten(changes, max(LEGEND_CHARS - len(run.name) - 2, 20))}"
 
 
 def _progress_of(run) -> dict:
