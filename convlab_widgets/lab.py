@@ -99,7 +99,7 @@ class ConvLab(widgets.VBox):
         self._count += 1
         run.name = f"run {self._count}"
         run.color = RUN_COLORS[(self._count - 1) % len(RUN_COLORS)]
-        run.changes = describe_changes(previous, run)
+        run.previous, run.changes = previous, describe_changes(previous, run)
         run.settings = {**self.controls.values(), **{key: config[key] for key in EXTRA_SETTINGS if key in config}}
         self.runs.append(run)
         self.controls.show(run.status)
@@ -163,7 +163,7 @@ class ConvLab(widgets.VBox):
         for run in state.runs:
             lab._count += 1
             run.color = RUN_COLORS[(lab._count - 1) % len(RUN_COLORS)]
-            run.changes = describe_changes(previous, run)
+            run.previous, run.changes = previous, describe_changes(previous, run)
             lab.runs.append(run)
             previous = run
         if lab.runs:

@@ -35,7 +35,7 @@ class RunsTable(widgets.VBox):
     ``on_delete(run)`` and ``on_rename(run, name)`` report the learner's clicks.
 
     ``show(runs, live=None)`` (re)draws the rows for ``runs`` — objects with
-    ``name``, ``color``, ``changes``, ``config``, ``history``, ``status``,
+    ``name``, ``color``, ``changes``, ``previous``, ``config``, ``history``, ``status``,
     ``started_at``, ``ended_at`` and ``architecture`` — and changes only the
     cells whose text changed, so it can be called at every redraw.
     """
@@ -141,8 +141,10 @@ class _Row:
         ]
         for label, text in zip(self.labels, texts):
             _set(label, text)
-        changes = "; ".join(getattr(run, "changes", None) or ()) or "no change"
-        _set(self.changes, f"changed: {html.escape(changes)}")
+        changes = html.escape("; ".join(getattr(run, "changes", None) or ()))
+        previous = getattr(run, "previous", None)
+        _set(self.changes, f"changed since {html.escape(previous.name)}: {changes}" if previous else
+             f"first run: {changes}")
         _set(self.swatch, f'<div style="width: 14px; height: 14px; background: {run.color}; '
                           f'border-radius: 3px" title="{run.name}\'s colour"></div>')
         if self.name.value != run.name:

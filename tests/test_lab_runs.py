@@ -48,7 +48,8 @@ def test_the_table_shows_each_runs_numbers(lab_with_two_runs):
     assert best == f"{max(history['val_accuracy']):.1%}" and final == f"{history['val_accuracy'][-1]:.1%}"
     assert gap == f"{(history['accuracy'][-1] - history['val_accuracy'][-1]) * 100:+.1f} pts"
     assert (epochs, status) == ("3/3", "completed")
-    assert row.changes.value == "changed: Dense(64→32); 2→3 epochs; lr 0.001→0.003"
+    assert row.changes.value == "changed since run 1: Dense(64→32); 2→3 epochs; lr 0.001→0.003"
+    assert lab.table._rows[id(first)].changes.value == "first run: Conv2D(16/32) → Dense(64) → Dropout(0.25) → Dense(10)"
     assert row.tick.disabled and row.tick.value  # the watched run is always shown
 
 
