@@ -127,7 +127,7 @@ def test_the_confusion_matrix_counts_true_against_predicted(digits):
     matrix.set_data(digits)
     history = history_of()
     matrix.update(history)
-    assert WAITING_CONFUSION in matrix.message.value and matrix.figure_box.layout.display == "none"
+    assert WAITING_CONFUSION in matrix.message.value and matrix.figure_box.layout.visibility == "hidden"
     history.apply(snapshot(2, labels, predicted))
     matrix.update(history)
     assert np.array_equal(matrix.mark.color, expected) and matrix.mark.color.sum() == 300
@@ -135,7 +135,7 @@ def test_the_confusion_matrix_counts_true_against_predicted(digits):
     assert matrix.figure.title == "Confusion matrix (validation, epoch 3)"
     assert (matrix.x_axis.label, matrix.y_axis.label) == ("predicted", "true")
     assert matrix.mark.display_format == "d" and int(matrix.x_axis.tick_style["font-size"][:-2]) >= 14
-    assert matrix.figure_box.layout.display == "flex" and matrix.message.layout.display == "none"
+    assert matrix.figure_box.layout.visibility == "visible" and matrix.message.layout.display == "none"
     traffic = Traffic(matrix.widget)
     matrix.update(history)
     matrix.update(history)

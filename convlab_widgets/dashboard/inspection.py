@@ -173,7 +173,9 @@ class ConfusionMatrix:
             layout=widgets.Layout(width="100%", height="420px"),
         )
         self.message = widgets.HTML(_text(WAITING_CONFUSION, italic=True))
-        self.figure_box = widgets.VBox([self.figure], layout=widgets.Layout(display="none", width="100%"))
+        # Hidden but laid out: a bqplot figure first drawn inside a display-none box never
+        # learns its size, and stays invisible when the box is shown.
+        self.figure_box = widgets.VBox([self.figure], layout=widgets.Layout(visibility="hidden", width="100%"))
         self.widget = widgets.VBox([self.message, self.figure_box], layout=widgets.Layout(min_width="300px"))
         self._names = None
         self._drawn = None
@@ -189,7 +191,7 @@ class ConfusionMatrix:
             return
         self._drawn = revision
         if not snapshots:
-            self.figure_box.layout.display = "none"
+            self.figure_box.layout.visibility = "hidden"
             self.message.layout.display = None
             return
         snapshot = snapshots[-1]
@@ -202,7 +204,7 @@ class ConfusionMatrix:
                 self._fit_margins(names)
         self.figure.title = f"Confusion matrix (validation, epoch {snapshot.epoch + 1})"
         self.message.layout.display = "none"
-        self.figure_box.layout.display = "flex"
+        self.figure_box.layout.visibility = "visible"
 
     def _fit_margins(self, names):
         """Room for the class names: slanted under the matrix when longer than a digit or two."""

@@ -28,6 +28,9 @@ def test_predictions_grid_confusion_matrix_and_activation_maps(notebook):
     svg_text = nb.page.evaluate("() => [...document.querySelectorAll('.convlab-dashboard svg text')]"
                                 ".map(t => t.textContent).join('|')")
     assert "Confusion matrix" in svg_text and "predicted" in svg_text and "true" in svg_text
+    # Drawn, not just present: bqplot keeps a figure first laid out in a hidden box invisible.
+    assert nb.page.evaluate("() => [...document.querySelectorAll('.convlab-dashboard .bqplot')]"
+                            ".map(f => getComputedStyle(f).visibility)") == ["visible"] * 4
     # Activation maps of the finished model: picking another image redraws them.
     maps = nb.page.locator(".convlab-dashboard img.widget-image").last
     before = maps.get_attribute("src")
