@@ -10,13 +10,29 @@ Same architecture, data pipeline, epochs and seed for every variant; trials
 are interleaved so that load on the machine affects all variants alike, and
 the medians are compared.  Wall time is what a learner waits; the process's
 CPU time (all threads) is less disturbed by other work on a shared machine.
-Also reports the time from ``start()`` to the first batch event.
+
+The dashboard leg is timed twice: until the run has ended (its own clock:
+what the dashboard costs the training) and until the dashboard has drawn the
+end, at the first heartbeat after it (what a learner waits for).  A fifth leg
+builds the same widgets but pumps only once, at the end, to tell the cost of
+pumping from the cost of the widgets existing.  As in the app, one Dashboard
+is built once (before the clock) and watches every run.  Every leg starts
+with a full garbage collection outside the clock: otherwise a leg pays for
+the garbage the previous leg left (a collection of the whole heap, ~500,000
+objects once TensorFlow is loaded, takes 0.3-0.8 s on a quiet machine and
+lands on whichever leg allocates when it falls due).  The main thread's CPU
+time inside ``pump()`` is the dashboard's own cost, the least noisy number.
+
+Also reports the time from ``start()`` to the first batch event: for a new
+Trainer (Keras traces the train step) and for the same Trainer started again
+with the same settings (the traced step is reused).
 
     TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg python benchmarks/bench_overhead.py [--trials 9] [--epochs 8] [--jit-compile]
 """
 
 import argparse
 import contextlib
+import gc
 import io
 import statistics
 import time
@@ -47,10 +63,13 @@ def plain(arch, data, epochs, batch_size, callbacks=()):
 
 
 def livelossplot(arch, data, epochs, batch_size):
+    import matplotlib.pyplot as plt
     from livelossplot import PlotLossesKeras
 
     with contextlib.redirect_stdout(io.StringIO()):  # it prints a text summary outside notebooks
-        return plain(arch, data, epochs, batch_size, [PlotLossesKeras()])
+        elapsed = plain(arch, data, epochs, batch_size, [PlotLossesKeras()])
+    plt.close("all")  # it leaves its figures open, and every later leg would collect them again and again
+    return elapsed
 
 
 def trainer(arch, data, epochs, batch_size):
@@ -68,6 +87,7 @@ def trainer(arch, data, epochs, batch_size):
     run.wait(on_event=on_event)
     elapsed = time.perf_counter() - start, time.process_time() - cpu
     assert run.status == "completed", run.error
+    assert run.model is not None  # built on the training thread just after the end: not in the next leg's time
     return elapsed, first[0], seen
 
 
@@ -105,31 +125,58 @@ class MessageCounter:
 HEARTBEAT_S = 0.25  # Monitor.interval_ms
 
 
-def dashboard(arch, data, epochs, batch_size, counter):
-    """As the app consumes a run: ``Dashboard().watch(run)``, then a pump per heartbeat on this (main) thread."""
-    from convlab_widgets.dashboard.dashboard import Dashboard
+def dashboard(arch, data, epochs, batch_size, counter, board, pumping=True):
+    """As the app consumes a run: ``board.watch(run)``, then a pump per heartbeat on this (main) thread.
 
-    built = time.perf_counter()
-    board = Dashboard()  # the app builds it when the cell is displayed, before Train
-    built = time.perf_counter() - built
+    The heartbeats keep the browser's fixed rate (``setInterval``), however
+    long a pump takes.  Without ``pumping``, the widgets exist and watch the
+    run but are pumped only once, after it has ended.  Returns the time until
+    the run ended, the time until the dashboard had drawn the end, and counts.
+    """
     counter.take()
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, clock = time.perf_counter(), time.process_time(), time.time()
     run = Trainer(arch, data).start(epochs=epochs, batch_size=batch_size, seed=0, jit_compile=JIT_COMPILE)
     board.watch(run)
-    pumps, pumping = 0, 0.0
+    pumps, pumped, pumped_cpu = 0, 0.0, 0.0
+    beat = start
     while board._source is not None:  # pump() lets go of the run after its "ended" event
-        time.sleep(HEARTBEAT_S)
-        tick = time.perf_counter()
+        beat += HEARTBEAT_S
+        time.sleep(max(0.0, beat - time.perf_counter()))
+        if not pumping and not run.done:
+            continue
+        tick, tock = time.perf_counter(), time.thread_time()
         board.pump()
-        pumping += time.perf_counter() - tick
+        pumped += time.perf_counter() - tick
+        pumped_cpu += time.thread_time() - tock
         pumps += 1
-    elapsed = time.perf_counter() - start, time.process_time() - cpu
+    drawn = time.perf_counter() - start, time.process_time() - cpu
     assert run.status == "completed", run.error
+    assert run.model is not None  # as in trainer(): the training thread is done
     batches = sum(1 for event in run.events if event.kind == "batch")
     assert len(board.history.batch["loss"]) == batches and len(board.history.epoch["loss"]) == epochs
     messages, size = counter.take()
-    return elapsed, {"pumps": pumps, "events": len(run.events), "messages": messages, "bytes": size, "build_s": built,
-                     "pump_s": pumping}
+    ended = run.ended_at - clock, drawn[1]  # the CPU time until the end was drawn, a slight overestimate
+    return ended, drawn, {"pumps": pumps, "events": len(run.events), "messages": messages, "bytes": size,
+                          "pump_s": pumped, "pump_cpu_s": pumped_cpu, "late_s": drawn[0] - ended[0]}
+
+
+def warm_starts(arch, data, batch_size, runs=5):
+    """start() → first batch event when one Trainer starts again and again with the same settings."""
+    trainer = Trainer(arch, data)
+    firsts = []
+    for seed in range(runs + 1):
+        begun = time.perf_counter()
+        run = trainer.start(epochs=1, batch_size=batch_size, seed=seed, jit_compile=JIT_COMPILE)
+        first = []
+
+        def on_event(event):
+            if event.kind == "batch" and not first:
+                first.append(time.perf_counter() - begun)
+
+        run.wait(on_event=on_event)
+        assert run.status == "completed" and run.model is not None, run.error  # the next Train comes later than that
+        firsts.append(first[0])
+    return firsts[0], firsts[1:]
 
 
 def main():
@@ -148,21 +195,35 @@ def main():
     work = (arch, data, args.epochs, args.batch_size)
 
     counter = MessageCounter()
+    from convlab_widgets.dashboard.dashboard import Dashboard
+
+    built = time.perf_counter()
+    board = Dashboard()  # the app builds it once, when the cell is displayed, and watches every run with it
+    built = time.perf_counter() - built
     cold_plain = plain(*work)  # warm TensorFlow up once, for every variant
     _, cold_first, _ = trainer(*work)
-    dashboard(*work, counter)
+    dashboard(*work, counter, board)
     times = {"plain model.fit": [], "Trainer + main-thread drain": [], "livelossplot PlotLossesKeras": [],
-             "Dashboard (watch + 4/s pump)": []}
+             "Dashboard: until the run ended": [], "Dashboard: until the end drawn": [],
+             "Dashboard, pumped once at end": []}
     firsts, boards = [], []
+
+    def timed(leg, *extra, **options):
+        gc.collect()  # no leg pays for the garbage of the one before
+        return leg(*work, *extra, **options)
+
     for _ in range(args.trials):
-        times["plain model.fit"].append(plain(*work))
-        elapsed, first, seen = trainer(*work)
+        times["plain model.fit"].append(timed(plain))
+        elapsed, first, seen = timed(trainer)
         times["Trainer + main-thread drain"].append(elapsed)
         firsts.append(first)
-        times["livelossplot PlotLossesKeras"].append(livelossplot(*work))
-        elapsed, info = dashboard(*work, counter)
-        times["Dashboard (watch + 4/s pump)"].append(elapsed)
+        times["livelossplot PlotLossesKeras"].append(timed(livelossplot))
+        ended, drawn, info = timed(dashboard, counter, board)
+        times["Dashboard: until the run ended"].append(ended)
+        times["Dashboard: until the end drawn"].append(drawn)
         boards.append(info)
+        times["Dashboard, pumped once at end"].append(timed(dashboard, counter, board, pumping=False)[0])
+    cold_trainer, warm_firsts = warm_starts(arch, data, args.batch_size)
 
     steps = data.steps_per_epoch(args.batch_size)
     print(f"{args.preset} on {args.data}: {args.epochs} epochs × {steps} steps, batch {args.batch_size}, "
@@ -179,10 +240,15 @@ def main():
     print(f"Dashboard per run: median {statistics.median(b['pumps'] for b in boards):.0f} pumps, "
           f"{statistics.median(b['events'] for b in boards):.0f} events, {statistics.median(b['messages'] for b in boards):.0f} widget messages, "
           f"{statistics.median(b['bytes'] for b in boards) / 1024:.0f} KiB serialised, "
-          f"{statistics.median(b['pump_s'] for b in boards) * 1000:.0f} ms inside pump() (main thread); "
-          f"building Dashboard() {statistics.median(b['build_s'] for b in boards) * 1000:.0f} ms (not timed above)")
-    print(f"start() → first batch event: cold {cold_first:.2f} s, warm median {statistics.median(firsts):.2f} s, "
-          f"max {max(firsts):.2f} s")
+          f"{statistics.median(b['pump_s'] for b in boards) * 1000:.0f} ms inside pump() "
+          f"({statistics.median(b['pump_cpu_s'] for b in boards) * 1000:.0f} ms of main-thread CPU); the end drawn "
+          f"{statistics.median(b['late_s'] for b in boards) * 1000:.0f} ms after the run ended (median, "
+          f"max {max(b['late_s'] for b in boards) * 1000:.0f} ms); "
+          f"building Dashboard() {built * 1000:.0f} ms (once, not timed above)")
+    print(f"start() → first batch event, new Trainer each run: cold {cold_first:.2f} s, warm median "
+          f"{statistics.median(firsts):.2f} s, max {max(firsts):.2f} s")
+    print(f"start() → first batch event, the same Trainer again ({len(warm_firsts)} runs after a first one of "
+          f"{cold_trainer:.2f} s): median {statistics.median(warm_firsts):.2f} s, max {max(warm_firsts):.2f} s")
 
 
 if __name__ == "__main__":

@@ -277,3 +277,69 @@ def test_tpu_batch_arithmetic_with_a_stand_in_strategy_info(digits):
     assert run.wait(timeout=60) and run.status == "completed"
     assert run.config["drop_remainder"] and run.config["steps_per_epoch"] == 1438 // 32
     assert len(run.batch_history["loss"]) == 1438 // 32 and not run.config["jit_compile"]
+
+
+def regularised():
+    """Every kind of state a restart must reset: seed generators (flip, dropout) and batch-norm statistics."""
+    arch = Architecture(input_shape=(8, 8, 1), num_classes=10, output="probabilities")
+    arch.add("RandomFlip", mode="horizontal").add("Conv2D", filters=4, kernel_size=3, padding="same")
+    arch.add("BatchNormalization").add("Activation", activation="relu").add("Dropout", rate=0.3).add("Flatten")
+    return arch.add("Dense", units=10, activation="softmax")
+
+
+def _completed(run):
+    assert run.wait(timeout=120) and run.status == "completed", run.error
+    return run
+
+
+def test_a_warm_start_reuses_the_traced_step_and_repeats_a_cold_run(digits):
+    settings = dict(epochs=2, batch_size=64, seed=5, learning_rate=0.02)
+    cold = _completed(Trainer(regularised(), digits).start(**settings))
+
+    trainer = Trainer(regularised(), digits)
+    first = _completed(trainer.start(epochs=1, batch_size=64, seed=1, learning_rate=0.001))
+    kept, predictor = trainer._warm.model, trainer._warm.predictor
+    step = kept.train_function
+    warm = _completed(trainer.start(**settings))
+    assert trainer._warm.model is kept and kept.train_function is step  # not traced again
+    assert predictor is not None and trainer._warm.predictor is predictor
+
+    for key in ("loss", "accuracy", "lr"):
+        assert warm.batch_history[key] == pytest.approx(cold.batch_history[key], rel=1e-5), key
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+        assert warm.history[key] == pytest.approx(cold.history[key], rel=1e-5), key
+    for ours, theirs in zip(warm.predictions, cold.predictions, strict=True):
+        assert (ours.predicted == theirs.predicted).all()
+        assert ours.confidence == pytest.approx(theirs.confidence, rel=1e-4)
+
+    # Each run has its own model with its own final state, however late it is asked for.
+    models = {id(run.model) for run in (cold, first, warm)} | {id(kept)}
+    assert len(models) == 4
+    validation = digits.validation(64)
+    for run in (first, warm):
+        assert run.model.evaluate(validation, verbose=0, return_dict=True)["loss"] == pytest.approx(
+            run.history["val_loss"][-1], rel=1e-4)
+        assert int(run.model.optimizer.iterations.numpy()) == run.config["epochs"] * run.config["steps_per_epoch"]
+
+
+def test_a_different_recipe_compiles_a_new_model(digits):
+    trainer = Trainer(tiny(), digits)
+    _completed(trainer.start(epochs=1, batch_size=64, seed=0))
+    kept = trainer._warm.model
+    _completed(trainer.start(epochs=1, batch_size=128, seed=0))
+    assert trainer._warm.model is not kept
+    kept = trainer._warm.model
+    trainer.architecture.insert(1, "Dropout", rate=0.5)
+    _completed(trainer.start(epochs=1, batch_size=128, seed=0))
+    assert trainer._warm.model is not kept and len(trainer._warm.model.layers) == len(kept.layers) + 1
+
+
+def test_a_finished_runs_own_model_is_built_on_the_training_thread(digits):
+    """The dashboard asks for ``run.model`` as soon as it reads the end (activation
+    maps); building it then would hold up the main thread for tens of ms."""
+    from convlab_widgets.training.trainer import _threads
+
+    run = _completed(Trainer(tiny(), digits).start(epochs=1, batch_size=128))
+    _threads[run].join(60)
+    assert run._make_model.model is not None  # built before anyone asked
+    assert run.model is run.model and run.model.count_params() == tiny().summary().total_params

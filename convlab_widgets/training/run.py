@@ -42,7 +42,6 @@ class Run:
         self.schedule = schedule
         self.events = EventLog()
         self.model = None  # the trained keras.Model, once the run has ended
-        self._make_model = None  # set by a Trainer that keeps its model for the next run; see ``model``
         self.error = None
         self.message = ""
         self.started_at = time.time()
@@ -97,18 +96,15 @@ class Run:
     def model(self):
         """The trained keras.Model once the run has ended, else None.
 
-        A Trainer trains its next run in the same model when it can (Keras
-        then need not trace the train step again), so a finished run keeps
-        its final weights and builds its own model from them when first asked.
+        A Trainer trains its next run in the same Keras model when it can
+        (Keras then need not trace the train step again), so a finished run
+        gets its own model, built from its final weights just after it ends.
         """
-        with self._cond:
-            if self._make_model is not None:
-                self._model, self._make_model = self._make_model(), None
-            return self._model
+        return self._model if self._make_model is None else self._make_model()
 
     @model.setter
     def model(self, value):
-        self._model = value
+        self._model, self._make_model = value, None
 
     @property
     def stop_requested(self):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import functools
 import math
 import threading
 import traceback
@@ -22,7 +21,7 @@ _threads = weakref.WeakKeyDictionary()  # run -> its training thread
 _start_lock = threading.Lock()
 # Held while a model is built: a run seeds Keras' global random state and then
 # builds, and a run's own model built meanwhile on another thread (see
-# _rebuild) would take random numbers in between and change the seeded run.
+# _FinalModel) would take random numbers in between and change the seeded run.
 _build_lock = threading.Lock()
 
 
@@ -141,6 +140,8 @@ class Trainer:
             "strategy": info.description,
             "data": data.name,
             "train_size": data.train_size,
+            # None for all the images: train_size alone cannot tell a 300-image subset from a 300-image dataset.
+            "train_subset": data.source.get("train_subset") if isinstance(data.source, dict) else None,
             "validation_size": data.validation_size,
         }
         with _start_lock:
@@ -175,6 +176,7 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
     config, info, data = run.config, run.strategy, run.data
     registry = _custom_gradient_registry()
     registered_before = set(registry) if registry is not None else set()
+    final = None
     try:
         with info.strategy.scope():
             with _build_lock:
@@ -193,6 +195,8 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
                 warm = _WarmModel(recipe, model) if recipe is not None else None
             stepper = schedule.start(config["learning_rate"], config["epochs"])
             callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"])
+            if warm is not None:
+                callback.predictor = warm.predictor  # traced for this model and data by an earlier run, or None
             run._publish(RunStarted(
                 config, info.description, info.replicas, batch, config["per_replica_batch_size"],
                 config["steps_per_epoch"], config["epochs"], model.count_params(),
@@ -203,7 +207,8 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
         if warm is None:
             run.model = model
         else:
-            run._make_model = functools.partial(_rebuild, run, optimizer_cls, optimizer_config, _state(model))
+            final = run._make_model = _FinalModel(run, optimizer_cls, optimizer_config, model)
+            warm.predictor = callback.predictor
             trainer._warm = warm
         if callback.diverged:
             status = "diverged"
@@ -222,6 +227,8 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
             for name in set(registry) - registered_before:
                 if name.startswith("CustomGradient-"):
                     del registry[name]
+    if final is not None:
+        final.prebuild()
 
 
 class _WarmModel:
@@ -234,12 +241,13 @@ class _WarmModel:
     freshly built after seeding (seed generators included) and the optimizer's
     state from before its first step, so the numbers equal a cold run's.  The
     learning rate is a variable, set again by each run.  Runs never hand this
-    model out (see ``_rebuild``), so restarting it changes no finished run.
+    model out (see ``_FinalModel``), so restarting it changes no finished run.
     """
 
     def __init__(self, recipe, model):
         self.recipe = recipe
         self.model = model
+        self.predictor = None  # the callback's ValidationPredictor, also traced once
         model.optimizer.build(model.trainable_variables)  # what fit would do, done first to keep its start
         self.optimizer_start = _snapshot_variables(model.optimizer.variables)
 
@@ -253,14 +261,15 @@ class _WarmModel:
 
 
 def _recipe(run, info, optimizer_cls, optimizer_config, train):
-    """What a traced train step depends on; None when the architecture cannot say (no ``to_dict``)."""
+    """What a traced train step (and the validation predictor) depends on;
+    None when the architecture cannot say (no ``to_dict``)."""
     to_dict = getattr(run.architecture, "to_dict", None)
     if not callable(to_dict):
         return None
     config = run.config
     settings = {key: value for key, value in optimizer_config.items() if key not in ("learning_rate", "name")}
     return (to_dict(), info.strategy, optimizer_cls, settings, config["batch_size"], config["drop_remainder"],
-            config["jit_compile"], repr(train.element_spec))
+            config["jit_compile"], repr(train.element_spec), run.data)
 
 
 def _compile(model, optimizer_cls, optimizer_config, config):
@@ -275,28 +284,48 @@ def _compile(model, optimizer_cls, optimizer_config, config):
     return model
 
 
-def _state(model):
-    """Copies of a model's variables and its optimizer's, in a fixed order."""
-    return _snapshot_variables([*model.variables, *model.optimizer.variables])
+class _FinalModel:
+    """``run.model`` of a run whose trainer kept its model for the next run:
+    the run's own model, built and compiled as the run's was and given the
+    kept model's final variables and optimizer state, once (a copy taken when
+    the run ended, so the next run can start at once)."""
+
+    def __init__(self, run, optimizer_cls, optimizer_config, trained):
+        self.run, self.optimizer = run, (optimizer_cls, optimizer_config)
+        self.state = _snapshot_variables([*trained.variables, *trained.optimizer.variables])
+        self.model = None
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            if self.model is None:
+                self.model, self.state = self._build(), None
+            return self.model
+
+    def prebuild(self):
+        """Build it on the training thread as soon as the run has ended: the
+        dashboard asks for it at once, and building takes tens of ms."""
+        try:
+            self()
+        except Exception:  # asked for again, it raises where someone sees it
+            pass
+
+    def _build(self):
+        run = self.run
+        with run.strategy.strategy.scope():
+            with _build_lock:
+                model = run.architecture.to_keras()
+            _compile(model, *self.optimizer, run.config)
+            model.optimizer.build(model.trainable_variables)
+            for variable, value in zip([*model.variables, *model.optimizer.variables], self.state, strict=True):
+                variable.assign(value)
+        return model
 
 
 def _snapshot_variables(variables):
     import keras
 
     return [keras.ops.convert_to_numpy(variable).copy() for variable in variables]
-
-
-def _rebuild(run, optimizer_cls, optimizer_config, state):
-    """``run.model`` of a run whose trainer kept its model: built and compiled
-    as the run's was, on first use, and given the run's final ``_state``."""
-    with run.strategy.strategy.scope():
-        with _build_lock:
-            model = run.architecture.to_keras()
-        _compile(model, optimizer_cls, optimizer_config, run.config)
-        model.optimizer.build(model.trainable_variables)
-        for variable, value in zip([*model.variables, *model.optimizer.variables], state, strict=True):
-            variable.assign(value)
-    return model
 
 
 def _custom_gradient_registry():
