@@ -1,8 +1,9 @@
 """Do repeated runs leak?  Twenty runs in a row in one process, RSS after each.
 
-Each run builds a fresh model in a fresh training thread; once a run is
-dropped, nothing of it may stay reachable (Keras state is per thread, the
-trainer keeps only its latest run).  Target: RSS growth <= 150 MB from the
+Each run has a new Trainer, so it builds and traces a fresh model in a fresh
+training thread (one Trainer would reuse its compiled model: a warm start);
+once a run is dropped, nothing of it may stay reachable (Keras state is per
+thread, traced graphs must go).  Target: RSS growth <= 150 MB from the
 first run to the last.
 
     TF_CPP_MIN_LOG_LEVEL=2 python benchmarks/bench_memory.py [--runs 20] [--epochs 2]
@@ -25,10 +26,10 @@ def main():
     parser.add_argument("--preset", default="conv_small")
     args = parser.parse_args()
     process = psutil.Process()
-    trainer = Trainer(presets.get(args.preset), datasets.load(args.data))
+    data = datasets.load(args.data)
     rss = []
     for i in range(args.runs):
-        run = trainer.start(epochs=args.epochs, batch_size=32, filter_every=5)
+        run = Trainer(presets.get(args.preset), data).start(epochs=args.epochs, batch_size=32, filter_every=5)
         run.wait()
         assert run.status == "completed", run.error
         del run

@@ -89,3 +89,25 @@ def test_a_new_run_starts_the_predictions_over(real_run):
     generation = history.generation
     history.apply(started(2, 4))
     assert history.predictions == [] and history.generation != generation
+
+
+def test_new_models_do_not_make_tensorflow_warn_about_retracing():
+    """Each new model traces the predictor once: after five, TensorFlow used to warn in the learner's notebook."""
+    import logging
+
+    from convlab_widgets.architecture import presets
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        data = datasets.load("digits")
+        for units in range(8, 14):  # another architecture each time: no warm start
+            architecture = presets.get("conv_small").update(3, units=units)
+            run = Trainer(architecture, data).start(epochs=1, batch_size=128, seed=0)
+            run.wait()
+            assert len(run.predictions) == 1
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]

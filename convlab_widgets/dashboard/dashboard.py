@@ -67,7 +67,7 @@ class Dashboard(widgets.VBox):
 
     def _watch(self, run, events) -> None:
         self._run = run
-        self._source = (events or run.events).subscribe()
+        self._source = (events if events is not None else run.events).subscribe()
         self.history = RunHistory()
         self._progress = {"status": "starting", "started": time.time()}
         self._look_inside(run, getattr(run, "data", None))

@@ -8,6 +8,7 @@ publishes events and never touches a widget.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -79,6 +80,18 @@ class ValidationPredictor:
         confidence = outputs[np.arange(len(predicted)), predicted]
         return PredictionSnapshot(epoch, self.indices, self.labels, predicted.astype(np.int32),
                                   confidence.astype(np.float32))
+
+
+class _DeliberateRetracing(logging.Filter):
+    """TensorFlow warns once one Python function has been traced five times,
+    advising to define it outside a loop; the predictor is traced once per new
+    model on purpose, and the warning would only alarm a learner in the notebook."""
+
+    def filter(self, record):
+        return not (ValidationPredictor.__name__ in record.getMessage() and "retracing" in record.getMessage())
+
+
+logging.getLogger("tensorflow").addFilter(_DeliberateRetracing())
 
 
 def _read_only(array):
