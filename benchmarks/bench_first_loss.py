@@ -45,7 +45,9 @@ ARM = """() => {
     const points = () => {
         const svg = lossSvg();
         if (!svg) return -1;
-        return Math.max(0, ...[...svg.querySelectorAll('path.line')].map((p) => {
+        // The watched run's own lines (loss colour #d95f02): earlier runs stay overlaid in theirs.
+        return Math.max(0, ...[...svg.querySelectorAll('path.line')]
+            .filter((p) => getComputedStyle(p).stroke === 'rgb(217, 95, 2)').map((p) => {
             const d = p.getAttribute('d') || '';
             return d.startsWith('M') ? d.split('L').length : 0;
         }));
