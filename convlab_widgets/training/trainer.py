@@ -218,15 +218,16 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
             status = "completed"
         epochs = len(run.history["epoch"])
         message = run.message if status == "diverged" else f"{status} after {epochs} of {config['epochs']} epochs"
-        run._finish(status, message)
+        outcome = (status, message)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        run._finish("failed", message, RunError(message, traceback.format_exc(), exc))
+        outcome = ("failed", message, RunError(message, traceback.format_exc(), exc))
     finally:
-        if registry is not None:
+        if registry is not None:  # before the run says it is done, so that nothing of it is left by then
             for name in set(registry) - registered_before:
                 if name.startswith("CustomGradient-"):
                     del registry[name]
+    run._finish(*outcome)
     if final is not None:
         final.prebuild()
 
