@@ -54,7 +54,6 @@ class RunsTable(widgets.VBox):
                          layout=widgets.Layout(width="100%", padding="4px"))
         self.add_class("convlab-runs")
         self._header = _grid([_head(label) for label, _ in COLUMNS])
-        self._live = None
 
     def show(self, runs, live=None):
         keys = [id(run) for run in runs]
@@ -66,7 +65,6 @@ class RunsTable(widgets.VBox):
             if key not in self._rows:
                 self._rows[key] = _Row(self, run)
             self._rows[key].show(run, self._param_count(key, run), run is live)
-        self._live = live
         children = [self._header] + [self._rows[key].box for key in keys] if runs else []
         if tuple(children) != tuple(self.rows.children):
             self.rows.children = children

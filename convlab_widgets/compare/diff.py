@@ -20,7 +20,7 @@ from ..architecture import catalog
 from ..architecture.errors import describe_shape
 from ..builder_view import size_text
 
-__all__ = ["MAX_LABEL", "describe_changes", "label"]
+__all__ = ["MAX_LABEL", "describe_changes", "label", "shorten"]
 
 #: Characters of a legend entry: about what fits beside a 240-px plot at 14 px.
 MAX_LABEL = 60
