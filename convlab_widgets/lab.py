@@ -84,14 +84,12 @@ class ConvLab(widgets.VBox):
         Keyword settings override the controls: ``batch_size``, ``optimizer``,
         ``learning_rate``, ``lr_schedule``, ``filter_every``, ``seed``.
         """
+        shown = {key: settings[key] for key in ("learning_rate", "batch_size") if key in settings}
         if epochs is not None:
-            self.controls.epochs.value = epochs
-        if "learning_rate" in settings:
-            self.controls.learning_rate.value = settings["learning_rate"]
-        if "batch_size" in settings:
-            self.controls.batch_size.value = settings["batch_size"]
-        if settings.get("optimizer") in self.controls.optimizer.options:
-            self.controls.optimizer.value = settings["optimizer"]
+            shown["epochs"] = epochs
+        if settings.get("optimizer") in self.controls.optimizer.options:  # a name the dropdown has
+            shown["optimizer"] = settings["optimizer"]
+        self.controls.apply(shown)
         config = {**self.controls.settings(), **self._extra, **settings}
         trainer = self._trainer()
         run = trainer.start(**config)
