@@ -17,7 +17,9 @@ import traitlets
 
 from ._static import bundle
 from .architecture import Architecture, ArchitectureError, catalog, presets
+from .architecture.errors import describe_shape
 from .builder_view import view
+from .widget_base import check_keywords
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,11 @@ def _parse(spec, text: str):
     return text
 
 
+def _fits(choice: dict, architecture: Architecture) -> bool:
+    return tuple(choice["input_shape"]) == tuple(architecture.input_shape) and \
+        choice["num_classes"] == architecture.num_classes
+
+
 def _dataset_choices():
     from .training import datasets
 
@@ -73,8 +80,11 @@ class Builder(anywidget.AnyWidget):
     notice = traitlets.Dict().tag(sync=True)
 
     def __init__(self, architecture: Architecture | str | None = None, *, input_shape=None, num_classes=None,
-                 dataset: str = "", **kwargs):
+                 dataset: str = "", dataset_locked: bool = False, **kwargs):
+        check_keywords(type(self), kwargs)
         super().__init__(**kwargs)
+        self._dataset_locked = bool(dataset_locked)
+        self._data_fix_callbacks: list = []
         if isinstance(architecture, str):
             architecture = presets.get(architecture)
         if architecture is None:
@@ -116,9 +126,37 @@ class Builder(anywidget.AnyWidget):
     def redo(self) -> bool:
         return self._step(self._redo, self._undo)
 
+    def on_data_fix(self, callback) -> None:
+        """``callback(action)`` when the learner clicks a fix for an input that is not the data:
+        ``"adapt"`` (make the input the data's) or a dataset name (switch the data to it)."""
+        self._data_fix_callbacks.append(callback)
+
+    def data_mismatch(self) -> str:
+        """Why the architecture cannot train on the chosen dataset ("" when it can)."""
+        choice = self._choice(self.dataset)
+        arch = self._architecture
+        if choice is None or _fits(choice, arch):
+            return ""
+        have = f"{describe_shape(arch.input_shape)} images in {arch.num_classes} classes"
+        need = f"{describe_shape(tuple(choice['input_shape']))} in {choice['num_classes']} classes"
+        return f"This architecture takes {have}, but the data, {choice['name']}, is {need}."
+
+    def _data_fixes(self) -> list:
+        if not self.data_mismatch():
+            return []
+        arch = self._architecture
+        fixes = [{"label": f"Adapt the input to {self.dataset}", "action": "adapt"}]
+        fits = next((d["name"] for d in self.datasets if _fits(d, arch)), None)
+        if fits is not None:
+            fixes.append({"label": f"Switch the data to {fits}", "action": fits})
+        return fixes
+
+    def _choice(self, name: str):
+        return next((d for d in self.datasets if d["name"] == name), None)
+
     def use_dataset(self, name: str) -> None:
         """Read the input shape and class count from a dataset, e.g. when the lab switches data."""
-        choice = next((d for d in self.datasets if d["name"] == name), None)
+        choice = self._choice(name)
         if choice is None:
             raise ArchitectureError(f"unknown dataset {name!r}; choose one of "
                                     + ", ".join(d["name"] for d in self.datasets))
@@ -148,20 +186,22 @@ class Builder(anywidget.AnyWidget):
         return True
 
     def _matching_dataset(self) -> str:
-        """The chosen dataset while it still fits the input, else the first one that fits."""
+        """The chosen dataset while it still fits the input, else the first one that fits.  In a lab
+        the lab's controls choose the data: it stays, and a mismatch is shown with its fixes."""
         arch = self._architecture
-        if any(d["name"] == self.dataset and tuple(d["input_shape"]) == arch.input_shape
-               and d["num_classes"] == arch.num_classes for d in self.datasets):
+        if self._dataset_locked or any(d["name"] == self.dataset and _fits(d, arch) for d in self.datasets):
             return self.dataset
-        return next((d["name"] for d in self.datasets if tuple(d["input_shape"]) == arch.input_shape
-                     and d["num_classes"] == arch.num_classes), "")
+        return next((d["name"] for d in self.datasets if _fits(d, arch)), "")
 
     def _refresh(self) -> None:
         self._revision += 1
         with self.hold_sync():
             self.dataset = self._matching_dataset()
+            mismatch = self.data_mismatch() if self._dataset_locked else ""
             self.view = view(self._architecture.summary(), dataset=self.dataset, revision=self._revision,
-                             can_undo=bool(self._undo), can_redo=bool(self._redo))
+                             can_undo=bool(self._undo), can_redo=bool(self._redo),
+                             dataset_locked=self._dataset_locked,
+                             data_mismatch={"text": mismatch, "fixes": self._data_fixes()} if mismatch else None)
             if self.show_code:
                 self.code = self._code()
 
@@ -225,8 +265,17 @@ class Builder(anywidget.AnyWidget):
         self.load_preset(content["name"])
 
     def _intent_dataset(self, content):
+        if self._dataset_locked:
+            raise ArchitectureError("The lab's Data control below chooses the data.")
         if content["name"]:  # "custom" only means: keep typing the input shape by hand
             self.use_dataset(content["name"])
+
+    def _intent_data_fix(self, content):
+        action = content["action"]
+        if not self._data_fix_callbacks and action == "adapt":
+            self.use_dataset(self.dataset)
+        for callback in list(self._data_fix_callbacks):
+            callback(action)
 
     def _intent_input(self, content):
         shape = content["input_shape"]

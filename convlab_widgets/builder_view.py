@@ -58,7 +58,8 @@ def label(layer_type: str, params: dict) -> str:
     return " ".join(part for part in parts if part)
 
 
-def view(summary, *, dataset: str, revision: int, can_undo: bool, can_redo: bool) -> dict:
+def view(summary, *, dataset: str, revision: int, can_undo: bool, can_redo: bool, dataset_locked: bool = False,
+         data_mismatch: dict | None = None) -> dict:
     data = summary.to_dict()
     rows = data["rows"]
     shares = [row["param_share"] or 0 for row in rows]
@@ -87,7 +88,9 @@ def view(summary, *, dataset: str, revision: int, can_undo: bool, can_redo: bool
             "activations": data["activations"],
         },
         "problems": data["errors"],
-        "valid": data["is_valid"],
+        "valid": data["is_valid"] and not data_mismatch,
+        "dataset_locked": dataset_locked,
+        "data_mismatch": data_mismatch,
         "can_undo": can_undo,
         "can_redo": can_redo,
     }

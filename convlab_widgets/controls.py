@@ -1,47 +1,62 @@
-"""The training controls: what to train on, for how long, and how fast to learn.
+"""The training controls: a view of one :class:`Settings`, both ways.
 
-Controls only collect settings and show what is allowed now; the lab turns
-them into a run. Settings that cannot change during a run are disabled
-while it runs; the learning rate stays editable while paused.
+The controls hold the lab's settings for the next run.  A learner's edit is
+checked by ``Settings`` (the one place settings are validated); a refused value
+is put back at once and the note under the buttons says why, so what the
+controls show is always what Train will use.  ``show_settings`` draws settings
+chosen elsewhere (``lab.train(...)``, a clone, a saved lab).  Settings that
+cannot change during a run are disabled while it runs; the learning rate stays
+editable while paused.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import ipywidgets as widgets
 
+from .html import escape
 from .training import datasets, schedules
+from .training.settings import CONTROL_OPTIMIZERS, Settings, SettingsError
+from .training.status import ACTIVE
+from .widget_base import check_keywords
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 _WIDE = {"description_width": "initial"}
+# widget name -> Settings field
+_FIELDS = {"dataset": "dataset", "subset": "train_subset", "epochs": "epochs", "batch_size": "batch_size",
+           "optimizer": "optimizer", "learning_rate": "learning_rate"}
 
 
 def _number_widget(param):
-    """A form field for one schedule parameter, with its range."""
-    bounded = widgets.BoundedIntText if param.type is int else widgets.BoundedFloatText
-    return bounded(value=param.default, min=param.min if param.min is not None else -1e9,
-                   max=param.max if param.max is not None else 1e9, description=param.name, style=_WIDE,
-                   tooltip=param.help, layout=widgets.Layout(width="150px"))
+    """A form field for one schedule parameter; its range is checked by the schedule."""
+    text = widgets.IntText if param.type is int else widgets.FloatText
+    limits = f" ({param.min:g} to {param.max:g})" if param.min is not None and param.max is not None else ""
+    return text(value=param.default, description=param.name, style=_WIDE, tooltip=param.help + limits,
+                layout=widgets.Layout(width="150px"))
 
 
 class Controls(widgets.VBox):
-    def __init__(self, dataset: str = "digits", **kwargs):
+    """``Controls(settings=None)``: the widgets for one ``Settings`` (default: ``Settings()``)."""
+
+    def __init__(self, settings: Settings | None = None, **kwargs):
+        check_keywords(type(self), kwargs)
+        self._settings = settings or Settings()
+        self._syncing = False
         choices = [(f"{d['name']} (downloads)" if d["download"] else d["name"], d["name"]) for d in datasets.known()]
-        self.dataset = widgets.Dropdown(options=choices, value=dataset, description="Data", style=_WIDE,
+        self.dataset = widgets.Dropdown(options=choices, description="Data", style=_WIDE,
                                         layout=widgets.Layout(width="210px"))
-        self.subset = widgets.BoundedIntText(value=0, min=0, max=10_000_000, step=100, description="Train images",
-                                             tooltip="0 = all; a small number makes the model overfit",
-                                             style=_WIDE, layout=widgets.Layout(width="170px"))
-        self.epochs = widgets.BoundedIntText(value=10, min=1, max=1000, description="Epochs", style=_WIDE,
-                                             layout=widgets.Layout(width="120px"))
-        self.batch_size = widgets.BoundedIntText(value=64, min=1, max=65536, description="Batch", style=_WIDE,
-                                                 layout=widgets.Layout(width="120px"))
-        self.optimizer = widgets.Dropdown(options=OPTIMIZERS, value="adam", description="Optimizer", style=_WIDE,
+        self.subset = widgets.IntText(step=100, description="Train images", style=_WIDE,
+                                      tooltip="0 = all; a small number makes the model overfit",
+                                      layout=widgets.Layout(width="170px"))
+        self.epochs = widgets.IntText(description="Epochs", style=_WIDE, layout=widgets.Layout(width="120px"))
+        self.batch_size = widgets.IntText(description="Batch", style=_WIDE, layout=widgets.Layout(width="120px"))
+        self.optimizer = widgets.Dropdown(options=CONTROL_OPTIMIZERS, description="Optimizer", style=_WIDE,
                                           layout=widgets.Layout(width="170px"))
         # Unbounded on purpose: a classroom shows what a huge learning rate does (the run diverges).
-        self.learning_rate = widgets.FloatText(value=1e-3, step=1e-4, description="Learning rate", style=_WIDE,
+        self.learning_rate = widgets.FloatText(step=1e-4, description="Learning rate", style=_WIDE,
                                                layout=widgets.Layout(width="190px"))
-        self.schedule = widgets.Dropdown(options=schedules.names(), value="constant", description="Schedule",
-                                         style=_WIDE, layout=widgets.Layout(width="190px"))
+        self.schedule = widgets.Dropdown(options=schedules.names(), description="Schedule", style=_WIDE,
+                                         layout=widgets.Layout(width="190px"))
         self.schedule_params = widgets.HBox()
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play",
                                            tooltip="Train the architecture above")
@@ -50,9 +65,7 @@ class Controls(widgets.VBox):
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.note = widgets.HTML()
         self._param_widgets: dict = {}
-        self._schedule_listeners: list = []
-        self._build_schedule_params()
-        self.schedule.observe(lambda _change: self._build_schedule_params(), names="value")
+        self._listeners: list = []
         rows = [
             widgets.HBox([self.dataset, self.subset, self.epochs, self.batch_size],
                          layout=widgets.Layout(flex_flow="row wrap")),
@@ -63,73 +76,133 @@ class Controls(widgets.VBox):
         ]
         super().__init__(rows, **kwargs)
         self.add_class("convlab-controls")
+        self._draw(self._settings)
+        for name, field in _FIELDS.items():
+            getattr(self, name).observe(lambda change, field=field: self._edited(field, change), names="value")
+        self.schedule.observe(self._schedule_chosen, names="value")
 
-    # -- reading --------------------------------------------------------------------------------
+    # -- the settings -------------------------------------------------------------------------
 
-    def schedule_value(self):
-        return schedules.get(self.schedule.value, **{name: w.value for name, w in self._param_widgets.items()})
+    @property
+    def settings(self) -> Settings:
+        """What Train will use: always valid (a refused edit never sticks)."""
+        return self._settings
 
-    def settings(self) -> dict:
-        """Keyword arguments for ``Trainer.start``."""
-        return {"epochs": self.epochs.value, "batch_size": self.batch_size.value,
-                "optimizer": self.optimizer_value(), "learning_rate": self.learning_rate.value,
-                "lr_schedule": self.schedule_value()}
+    def show_settings(self, settings: Settings) -> None:
+        """Draw ``settings`` (already valid) and use them for the next run."""
+        changed = settings != self._settings
+        self._settings = settings
+        self._draw(settings)
+        if changed:
+            self._notify()
 
     def values(self) -> dict:
-        """What the learner set, as plain values a saved lab or a clone can restore with :meth:`apply`."""
-        return {"dataset": self.dataset.value, "subset": self.subset.value, "epochs": self.epochs.value,
-                "batch_size": self.batch_size.value, "optimizer": self.optimizer.value,
-                "learning_rate": self.learning_rate.value, "schedule": self.schedule.value,
-                "schedule_params": {name: w.value for name, w in self._param_widgets.items()}}
+        """The settings as plain values (``Settings.to_dict``)."""
+        return self._settings.to_dict()
 
     def apply(self, values: dict) -> None:
-        """Set the controls from :meth:`values` (or a part of it); the schedule
-        goes first, since choosing one resets its parameter fields."""
-        if "schedule" in values:
-            self.schedule.value = values["schedule"]
-        for name, value in values.get("schedule_params", {}).items():
-            if name in self._param_widgets:
-                self._param_widgets[name].value = value
-        for name in ("dataset", "subset", "epochs", "batch_size", "optimizer", "learning_rate"):
-            if name in values:
-                getattr(self, name).value = values[name]
+        """Change some settings (keyword names of ``Settings.make``); all or nothing."""
+        self.show_settings(self._settings.replace(**values))
 
-    def optimizer_value(self):
-        if self.optimizer.value == "momentum":  # the codelabs' SGD with momentum
-            import keras
-
-            return keras.optimizers.SGD(momentum=0.9)
-        return self.optimizer.value
-
-    def observe_schedule(self, callback) -> None:
-        """Call ``callback()`` whenever what the LR preview depends on changes."""
-        for control in (self.learning_rate, self.epochs):  # a new schedule notifies by itself
-            control.observe(lambda _change: callback(), names="value")
-        self._schedule_listeners.append(callback)
+    def observe_settings(self, callback) -> None:
+        """Call ``callback(settings)`` whenever the settings change, from an edit or from Python."""
+        self._listeners.append(callback)
 
     # -- state ----------------------------------------------------------------------------------
 
-    def show(self, status: str | None) -> None:
-        """Enable what makes sense for a run in ``status`` (None: no run yet)."""
+    def show(self, status: str | None, *, can_pause: bool = True) -> None:
+        """Enable what makes sense for the current run in ``status`` (None: no run yet)."""
         running = status in ("starting", "running")
         paused = status == "paused"
-        busy = running or paused
+        busy = status in ACTIVE
         for control in (self.dataset, self.subset, self.epochs, self.batch_size, self.optimizer, self.schedule,
                         *self._param_widgets.values(), self.train_button):
             control.disabled = busy
-        self.learning_rate.disabled = running
-        self.pause_button.disabled = not running
+        self.learning_rate.disabled = running or (busy and not can_pause)
+        self.pause_button.disabled = not (running and can_pause)
+        self.pause_button.tooltip = "" if can_pause else "this run cannot pause (your own model.fit)"
         self.resume_button.disabled = not paused
         self.stop_button.disabled = not busy
 
-    def _build_schedule_params(self) -> None:
-        _description, params = schedules.catalog()[self.schedule.value]
-        self._param_widgets = {p.name: _number_widget(p) for p in params if p.type in (int, float)}
-        for control in self._param_widgets.values():
-            control.observe(lambda _change: self._notify_schedule(), names="value")
-        self.schedule_params.children = list(self._param_widgets.values())
-        self._notify_schedule()
+    def say(self, text: str) -> None:
+        """A one-line note beside the buttons (escaped)."""
+        self.note.value = f'<span style="color: #b71c1c">{escape(text)}</span>' if text else ""
 
-    def _notify_schedule(self) -> None:
-        for callback in self._schedule_listeners:
-            callback()
+    # -- drawing and editing --------------------------------------------------------------------
+
+    @contextmanager
+    def _drawing(self):
+        self._syncing = True
+        try:
+            yield
+        finally:
+            self._syncing = False
+
+    def _draw(self, settings: Settings) -> None:
+        with self._drawing(), self.hold_sync():
+            self.dataset.value = settings.dataset
+            self.subset.value = settings.train_subset or 0
+            self.epochs.value = settings.epochs
+            self.batch_size.value = settings.batch_size
+            if settings.optimizer_name not in self.optimizer.options:
+                self.optimizer.options = (*CONTROL_OPTIMIZERS, settings.optimizer_name)
+            self.optimizer.value = settings.optimizer_name
+            self.learning_rate.value = settings.learning_rate
+            name = settings.schedule_name
+            if name not in self.schedule.options:  # a function from Python: shown, not offered
+                self.schedule.options = (*schedules.names(), name)
+            self.schedule.value = name
+            self._build_schedule_params(settings.schedule)
+
+    def _build_schedule_params(self, schedule) -> None:
+        _description, params = schedules.catalog().get(schedule.name, ("", ()))
+        if [p.name for p in params] != list(self._param_widgets):
+            self._param_widgets = {p.name: _number_widget(p) for p in params if p.type in (int, float)}
+            for name, control in self._param_widgets.items():
+                control.observe(lambda change, name=name: self._param_edited(name, change), names="value")
+            self.schedule_params.children = list(self._param_widgets.values())
+        for name, control in self._param_widgets.items():
+            control.value = schedule.params[name]
+
+    def _edited(self, field: str, change) -> None:
+        if self._syncing:
+            return
+        self._try(**{field: change["new"]})
+
+    def _schedule_chosen(self, change) -> None:
+        if not self._syncing:
+            self._try(lr_schedule=change["new"])  # a new schedule starts from its defaults
+
+    def _param_edited(self, name: str, change) -> None:
+        if not self._syncing:
+            self._try(schedule_params={**self._settings.schedule_params, name: change["new"]})
+
+    def _try(self, **change) -> None:
+        """One edit: kept if ``Settings`` accepts it, else put back and explained."""
+        try:
+            settings = self._settings.replace(**change)
+        except (SettingsError, TypeError) as error:
+            self._draw(self._settings)
+            self.say(f"{error}; kept {_current(self._settings, change)}")
+            return
+        self.say("")
+        self._settings = settings
+        if "lr_schedule" in change:
+            with self._drawing():
+                self._build_schedule_params(settings.schedule)
+        self._notify()
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            callback(self._settings)
+
+
+def _current(settings: Settings, change: dict) -> str:
+    """The value kept instead of a refused edit, for the note."""
+    field = next(iter(change))
+    if field == "schedule_params":
+        return repr(settings.schedule)
+    if field == "lr_schedule":
+        return settings.schedule_name
+    value = getattr(settings, field)
+    return f"{value:g}" if isinstance(value, float) else str(value)

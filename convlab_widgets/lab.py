@@ -1,9 +1,14 @@
 """ConvLab: the builder, the training controls and the live dashboard in one cell.
 
-The lab owns the runs. Pressing Train (or calling ``lab.train()``) snapshots
-the builder's architecture and the controls' settings into a background run;
-the dashboard follows it from the main thread. Every failure a learner can
-cause lands in the status line with its reason, never as a traceback.
+The lab owns the runs: every run — one it trains, one read back from a saved
+lab, a user's own ``model.fit`` streamed through ``lab.callback()`` — enters
+``lab.runs`` through one door (:meth:`ConvLab._adopt`), which names it, gives
+it its colour for good, and says what changed since the run before.  The
+current run is ``lab.run``: the one the dashboard shows and the buttons act on.
+The settings of the next run are the controls' :class:`Settings`; ``train(...)``
+keywords are checked against them before anything changes, so a refused
+setting never sticks.  Every failure a learner can cause lands in the status
+line with its reason, never as a traceback.
 """
 
 from __future__ import annotations
@@ -14,40 +19,46 @@ import ipywidgets as widgets
 
 from .architecture import Architecture, ArchitectureError
 from .builder import Builder
+from .colors import run_color
 from .compare.diff import describe_changes
 from .controls import Controls
 from .dashboard.dashboard import Dashboard
 from .runs_table import RunsTable
 from .training import Trainer, datasets
 from .training.datasets import DatasetError
+from .training.settings import Settings, SettingsError
+from .training.status import ACTIVE
+from .widget_base import check_keywords
 
 log = logging.getLogger(__name__)
 
-# One colour per run, for overlays and the table; none is the loss or accuracy panel's own colour.
-RUN_COLORS = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#393b79", "#d62728",
-              "#637939")
-EXTRA_SETTINGS = ("seed", "filter_every")  # settings with no control: a clone keeps them for the next run
-
 
 class ConvLab(widgets.VBox):
-    """``ConvLab(dataset="digits", architecture="conv_small")``; display it, press Train."""
+    """``ConvLab(dataset="digits", architecture="conv_small")``; display it, press Train.
+
+    ``dataset``: a name from ``datasets.names()``.  ``architecture``: an ``Architecture``, a
+    preset name, or None for an empty stack.  ``strategy``: None to detect (TPU → GPUs → CPU),
+    or a ``tf.distribute`` strategy.  Other keywords are the VBox's (``layout=...``); an
+    unknown one is a ``TypeError``.
+    """
 
     def __init__(self, dataset: str = "digits", architecture: Architecture | str | None = "conv_small",
                  strategy=None, **kwargs):
-        if dataset not in datasets.names():
-            raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(datasets.names())}")
+        check_keywords(type(self), kwargs)
+        settings = Settings.make(dataset=dataset)
         self.strategy = strategy
-        self.builder = Builder(architecture, dataset=dataset)
+        self.builder = Builder(architecture, dataset=dataset, dataset_locked=True)
         self.builder.use_dataset(dataset)
-        self.controls = Controls(dataset=dataset)
+        self.controls = Controls(settings)
         self.dashboard = Dashboard()
         self.table = RunsTable(on_select=lambda _keys: self._overlay(), on_clone=lambda run: self._guarded(
             lambda: self.clone(run), None), on_delete=lambda run: self._guarded(lambda: self.delete(run), None),
             on_rename=lambda run, name: self.rename(run, name))
         self.runs: list = []
         self._trainers: dict = {}
-        self._extra: dict = {}
         self._count = 0
+        self._settings = settings  # the controls' settings as last seen, to tell what an edit changed
+        self._lr_edit = None  # a learning rate typed while the run is paused, for resume()
         super().__init__([self.builder, self.controls, self.dashboard, self.table], **kwargs)
         self.add_class("convlab-lab")
         c = self.controls
@@ -55,8 +66,8 @@ class ConvLab(widgets.VBox):
         c.pause_button.on_click(lambda _b: self._guarded(self.pause))
         c.resume_button.on_click(lambda _b: self._guarded(self.resume))
         c.stop_button.on_click(lambda _b: self.stop())
-        c.dataset.observe(self._on_dataset, names="value")
-        c.observe_schedule(self._preview_schedule)
+        c.observe_settings(self._settings_changed)
+        self.builder.on_data_fix(self._data_fix)
         self.dashboard.monitor.observe(self._on_monitor, names="state")
         self.builder.observe(lambda _change: self.dashboard.show_architecture(self.architecture), names="view")
         self.dashboard.show_architecture(self.architecture)
@@ -64,7 +75,7 @@ class ConvLab(widgets.VBox):
 
     def __repr__(self) -> str:
         summary = self.architecture.summary()
-        return (f"ConvLab(dataset={self.controls.dataset.value!r}, {len(self.architecture)} layers, "
+        return (f"ConvLab(dataset={self.settings.dataset!r}, {len(self.architecture)} layers, "
                 f"{summary.total_params:,} parameters, {len(self.runs)} run{'s' if len(self.runs) != 1 else ''})")
 
     # -- Python API -----------------------------------------------------------------------------
@@ -74,37 +85,33 @@ class ConvLab(widgets.VBox):
         return self.builder.architecture
 
     @property
+    def settings(self) -> Settings:
+        """The settings the next run uses: what the controls show."""
+        return self.controls.settings
+
+    @property
     def run(self):
-        """The latest run, or None."""
+        """The current run: the latest one, which the dashboard shows and the buttons act on; or None."""
         return self.runs[-1] if self.runs else None
 
     def train(self, epochs: int | None = None, *, wait: bool = False, **settings):
-        """Start training what the builder shows; returns the ``Run`` at once (or at the end with ``wait``).
+        """Train what the builder shows; returns the run at once (or at its end with ``wait``).
 
-        Keyword settings override the controls: ``batch_size``, ``optimizer``,
-        ``learning_rate``, ``lr_schedule``, ``filter_every``, ``seed``.
+        Keywords change the controls' settings for this run and the next ones: ``epochs``,
+        ``batch_size``, ``optimizer``, ``learning_rate``, ``lr_schedule``, ``seed``,
+        ``filter_every``, ``train_subset``... (see ``Settings``).  They are checked first: a
+        refused one raises ``SettingsError`` naming it, and nothing changes.
         """
-        shown = {key: settings[key] for key in ("learning_rate", "batch_size") if key in settings}
         if epochs is not None:
-            shown["epochs"] = epochs
-        if settings.get("optimizer") in self.controls.optimizer.options:  # a name the dropdown has
-            shown["optimizer"] = settings["optimizer"]
-        self.controls.apply(shown)
-        config = {**self.controls.settings(), **self._extra, **settings}
-        trainer = self._trainer()
-        run = trainer.start(**config)
-        previous = self.run
-        self._count += 1
-        run.name = f"run {self._count}"
-        run.color = RUN_COLORS[(self._count - 1) % len(RUN_COLORS)]
-        run.previous, run.changes = previous, describe_changes(previous, run)
-        run.settings = {**self.controls.values(), **{key: config[key] for key in EXTRA_SETTINGS if key in config}}
-        self.runs.append(run)
-        self.controls.show(run.status)
+            settings["epochs"] = epochs
+        chosen = self.controls.settings.replace(**settings)
+        self._check_fits(chosen)
+        trainer = self._trainer(chosen)
+        self._drop_unstarted()
+        run = trainer.start(chosen)
+        self.controls.show_settings(chosen)  # what trains is what the controls show
+        self._adopt(run)
         self.dashboard.watch(run)
-        if previous is not None:  # the run just before is what a learner compares with first
-            self.table.select(self.table.selected | {id(previous)})
-        self._show_runs()
         if wait:
             self.dashboard.follow(run)
         return run
@@ -112,20 +119,19 @@ class ConvLab(widgets.VBox):
     def clone(self, run) -> None:
         """Load ``run``'s architecture and settings into the builder and the controls, to tweak and train again."""
         self._refuse_while_training("clone a run")
-        settings = dict(run.settings)
-        self.controls.apply(settings)  # the dataset first: it sets the builder's input shape
+        if run.settings is None:
+            raise RuntimeError(f"{run.name} is your own model.fit: the lab has no settings of it to load")
+        self.controls.show_settings(run.settings)  # the dataset first: it sets the builder's input shape
         self.builder.architecture.restore(run.architecture.to_dict())
-        self._extra = {key: settings[key] for key in EXTRA_SETTINGS if key in settings}
-        self.dashboard.monitor.state = {**self.dashboard.monitor.state,
-                                        "message": f"Cloned {run.name}: change something, then press Train."}
+        self.dashboard.say(f"Cloned {run.name}: change something, then press Train.")
 
     def delete(self, run) -> None:
         """Forget a run that has ended; its table row and overlay go too."""
         if not run.done:
             raise RuntimeError(f"{run.name} is still {run.status}: stop it before deleting it")
         self.runs.remove(run)
-        if self.dashboard._run is run and self.runs:
-            self.dashboard.show_run(self.runs[-1])
+        if self.dashboard.run is run and self.runs:
+            self.dashboard.show_run(self.run, data=self._data_of(self.run))
         self._show_runs()
 
     def rename(self, run, name: str) -> None:
@@ -142,8 +148,9 @@ class ConvLab(widgets.VBox):
         (``"lesson.convlab"``), with the latest trained model as a ``.keras`` file (``models="all"``: every run's)."""
         from .persistence import save_lab
 
-        return save_lab(path, architecture=self.architecture, dataset=self.controls.dataset.value, runs=self.runs,
-                        settings=self.controls.values(), models=models, overwrite=overwrite)
+        return save_lab(path, architecture=self.architecture, dataset=self.settings.dataset,
+                        runs=[run for run in self.runs if run.settings is not None], settings=self.settings,
+                        models=models, overwrite=overwrite)
 
     @classmethod
     def load(cls, path, strategy=None, **kwargs) -> "ConvLab":
@@ -156,57 +163,86 @@ class ConvLab(widgets.VBox):
 
         state = load_lab(path)
         lab = cls(dataset=state.dataset, architecture=state.architecture, strategy=strategy, **kwargs)
-        lab.controls.apply(state.settings)
-        previous = None
+        lab.controls.show_settings(state.settings)
         for run in state.runs:
-            lab._count += 1
-            run.color = RUN_COLORS[(lab._count - 1) % len(RUN_COLORS)]
-            run.previous, run.changes = previous, describe_changes(previous, run)
-            lab.runs.append(run)
-            previous = run
+            lab._adopt(run)
         if lab.runs:
             lab.dashboard.show_run(lab.run, data=lab._data_of(lab.run))
         lab._show_runs()
         return lab
 
     def stop(self) -> None:
-        if self.run is not None:
-            self.run.stop()
-            self.run.resume()  # a paused run must wake up to stop
+        run = self.run
+        if run is not None and not run.done:
+            run.stop()
+            run.resume()  # a paused run must wake up to stop
 
     def pause(self) -> None:
-        if self.run is not None:
-            self.run.pause()
+        run = self.run
+        if run is not None and not run.done:
+            run.pause()
 
     def resume(self) -> None:
         """Resume; a learning rate typed while paused takes effect now."""
         run = self.run
         if run is None:
             return
-        lr = self.controls.learning_rate.value
-        if lr != run.config["learning_rate"]:
+        lr, self._lr_edit = self._lr_edit, None
+        if lr is not None:
             run.set_learning_rate(lr)
         run.resume()
 
     def callback(self, batch_size: int | None = None):
-        """A Keras callback streaming your own ``model.fit`` into this lab's panels."""
-        return self.dashboard.callback(batch_size=batch_size)
+        """A Keras callback streaming your own ``model.fit`` into this lab: it becomes a run in
+        ``lab.runs`` and the table, and Stop stops it (``batch_size``: to show samples/s)."""
+        self._refuse_while_training("stream your own model.fit")
+        self._drop_unstarted()
+        stream = self.dashboard.callback(batch_size=batch_size)
+        self._adopt(stream.run)
+        return stream
 
     # -- wiring ---------------------------------------------------------------------------------
 
-    def _trainer(self) -> Trainer:
+    def _adopt(self, run) -> None:
+        """The one door into ``lab.runs``: a name, a colour for good, and what changed since the run before."""
+        self._count += 1
+        previous = self.run
+        run.name = getattr(run, "name", None) or f"run {self._count}"
+        run.color = run_color(self._count - 1)
+        run.previous = previous
+        run.changes = describe_changes(previous, run)
+        self.runs.append(run)
+        if previous is not None:  # the run just before is what a learner compares with first
+            self.table.select(self.table.selected | {id(previous)})
+        self._show_runs()
+
+    def _drop_unstarted(self) -> None:
+        """A ``lab.callback()`` whose fit never began leaves nothing worth keeping."""
+        run = self.run
+        if run is not None and getattr(run, "unstarted", False):
+            self.runs.remove(run)
+            self._show_runs()
+
+    def _trainer(self, settings: Settings) -> Trainer:
         """One trainer per (dataset, subset): loading data is the slow part, so it is reused."""
-        name, subset = self.controls.dataset.value, self.controls.subset.value or None
-        key = (name, subset)
+        key = (settings.dataset, settings.train_subset)
         if key not in self._trainers:
-            data = datasets.load(name, train_subset=subset)
+            data = datasets.load(settings.dataset, train_subset=settings.train_subset)
             self._trainers[key] = Trainer(self.builder.architecture, data, strategy=self.strategy)
         return self._trainers[key]
+
+    def _check_fits(self, settings: Settings) -> None:
+        """The builder's input must be the data's images: said in the lab's own words, with the fix on screen."""
+        mismatch = self.builder.data_mismatch()
+        if mismatch:
+            raise ArchitectureError(f"{mismatch} Use the fix offered above the layers.")
 
     def _data_of(self, run):
         """The dataset a loaded run's predictions point into (its validation split does not depend on the
         training subset), or None when it cannot be had here, e.g. a download while offline."""
         name = run.config.get("data")
+        if name not in datasets.names():
+            return None
         try:
             data = next((trainer.data for (key, _subset), trainer in self._trainers.items() if key == name), None)
             data = data or datasets.load(name)
@@ -214,25 +250,43 @@ class ConvLab(widgets.VBox):
             return None
         return data if data.validation_size == run.config.get("validation_size") else None
 
-    def _guarded(self, action, failed_status: str = "not started") -> None:
-        """Run a button's action; a learner's mistake becomes a message, not a traceback."""
+    def _guarded(self, action, failed_status: str | None = "not started") -> None:
+        """Run a button's action; a learner's mistake becomes a message, not a traceback.
+
+        A refused Train says "not started" and why, on its own: nothing of the run shown
+        before (its progress, its speed) stays beside it as if it belonged to the refusal."""
         try:
             action()
-        except (ArchitectureError, DatasetError, ValueError, TypeError, RuntimeError) as error:
-            state = self.dashboard.monitor.state
-            self.dashboard.monitor.state = {**state, "status": failed_status or state.get("status", "idle"),
-                                            "message": str(error)}
+        except (ArchitectureError, DatasetError, SettingsError, ValueError, TypeError, RuntimeError) as error:
+            if failed_status:
+                self.dashboard.refuse(failed_status, str(error))
+            else:
+                self.dashboard.say(str(error))
         except Exception as error:  # the log keeps the traceback for whoever debugs
             log.exception("lab action failed")
-            self.dashboard.monitor.state = {"status": "failed", "message": f"Unexpected error: {error}"}
+            self.dashboard.refuse("failed", f"Unexpected error: {error}")
 
-    def _on_dataset(self, change) -> None:
-        self._guarded(lambda: self.builder.use_dataset(change["new"]))
+    def _settings_changed(self, settings: Settings) -> None:
+        before, self._settings = self._settings, settings
+        run = self.run
+        if settings.learning_rate != before.learning_rate and run is not None and run.status == "paused":
+            self._lr_edit = settings.learning_rate
+        if settings.dataset != before.dataset:
+            self._guarded(lambda: self.builder.use_dataset(settings.dataset), None)
+        self._preview_schedule()
+
+    def _data_fix(self, action: str) -> None:
+        """The builder's one-click fix for an input that is not the lab's data."""
+        if action == "adapt":
+            self.builder.use_dataset(self.settings.dataset)
+        else:
+            self._guarded(lambda: self.controls.apply({"dataset": action}), None)
 
     def _on_monitor(self, change) -> None:
         status = change["new"].get("status")
-        self.controls.show(status if status in ("starting", "running", "paused") else None)
-        self.table.show(self.runs, live=self.run)
+        run = self.run
+        self.controls.show(status if status in ACTIVE else None, can_pause=getattr(run, "can_pause", True))
+        self.table.show(self.runs, live=run)
 
     def _show_runs(self) -> None:
         self.table.show(self.runs, live=self.run)
@@ -243,14 +297,9 @@ class ConvLab(widgets.VBox):
 
     def _refuse_while_training(self, what: str) -> None:
         run = self.run
-        if run is not None and not run.done:
+        if run is not None and not run.done and not getattr(run, "unstarted", False):
             raise RuntimeError(f"{run.name} is {run.status}: stop it before you {what}")
 
     def _preview_schedule(self) -> None:
-        try:
-            schedule = self.controls.schedule_value()
-        except (TypeError, ValueError):
-            return  # half-typed parameter: keep the last preview
         if self.run is None or self.run.done:
-            self.dashboard.preview_schedule(schedule.preview(self.controls.epochs.value,
-                                                             self.controls.learning_rate.value))
+            self.dashboard.preview_schedule(self.settings.lr_preview())

@@ -12,6 +12,7 @@ import anywidget
 import traitlets
 
 from ._static import bundle
+from .threads import note_widget_message
 
 
 class Monitor(anywidget.AnyWidget):
@@ -32,6 +33,7 @@ class Monitor(anywidget.AnyWidget):
         self._beat_callbacks.append(callback)
 
     def _on_message(self, _widget, content, _buffers) -> None:
+        note_widget_message()
         if "beat" in content:
             for callback in list(self._beat_callbacks):
                 callback()

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -43,8 +44,10 @@ import numpy as np
 from .architecture import Architecture, ArchitectureError
 from .architecture.errors import short
 from .training import datasets, events
+from .training import schedules
 from .training.record import SavedRun
-from .training.run import TERMINAL
+from .training.settings import OPTIMIZERS, Settings, SettingsError
+from .training.status import TERMINAL
 
 FORMAT = "convlab-lab"
 VERSION = 1
@@ -93,7 +96,7 @@ class LabState:
 
     architecture: Architecture
     dataset: str
-    settings: dict
+    settings: Settings
     runs: list
 
 
@@ -113,8 +116,8 @@ def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest
         raise ValueError(f"models must be 'latest' or 'all', got {models!r}")
     if dataset not in datasets.names():
         raise ValueError(f"dataset must be one of {', '.join(datasets.names())}, got {dataset!r}")
-    if not isinstance(settings, (dict, type(None))):
-        raise TypeError(f"settings must be a dict of the lab's controls, got {type(settings).__name__}")
+    if not isinstance(settings, (Settings, type(None))):
+        raise TypeError(f"settings must be the lab's Settings, got {type(settings).__name__}")
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists: pass overwrite=True to replace it, or choose another name")
     if target.exists() and not (target / LAB_FILE).is_file():
@@ -131,7 +134,7 @@ def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest
 
     document = {"format": FORMAT, "version": VERSION, "keras_version": keras.__version__,
                 "architecture": architecture.to_dict(), "dataset": dataset,
-                "settings": _plain(settings or {}, "settings"), "runs": [entry for entry, _ in records]}
+                "settings": (settings or Settings(dataset=dataset)).to_dict(), "runs": [entry for entry, _ in records]}
     text = json.dumps(document, separators=(",", ":"))
     steps = []
     for run, (entry, arrays) in zip(runs, records):
@@ -153,11 +156,11 @@ def _run_entry(run, index, keep_model):
     entry = {
         "name": getattr(run, "name", None) or where, "status": run.status, "message": run.message,
         "started_at": run.started_at, "ended_at": run.ended_at,
-        "param_count": next((event.param_count for event in run.events if event.kind == "run_started"), None),
+        "param_count": run.param_count,
         "config": _plain(run.config, f"{where} config"), "architecture": run.architecture.to_dict(),
         "history": _columns(run.history, _EPOCH_COLUMNS), "batch_history": _columns(run.batch_history, _BATCH_COLUMNS),
         **snapshots, "arrays": f"runs/{index + 1}.npz", "model": f"runs/{index + 1}.keras" if keep_model else None,
-        "settings": _plain(getattr(run, "settings", None) or {}, f"{where} settings"),  # the lab's controls, for a clone
+        "settings": run.settings.to_dict() if run.settings is not None else {},  # for a clone
     }
     return entry, arrays
 
@@ -263,7 +266,8 @@ def load_lab(path) -> LabState:
     architecture = _architecture(document["architecture"], f"{file}: architecture", strict=False)
     runs = [_run(entry, root, f"{file}: runs[{index}]", document["keras_version"])
             for index, entry in enumerate(document["runs"])]
-    return LabState(architecture, document["dataset"], document["settings"], runs)
+    settings = _settings(document["settings"], {"data": document["dataset"]}, f"{file}: settings")
+    return LabState(architecture, document["dataset"], settings, runs)
 
 
 def _run(entry, root, where, keras_version):
@@ -288,8 +292,41 @@ def _run(entry, root, where, keras_version):
         name=entry["name"], config=config, architecture=architecture, history=history, batch_history=batch_history,
         status=entry["status"], message=entry["message"], started_at=entry["started_at"],
         ended_at=entry["ended_at"], filters=filters, predictions=predictions, model=model,
-        param_count=entry["param_count"], settings=entry["settings"],
+        param_count=entry["param_count"], settings=_settings(entry["settings"], config, f"{where}.settings"),
     )
+
+
+_SCHEDULE_REPR = re.compile(r"schedules\.(\w+)\((.*)\)")
+
+
+def _settings(values, config, where):
+    """A run's (or the lab's) :class:`Settings`, checked as the lab checks them.
+
+    Labs saved before settings were one record hold the controls' values only ("subset"
+    for train_subset, nothing for a run trained outside a lab): what is missing is read
+    from the run's config, where every run recorded what it trained with."""
+    recorded = {"dataset": config.get("data"), "train_subset": config.get("train_subset"),
+                "epochs": config.get("epochs"), "batch_size": config.get("batch_size"),
+                "learning_rate": config.get("learning_rate"), "seed": config.get("seed"),
+                "filter_every": config.get("filter_every")}
+    optimizer = str(config.get("optimizer", "")).lower()
+    if optimizer in OPTIMIZERS:
+        recorded["optimizer"] = optimizer
+    schedule = _SCHEDULE_REPR.fullmatch(str(config.get("lr_schedule", "")))
+    if schedule and schedule[1] in schedules.names():
+        params = dict(part.split("=", 1) for part in schedule[2].split(", ") if "=" in part)
+        recorded.update(schedule=schedule[1], schedule_params={key: float(value) for key, value in params.items()
+                                                               if _FLOAT.fullmatch(value)})
+    values = {**{key: value for key, value in recorded.items() if value is not None}, **values}
+    if values.get("dataset") not in datasets.names():
+        values["dataset"] = None  # a Trainer's data of its own
+    try:
+        return Settings.from_dict(values)
+    except (SettingsError, TypeError) as error:
+        raise LabFileError(f"{where}: {str(error)[:300]}") from None
+
+
+_FLOAT = re.compile(r"-?\d+(\.\d*)?(e-?\d+)?")
 
 
 def _at(where, key):

@@ -10,10 +10,12 @@ decides what a click does.  Main thread only.
 
 from __future__ import annotations
 
-import html
 import time
 
 import ipywidgets as widgets
+
+from .html import escape
+from .training.status import ACTIVE
 
 COLUMNS = (
     ("", "1.8em"), ("", "1.2em"), ("run", "7.6em"), ("parameters", "6.4em"), ("best val acc", "4.8em"),
@@ -45,7 +47,7 @@ class RunsTable(widgets.VBox):
         self.selected = set()  # keys of the runs ticked for overlay
         self._rows = {}  # key -> _Row
         self._params = {}  # key -> parameter count (an architecture snapshot never changes)
-        self.rows = widgets.VBox(layout=widgets.Layout(width="100%", overflow_x="auto"))
+        self.rows = widgets.VBox(layout=widgets.Layout(width="100%", overflow="auto hidden"))
         self.empty = widgets.HTML(f"<i>{EMPTY_MESSAGE}</i>")
         title = widgets.HTML('<div style="font-size: 18px; margin: 6px 0 2px">Runs '
                              '<span style="font-size: 14px; color: #555">— tick runs to overlay them on the loss '
@@ -78,8 +80,11 @@ class RunsTable(widgets.VBox):
 
     def _param_count(self, key, run):
         if key not in self._params:
-            summary = run.architecture.summary()
-            self._params[key] = summary.total_params if summary.is_valid else None
+            if run.architecture is None:  # a model.fit the catalog cannot describe: Keras counted it
+                self._params[key] = run.param_count
+            else:
+                summary = run.architecture.summary()
+                self._params[key] = summary.total_params if summary.is_valid else None
         return self._params[key]
 
     # Clicks ------------------------------------------------------------------------
@@ -139,12 +144,12 @@ class _Row:
         ]
         for label, text in zip(self.labels, texts):
             _set(label, text)
-        changes = html.escape("; ".join(getattr(run, "changes", None) or ()))
+        changes = escape("; ".join(getattr(run, "changes", None) or ()))
         previous = getattr(run, "previous", None)
-        _set(self.changes, f"changed since {html.escape(previous.name)}: {changes}" if previous else
+        _set(self.changes, f"changed since {escape(previous.name)}: {changes}" if previous else
              f"first run: {changes}")
-        _set(self.swatch, f'<div style="width: 14px; height: 14px; background: {run.color}; '
-                          f'border-radius: 3px" title="{run.name}\'s colour"></div>')
+        _set(self.swatch, f'<div style="width: 14px; height: 14px; background: {escape(run.color)}; '
+                          f'border-radius: 3px" title="{escape(run.name)}&#39;s colour"></div>')
         if self.name.value != run.name:
             self.name.value = run.name
         self._updating = True
@@ -156,7 +161,7 @@ class _Row:
                                              else "overlay this run on the panels")
         finally:
             self._updating = False
-        running = run.status in ("starting", "running", "paused")
+        running = run.status in ACTIVE
         self.delete.disabled = running
         self.delete.tooltip = "stop the run before deleting it" if running else "delete this run"
 

@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from convlab_widgets.training.run import RunRecord
 from convlab_widgets import ConvLab, Dashboard
-from convlab_widgets.training.events import BatchEnd, EpochEnd, EventLog, RunEnded, RunStarted
+from convlab_widgets.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted
 
 
 @pytest.fixture
@@ -72,17 +73,9 @@ def _twenty_thousand_steps(log):
     log.publish(RunEnded("completed", "done", epochs, 10.0))
 
 
-class _Source:
-    def __init__(self):
-        self.events = EventLog()
-        self.config = {}
-        self.schedule = None
-        self.done = True
-
-
 def test_a_20000_step_run_stays_within_the_traffic_bounds(sent):
     dashboard = Dashboard()
-    source = _Source()
+    source = RunRecord()  # a run fed by hand, as the adapter feeds one
     dashboard.watch(source)
     sent.clear()
     _twenty_thousand_steps(source.events)

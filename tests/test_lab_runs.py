@@ -20,7 +20,7 @@ def test_each_run_is_named_coloured_and_says_what_changed(lab_with_two_runs):
     assert (first.name, second.name) == ("run 1", "run 2")
     assert first.color != second.color
     assert second.changes == ["Dense(64→32)", "2→3 epochs", "lr 0.001→0.003"]
-    assert second.settings["learning_rate"] == 0.003 and second.settings["seed"] == 0
+    assert second.settings.learning_rate == 0.003 and second.settings.seed == 0
 
 
 def test_the_previous_run_is_overlaid_per_epoch_in_its_colour(lab_with_two_runs):

@@ -18,10 +18,11 @@ from convlab_widgets.dashboard.history import SERIES, RunHistory
 from convlab_widgets.persistence import LabFileError, LabSaveError, load_lab, save_lab
 from convlab_widgets.training import Trainer, datasets, events, schedules
 from convlab_widgets.training.record import SavedRun
+from convlab_widgets.training.settings import Settings
 from convlab_widgets.training.run import BATCH_KEYS, EPOCH_KEYS
 
-SETTINGS = {"epochs": 2, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.001, "schedule": "constant",
-            "subset": 0}
+SETTINGS = Settings.make(epochs=2, batch_size=64, optimizer="momentum", learning_rate=0.001,
+                         lr_schedule=schedules.exponential(decay=0.8), seed=4)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_a_lab_round_trips_with_every_run(runs, saved):
     stopped, failed, diverged = state.runs[1:]
     assert 23 * len(stopped.history["epoch"]) < len(stopped.batch_history["step"]) and len(stopped.filters) > 2
     assert failed.message == "RuntimeError: the schedule broke" and len(failed.history["epoch"]) == 1
-    assert not math.isfinite(diverged.batch_history["loss"][-1])
+    assert not diverged.batch_history["loss"][-1] < 1e4  # it ran away (to a huge loss, or to inf or nan)
 
 
 def test_loaded_models_predict_as_the_originals(runs, saved, digits):
@@ -264,10 +265,10 @@ def test_a_run_in_progress_is_not_saved(digits, tmp_path):
 
 def test_bad_arguments_are_named(runs, tmp_path):
     arch = presets.get("conv_small")
-    with pytest.raises(TypeError, match=r"settings\.schedule: a Constant cannot be saved in a lab"):
+    with pytest.raises(TypeError, match="settings must be the lab's Settings, got dict"):
         save_lab(tmp_path / "lab", architecture=arch, dataset="digits", runs=runs,
                  settings={"schedule": schedules.constant()})
-    with pytest.raises(TypeError, match="settings must be a dict of the lab's controls, got list"):
+    with pytest.raises(TypeError, match="settings must be the lab's Settings, got list"):
         save_lab(tmp_path / "lab", architecture=arch, dataset="digits", runs=runs, settings=[1])
     with pytest.raises(ValueError, match="models must be 'latest' or 'all'"):
         save_lab(tmp_path / "lab", architecture=arch, dataset="digits", runs=runs, models="best")

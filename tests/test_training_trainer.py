@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from convlab_widgets.architecture import Architecture, ArchitectureError, presets
-from convlab_widgets.training import RunStarted, Trainer, active_run, datasets, schedules
+from convlab_widgets.training import RunStarted, SettingsError, Trainer, active_run, datasets, schedules
 from convlab_widgets.training.callbacks import RunCallback
 
 
@@ -194,12 +194,21 @@ def test_an_exception_fails_the_run_and_leaves_the_trainer_usable(digits):
 def test_bad_settings_are_refused_before_anything_starts(digits):
     trainer = Trainer(tiny(), digits)
     cases = [
-        (dict(batch_size=0), ValueError, "batch_size must be a positive whole number"),
-        (dict(epochs=2.5), ValueError, "epochs"),
-        (dict(learning_rate=-1), ValueError, "learning_rate must be a positive"),
-        (dict(optimizer="adamm"), ValueError, "unknown optimizer 'adamm'; try one of adam, sgd"),
-        (dict(lr_schedule="linear"), ValueError, "unknown schedule"),
-        (dict(epochs=3, lr_schedule=lambda epoch: 0.1 - 0.06 * epoch), ValueError, r"returned -0.0\d* for epoch 2"),
+        (dict(batch_size=0), SettingsError, "batch_size: must be a whole number from 1 to 65,536, got 0"),
+        (dict(epochs=2.5), SettingsError, "epochs: must be a whole number from 1 to 10,000, got 2.5"),
+        (dict(epochs=0), SettingsError, "epochs: .* got 0"),
+        (dict(epochs=10**9), SettingsError, "epochs: must be a whole number from 1 to 10,000, got 1000000000"),
+        (dict(epochs="ten"), SettingsError, "epochs: .* got 'ten'"),
+        (dict(learning_rate=-1), SettingsError, "learning_rate: must be a positive number"),
+        (dict(learning_rate=float("inf")), SettingsError, "learning_rate: must be a positive number"),
+        (dict(seed=-1), SettingsError, "seed: must be a whole number from 0"),
+        (dict(jit_compile="yes"), SettingsError, "jit_compile: must be True, False or None"),
+        (dict(optimizer="adamm"), SettingsError, "optimizer: unknown optimizer 'adamm'; did you mean 'adam'"),
+        (dict(lr_schedule="linear"), SettingsError, "unknown schedule"),
+        (dict(epochs=3, lr_schedule=lambda epoch: 0.1 - 0.06 * epoch), SettingsError,
+         r"schedule: .*returned -0.0\d* for epoch 2"),
+        (dict(epochz=3), TypeError, "unknown setting 'epochz'; did you mean 'epochs'"),
+        (dict(dataset="shapes"), SettingsError, "dataset: this trainer trains on 'digits'"),
     ]
     for kwargs, error, message in cases:
         with pytest.raises(error, match=message):
@@ -214,6 +223,16 @@ def test_bad_settings_are_refused_before_anything_starts(digits):
     with pytest.raises(TypeError, match="Architecture or a preset name"):
         Trainer(object(), digits)
     assert trainer.run is None
+
+
+def test_numpy_numbers_are_the_numbers_they_hold(digits):
+    import numpy as np
+
+    run = Trainer(tiny(), digits).start(epochs=np.int64(1), batch_size=np.int32(128), learning_rate=np.float32(0.01),
+                                        seed=np.int64(0))
+    assert run.wait(timeout=60) and run.status == "completed"
+    assert run.settings.epochs == 1 and type(run.settings.epochs) is int
+    assert run.config["learning_rate"] == 0.01 and run.settings.seed == 0
 
 
 def test_seeded_runs_repeat_exactly(digits):

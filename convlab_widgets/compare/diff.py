@@ -40,9 +40,11 @@ def describe_changes(before, after) -> list[str]:
     ``.config`` (the trainer's config dict).
     """
     after_arch, after_config = _parts(after, "after")
-    if before is None:
+    if after_arch is None:
+        return ["your own model"]  # a model.fit whose model the catalog cannot describe
+    before_arch, before_config = _parts(before, "before") if before is not None else (None, None)
+    if before_arch is None:
         return [_stack(after_arch), *_first_images(after_config)]
-    before_arch, before_config = _parts(before, "before")
     changes = _architecture_changes(before_arch, after_arch) + _config_changes(before_config, after_config)
     if changes:
         return changes
@@ -69,10 +71,15 @@ def shorten(pieces, max_length: int = MAX_LABEL) -> str:
 
 
 def _parts(run, what):
+    """(architecture, chosen settings) of a run: the config's values, with the optimizer as the
+    learner named it ("momentum", not Keras' "SGD")."""
     architecture, config = getattr(run, "architecture", None), getattr(run, "config", None)
-    if architecture is None or not isinstance(config, dict):
+    if not isinstance(config, dict) or not hasattr(run, "architecture"):
         raise TypeError(f"describe_changes: {what} must be a run with .architecture and a .config dict "
                         f"(a Run from Trainer.start() or one restored from disk), got {type(run).__name__}")
+    settings = getattr(run, "settings", None)
+    if settings is not None:
+        config = {**config, "optimizer": settings.optimizer_name}
     return architecture, config
 
 

@@ -1,108 +1,177 @@
-"""Stream a ``model.fit`` the user wrote into the dashboard, like livelossplot but live.
+"""Your own ``model.fit``, streamed into the dashboard as a run: like livelossplot, but live.
 
-The callback publishes the same events as a convlab run. When ``fit`` runs on
-the main thread (a blocking cell), the callback also redraws, throttled; when
-the user runs ``fit`` in a thread of their own, it only publishes and the
-front-end heartbeat draws, so no widget is ever touched off the main thread.
+``Dashboard.callback()`` (and ``lab.callback()``, which also keeps the run in
+``lab.runs``) returns a :class:`FitStream`, the Keras adapter of a
+:class:`FitRun`.  The run records and publishes as a lab run does.  When ``fit``
+runs on the notebook's main thread (a blocking cell), the stream also draws
+between batches and lets the kernel handle clicks on Stop (see
+``kernel_events``); when the user runs ``fit`` in a thread of their own, it
+only publishes and the front-end heartbeat draws, so no widget is ever touched
+off a kernel thread.  A fit that ends without telling Keras' callbacks (an
+error in another callback, an interrupted cell) is marked failed, never left
+"running".
 """
 
 from __future__ import annotations
 
-import math
-import time
+import threading
 
 import keras
-import numpy as np
-import tensorflow as tf
 
+from ..kernel_events import BlockingCell, after_cell
 from ..threads import on_kernel_thread
-from ..training.callbacks import BATCH_EVENT_INTERVAL_S, first_conv2d
-from ..training.events import BatchEnd, EpochEnd, EventLog, FilterSnapshot, RunEnded, RunStarted
-from ..training.strategy import describe
+from ..training.adapter import KerasAdapter
+from ..training.events import RunStarted
+from ..training.run import RunRecord
+from ..training.strategy import current_strategy
 
 
-def _number(value):
-    return None if value is None else float(value)
+class FitRun(RunRecord):
+    """A user's own ``model.fit`` as a run: it can stop (after the current batch), not pause.
+
+    ``settings`` is None (the user's code holds them); ``config`` says what Keras reported:
+    epochs, steps per epoch, batch size (when given to the callback), optimizer, learning
+    rate and strategy.  ``model`` is the user's model; ``architecture`` is the model read back
+    as an ``Architecture`` when it can be, else None.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.model = None
+        self.data = None
+        self.schedule = None
+        self.thread = None  # the thread that runs fit, once it has begun
+        self.message = "Waiting for your model.fit to start."
+
+    @property
+    def unstarted(self) -> bool:
+        """True until ``fit`` calls the callback: a lab may then forget the run."""
+        return self.thread is None
+
+    def _kind(self) -> str:
+        return "your own model.fit"
+
+    def check_alive(self) -> None:
+        """A fit in a thread that has died without ending the run ends it (kernel threads only)."""
+        thread = self.thread
+        if thread is not None and not self.done and thread is not threading.main_thread() and not thread.is_alive():
+            self._fail("its thread ended without finishing (an error there?)")
+
+    def _fail(self, why: str) -> None:
+        epochs = len(self._epochs["epoch"])
+        self._finish("failed", f"model.fit failed after {epochs} epoch{'s' if epochs != 1 else ''}: {why}")
+
+    def __repr__(self):
+        return f"<FitRun {self._status}: {len(self._epochs['epoch'])}/{self.config.get('epochs', '?')} epochs>"
 
 
-class FitStream(keras.callbacks.Callback):
-    """Made by ``Dashboard.callback()`` on the main thread, which starts the watch."""
+class FitStream(KerasAdapter):
+    """Made by ``Dashboard.callback()`` on the main thread, which starts the watch; one fit per stream."""
 
     def __init__(self, dashboard, batch_size: int | None = None):
-        super().__init__()
+        super().__init__(FitRun(), global_batch_size=batch_size)
         self.dashboard = dashboard
         self.batch_size = batch_size
-        self.events = EventLog()
-        self.config: dict = {}
-        self.schedule = None
-        self.done = False
-        self._epochs_done = 0
-        dashboard.watch(self, events=self.events)
+        self._blocking = None
+        dashboard.watch(self.run)
+        after_cell(self._cell_ended)
+
+    @property
+    def events(self):
+        return self.run.events
+
+    @property
+    def done(self) -> bool:
+        return self.run.done
 
     def stop(self) -> None:
-        """Ask the user's fit to stop after the current batch (the dashboard's Stop)."""
-        if self.model is not None:
-            self.model.stop_training = True
+        """Ask the fit to stop after the current batch (the dashboard's Stop)."""
+        self.run.stop()
 
     # -- Keras hooks (any thread) ---------------------------------------------------------------
 
     def _publish(self, event) -> None:
-        self.events.publish(event)
+        self.run._publish(event)
         if on_kernel_thread():
             self.dashboard.pump()
 
     def on_train_begin(self, logs=None):
+        run = self.run
+        if run.thread is not None:
+            raise RuntimeError("this callback has streamed a model.fit already: ask lab.callback() for a new one")
+        run.thread = threading.current_thread()
+        run.model = self.model
         epochs, steps = self.params.get("epochs") or 0, self.params.get("steps") or 0
-        info = describe(tf.distribute.get_strategy())
-        self.config = {"epochs": epochs, "steps_per_epoch": steps}
-        self._conv = first_conv2d(self.model)
-        self._began = time.time()
-        self._last = -math.inf
+        info = current_strategy()
         batch = self.batch_size or 0
-        self._publish(RunStarted(self.config, info.description, info.replicas, batch, batch // max(info.replicas, 1),
-                                 steps, epochs, self.model.count_params()))
-        self._snapshot(0, 0)
+        optimizer = self.model.optimizer
+        run.config = {"epochs": epochs, "steps_per_epoch": steps, "batch_size": batch, "replicas": info.replicas,
+                      "per_replica_batch_size": batch // max(info.replicas, 1), "strategy": info.description,
+                      "optimizer": type(optimizer).__name__,
+                      "learning_rate": float(keras.ops.convert_to_numpy(optimizer.learning_rate))}
+        run.architecture = _architecture_of(self.model)
+        run.param_count = self.model.count_params()
+        run.message = ""
+        run._set_status("running")
+        if run.thread is threading.main_thread():
+            self._blocking = BlockingCell()
+        self._publish(RunStarted(run.config, info.description, info.replicas, batch,
+                                 batch // max(info.replicas, 1), steps, epochs, run.param_count))
+        super().on_train_begin(logs)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._epoch_start = self._step_time = time.perf_counter()
-        self._last_step = -1
-
-    def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        now = time.perf_counter()
-        steps = self.params.get("steps") or 0
-        if batch != steps - 1 and now - self._last < BATCH_EVENT_INTERVAL_S:
-            return
-        rate = None
-        if self.batch_size and now > self._step_time:
-            rate = (batch - self._last_step) * self.batch_size / (now - self._step_time)
-        self._publish(BatchEnd(self._epoch, batch, steps, float(logs.get("loss", math.nan)),
-                               _number(logs.get("accuracy")), self._lr(), rate or 0.0))
-        self._last = self._step_time = now
-        self._last_step = batch
+    def _between_batches(self, evaluating=False):
+        if self._blocking is not None:
+            self._blocking.handle_events()  # a click on Stop, where the kernel cannot handle it meanwhile
+            self.dashboard.pump()
+        if self.run.stop_requested:
+            if evaluating:
+                self.model.stop_evaluating = True
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self._publish(EpochEnd(epoch, float(logs.get("loss", math.nan)), _number(logs.get("accuracy")),
-                               _number(logs.get("val_loss")), _number(logs.get("val_accuracy")), self._lr(),
-                               time.perf_counter() - self._epoch_start))
-        self._epochs_done = epoch + 1
-        self._snapshot(epoch, self.params.get("steps") or 0)
+        super().on_epoch_end(epoch, logs)
+        if on_kernel_thread():
+            self.dashboard.pump()
 
     def on_train_end(self, logs=None):
-        stopped = bool(getattr(self.model, "stop_training", False)) and self._epochs_done < self.config["epochs"]
-        status = "stopped" if stopped else "completed"
-        self.done = True
-        self._publish(RunEnded(status, f"model.fit {status} after {self._epochs_done} epochs",
-                               self._epochs_done, time.time() - self._began))
+        run = self.run
+        self._stop_blocking()
+        epochs, planned = len(run.history["epoch"]), run.config["epochs"]
+        if self.diverged:
+            status = "diverged"
+        elif run.stop_requested or (getattr(self.model, "stop_training", False) and epochs < planned):
+            status = "stopped"
+        else:
+            status = "completed"
+        message = run.message if status == "diverged" else f"model.fit {status} after {epochs} of {planned} epochs"
+        run._finish(status, message)
+        if on_kernel_thread():
+            self.dashboard.pump()
 
-    # -- reading the model (training thread, between batches) -----------------------------------
+    def _stop_blocking(self) -> None:
+        if self._blocking is not None:
+            self._blocking, blocking = None, self._blocking
+            blocking.close()
 
-    def _lr(self) -> float:
-        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+    def _cell_ended(self, error) -> bool:
+        """After each cell (main thread): a fit begun on the main thread that has not ended failed
+        with the cell's error. True once nothing is left to watch."""
+        run = self.run
+        if run.done:
+            return True
+        if run.thread is threading.main_thread():
+            self._stop_blocking()
+            run._fail(f"{type(error).__name__}: {error}" if error is not None else "the cell ended before it did")
+            self.dashboard.pump()
+            return True
+        return False
 
-    def _snapshot(self, epoch, batch) -> None:
-        if self._conv is not None:
-            kernel = np.array(keras.ops.convert_to_numpy(self._conv.kernel), dtype=np.float32, copy=True)
-            self._publish(FilterSnapshot(epoch, batch, self._conv.name, kernel))
+
+def _architecture_of(model):
+    """The user's model as an ``Architecture`` for the runs table and diffs, when it reads as one."""
+    from ..architecture import Architecture
+
+    try:
+        return Architecture.from_keras(model)
+    except Exception:  # a model our catalog cannot describe is still streamed
+        return None

@@ -15,21 +15,24 @@ from types import SimpleNamespace
 
 import ipywidgets as widgets
 
+from ..colors import DEFAULT_COLOR
 from ..compare import shorten
+from ..kernel_events import BlockingCell
 from ..monitor import Monitor
 from ..threads import on_kernel_thread
+from ..widget_base import check_keywords
 from .history import RunHistory
 from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
 MAX_RENDERS_PER_S = 5
-TERMINAL = ("completed", "stopped", "diverged", "failed")
 
 
 class Dashboard(widgets.VBox):
     """Progress, device badge and the loss, accuracy, learning-rate and filter panels."""
 
     def __init__(self, **kwargs):
+        check_keywords(type(self), kwargs)
         self.monitor = Monitor()
         self.loss = LossPanel()
         self.accuracy = AccuracyPanel()
@@ -59,25 +62,29 @@ class Dashboard(widgets.VBox):
 
     # -- what to watch --------------------------------------------------------------------------
 
-    def watch(self, run, *, events=None) -> None:
-        """Follow ``run`` (a training ``Run``) from its first event on."""
+    @property
+    def run(self):
+        """The run shown, or None."""
+        return self._run
+
+    def watch(self, run) -> None:
+        """Follow ``run`` (any ``Run``) from its first event on."""
         self._assert_kernel_thread()
         with self._lock:
-            self._watch(run, events)
+            self._watch(run)
 
-    def _watch(self, run, events) -> None:
+    def _watch(self, run) -> None:
         self._run = run
-        self._source = (events if events is not None else run.events).subscribe()
+        self._source = run.events.subscribe()
+        self._use_color(run)
         self.history = RunHistory()
         self._progress = {"status": "starting", "started": time.time()}
         self._look_inside(run, getattr(run, "data", None))
         architecture = getattr(run, "architecture", None)
         if architecture is not None:
             self.show_architecture(architecture)
-        epochs = run.config.get("epochs") if getattr(run, "config", None) else None
-        schedule = getattr(run, "schedule", None)
-        if schedule is not None and epochs:
-            self.learning_rate.preview(schedule.preview(epochs, run.config["learning_rate"]))
+        if run.settings is not None:
+            self.learning_rate.preview(run.settings.lr_preview())
         self.monitor.active = True
         self.render(force=True)
 
@@ -94,6 +101,7 @@ class Dashboard(widgets.VBox):
         self._assert_kernel_thread()
         with self._lock:
             self._run, self._source = run, None
+            self._use_color(run)
             self.history = RunHistory.from_run(run)
             self._progress = _progress_of(run)
             self._look_inside(run, getattr(run, "data", None) or data)
@@ -117,6 +125,19 @@ class Dashboard(widgets.VBox):
         with self._lock:
             for panel in (self.loss, self.accuracy):
                 panel.overlay(entries)
+
+    def _use_color(self, run) -> None:
+        color = getattr(run, "color", None) or DEFAULT_COLOR
+        for panel in (self.loss, self.accuracy):
+            panel.use_color(color)
+
+    def say(self, text: str) -> None:
+        """A message in the status line; the rest of what it shows stays."""
+        self.monitor.state = {**self.monitor.state, "message": text}
+
+    def refuse(self, status: str, message: str) -> None:
+        """Show that an action was refused, on its own: nothing of the run shown before stays beside it."""
+        self.monitor.state = {"status": status, "message": message}
 
     def _look_inside(self, run, data, ended=False) -> None:
         """Predictions need the images their indices point to; activation maps
@@ -151,6 +172,9 @@ class Dashboard(widgets.VBox):
     def _pump(self) -> None:
         if self._source is None:
             return
+        check = getattr(self._run, "check_alive", None)
+        if check is not None:
+            check()
         events = self._source.drain()
         ended = False
         for event in events:
@@ -174,15 +198,19 @@ class Dashboard(widgets.VBox):
         """
         run = run or self._run
         deadline = None if timeout is None else time.monotonic() + timeout
+        cell = BlockingCell()  # Stop and Pause clicks are handled meanwhile, in every front end
         try:
             while self._source is not None:
                 self._source.wait(1 / MAX_RENDERS_PER_S)
+                cell.handle_events()
                 self.pump()
                 if deadline is not None and time.monotonic() > deadline:
                     break
         except KeyboardInterrupt:
             run.stop()
             raise
+        finally:
+            cell.close()
         return run.done
 
     def render(self, force: bool = False) -> None:

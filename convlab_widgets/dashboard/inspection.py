@@ -15,12 +15,12 @@ would draw has not changed.
 from __future__ import annotations
 
 import base64
-import html
 
 import bqplot
 import ipywidgets as widgets
 import numpy as np
 
+from ..html import escape
 from .panels import FIGURE_MARGIN, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, _text, _title, encode_png, filter_mosaic
 
 PAGE_SIZE = 48  # images in the predictions grid
@@ -124,9 +124,9 @@ class PredictionsGrid:
             border = f"outline: 3px solid {WRONG_COLOR}; " if wrong else ""
             colour = WRONG_COLOR if wrong else RIGHT_COLOR
             cells.append(
-                f'<div style="text-align: center; min-width: 0" title="{html.escape(tip)}">'
+                f'<div style="text-align: center; min-width: 0" title="{escape(tip)}">'
                 f'<img src="{self._cells[int(index)]}" style="{border}image-rendering: pixelated">'
-                f'<div style="font-size: 15px; color: {colour}; overflow-wrap: anywhere">{html.escape(label)}</div>'
+                f'<div style="font-size: 15px; color: {colour}; overflow-wrap: anywhere">{escape(label)}</div>'
                 '</div>'
             )
         return _text(self._header(snapshot, len(page))) + (
@@ -324,11 +324,11 @@ class ActivationMaps:
         with self.picked.hold_sync():  # at its own size, or the flex layout stretches it
             self.picked.value = encode_png(picked)
             self.picked.width, self.picked.height = str(picked.shape[1]), str(picked.shape[0])
-        self.picked_label.value = _text(f"true class: {html.escape(true)}")
+        self.picked_label.value = _text(f"true class: {escape(true)}")
         maps = self._activations(label, images)
         height, width, count = maps.shape
         head = (f"{label}: {count} feature maps of {height}×{width} for validation image {index} "
-                f"(true: {html.escape(true)})")
+                f"(true: {escape(true)})")
         if not np.isfinite(maps).all():
             self.maps.layout.display = "none"
             self.caption.value = _text(f"{head} are not finite numbers: training diverged. Train again with a "

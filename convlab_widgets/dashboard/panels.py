@@ -14,7 +14,6 @@ Panels are used from the main thread only.
 
 from __future__ import annotations
 
-import html
 import math
 import struct
 import zlib
@@ -24,6 +23,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..compare import overfitting
+from ..html import escape
 from .history import MAX_POINTS, SERIES
 
 LOSS_COLOR = "#d95f02"
@@ -49,6 +49,10 @@ def _legend(color, curves):
     """A legend row under the plot.  bqplot's own legend sits inside the
     plot area, where it hides the curves once its text is large enough to
     read from the back of a classroom."""
+    return widgets.HTML(_legend_html(color, curves))
+
+
+def _legend_html(color, curves):
     items = []
     for _, label, mark, style in curves:
         opacity = style.get("opacities", [1.0])[0]
@@ -63,7 +67,7 @@ def _legend(color, curves):
             sample += f'<rect x="12" y="4" width="8" height="8" fill="{color}"/>'
         items.append(f'<span style="margin: 0 8px; white-space: nowrap"><svg width="32" height="16" '
                      f'style="vertical-align: middle; opacity: {opacity}">{sample}</svg> {label}</span>')
-    return widgets.HTML(f'<div style="font-size: 14px; text-align: center; line-height: 1.5">{"".join(items)}</div>')
+    return f'<div style="font-size: 14px; text-align: center; line-height: 1.5">{"".join(items)}</div>'
 
 
 def _nice_step(raw):
@@ -97,7 +101,9 @@ class _CurvePanel:
             marks=list(self.marks.values()), axes=[self.x_axis, self.y_axis], title=title, title_style=TITLE_STYLE,
             fig_margin=FIGURE_MARGIN, layout=widgets.Layout(**FIGURE_LAYOUT),
         )
-        self.widget = widgets.VBox([self.figure, _legend(color, curves)], layout=widgets.Layout(min_width="300px"))
+        self.color, self._curves = color, curves
+        self.legend = _legend(color, curves)
+        self.widget = widgets.VBox([self.figure, self.legend], layout=widgets.Layout(min_width="300px"))
         self._drawn = {}
         self._epochs = None
         self._y_range = None
@@ -166,7 +172,7 @@ class _MetricPanel(_CurvePanel):
 
     An overlaid run is drawn per epoch only, in its own colour (train solid,
     validation dashed): batch curves of several runs on one axis are noise.
-    It sits behind the watched run, which stays in the panel's colour.
+    It sits behind the watched run, drawn in that run's colour (``use_color``).
     """
 
     def __init__(self, metric, title, y_scale, color, max_points, **kwargs):
@@ -177,6 +183,15 @@ class _MetricPanel(_CurvePanel):
         self.overlay_legend = widgets.HTML("", layout=widgets.Layout(display="none"))
         self.widget.children = (*self.widget.children, self.overlay_legend)
         self._live_epochs = None
+
+    def use_color(self, color):
+        """Draw the watched run in its own colour, the one it has in the runs table and overlays."""
+        if color == self.color:
+            return
+        self.color = color
+        for mark in self.marks.values():
+            mark.colors = [color]
+        self.legend.value = _legend_html(color, self._curves)
 
     def overlay(self, runs):
         """Overlay ``runs``, a list of ``(key, label, colour, history)``;
@@ -243,7 +258,7 @@ def _overlay_legend(overlays):
         f'<span style="margin: 0 8px"><svg width="32" height="16" style="vertical-align: middle">'
         f'<line x1="1" y1="5" x2="31" y2="5" stroke="{entry.color}" stroke-width="2.5"/>'
         f'<line x1="1" y1="12" x2="31" y2="12" stroke="{entry.color}" stroke-width="2.5" stroke-dasharray="6 4"/>'
-        f'</svg> {html.escape(entry.label)}</span>'
+        f'</svg> {escape(entry.label)}</span>'
         for entry in overlays
     ]
     if not items:
@@ -290,7 +305,7 @@ class LossPanel(_MetricPanel):
         else:
             _set_xy(self.turn_point, [finding.x], [finding.val_loss])
             self.notice.value = (f'<div style="font-size: 15px; color: {TURN_COLOR}; text-align: center; '
-                                 f'padding: 2px 8px">⚠ {html.escape(finding.message)}</div>')
+                                 f'padding: 2px 8px">⚠ {escape(finding.message)}</div>')
             self.notice.layout.display = None
         self._draw_turn()
 

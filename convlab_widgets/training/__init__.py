@@ -5,13 +5,15 @@ from .datasets import DataBundle, DatasetError
 from .events import (
     BatchEnd, EpochEnd, EventLog, FilterSnapshot, PredictionSnapshot, RunEnded, RunStarted, StatusChanged, Subscription,
 )
-from .run import Run, RunError
+from .run import Run, RunError, TrainingRun
+from .settings import Settings, SettingsError
 from .strategy import StrategyInfo, detect_strategy
 from .trainer import Trainer, active_run
 
 __all__ = [
     "BatchEnd", "DataBundle", "DatasetError", "EpochEnd", "EventLog", "FilterSnapshot", "PredictionSnapshot", "Run",
     "RunEnded",
-    "RunError", "RunStarted", "StatusChanged", "StrategyInfo", "Subscription", "Trainer", "datasets",
+    "RunError", "RunStarted", "Settings", "SettingsError", "StatusChanged", "StrategyInfo", "Subscription", "Trainer",
+    "TrainingRun", "datasets",
     "active_run", "detect_strategy", "schedules",
 ]

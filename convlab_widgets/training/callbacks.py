@@ -1,40 +1,21 @@
-"""The Keras callback that runs on the training thread and feeds a Run.
+"""The lab run's Keras callback: the adapter plus pause, stop, learning-rate edits and predictions.
 
-Keras calls it between batches, which is the only place where training can
-be paused, stopped, or have its learning rate changed, and where the model's
-variables can be read consistently (filter snapshots, predictions).  It
-publishes events and never touches a widget.
+It runs on the training thread, publishes events and never touches a widget.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 
-import keras
 import numpy as np
 
-from .events import BatchEnd, EpochEnd, FilterSnapshot, PredictionSnapshot
-from .trainer import _outputs_probabilities
+from .adapter import KerasAdapter, outputs_probabilities
+from .events import PredictionSnapshot
 
-BATCH_EVENT_INTERVAL_S = 0.1  # at most 10 batch events per second
 PREDICTION_LIMIT = 2000  # validation images predicted after each epoch, at most...
 PREDICTION_BYTES = 64 << 20  # ...and at most this many bytes of their pixels, kept for the run (flowers: ~150)
 PREDICTION_BATCH = 512
-
-
-def first_conv2d(model):
-    """The Conv2D closest to the input: its kernels are the filters that look
-    at pixels, the only ones a learner can read as images."""
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            return layer
-        if getattr(layer, "layers", None):
-            inner = first_conv2d(layer)
-            if inner is not None:
-                return inner
-    return None
 
 
 def prediction_sample(size, input_shape):
@@ -64,7 +45,7 @@ class ValidationPredictor:
         images, labels = data.validation_images(indices)
         self.images = tf.constant(images)
         self.indices, self.labels = _read_only(indices), _read_only(labels)
-        self.logits = not _outputs_probabilities(model)
+        self.logits = not outputs_probabilities(model)
         self.forward = tf.function(lambda x: model(x, training=False), autograph=False,
                                    input_signature=[tf.TensorSpec((None, *images.shape[1:]), tf.float32)])
 
@@ -99,26 +80,17 @@ def _read_only(array):
     return array
 
 
-class RunCallback(keras.callbacks.Callback):
+class RunCallback(KerasAdapter):
+    """The lab's run: its schedule sets each epoch's learning rate, it pauses, stops and
+    takes new learning rates between batches, and predicts the validation images after
+    each epoch."""
+
     def __init__(self, run, stepper, steps_per_epoch, global_batch_size, filter_every=None):
-        super().__init__()
-        self.run = run
+        super().__init__(run, global_batch_size=global_batch_size, steps_per_epoch=steps_per_epoch,
+                         filter_every=filter_every)
         self.stepper = stepper
-        self.steps_per_epoch = steps_per_epoch
-        self.global_batch_size = global_batch_size
-        self.filter_every = filter_every
         self.scale = 1.0  # set_learning_rate rescales the schedule from then on
-        self.lr = None
-        self.conv = None
-        self.diverged = False
-        self.epoch = 0
         self.predictor = None
-
-    # Learning rate ---------------------------------------------------------
-
-    def _set_lr(self, value):
-        self.model.optimizer.learning_rate = value
-        self.lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def _apply_pending_lr(self):
         lr = self.run._take_pending_lr()
@@ -128,9 +100,25 @@ class RunCallback(keras.callbacks.Callback):
             self._set_lr(lr)
             self.run._note(f"learning rate set to {self.lr:.3g}")
 
-    # Between batches -------------------------------------------------------
+    def _predict(self, epoch):
+        data = self.run.data
+        if not data.validation_size:
+            return
+        if self.predictor is None:
+            self.predictor = ValidationPredictor(self.model, data)
+        self.run._record_predictions(self.predictor(epoch))
 
-    def _checkpoint(self, evaluating=False):
+    # What differs from the plain adapter -----------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self.run._running()
+        super().on_train_begin(logs)
+
+    def _epoch_began(self, epoch):
+        self._set_lr(self.stepper.lr(epoch) * self.scale)
+        self._apply_pending_lr()
+
+    def _between_batches(self, evaluating=False):
         """Pause here if asked (the time spent paused is not training time),
         then honour stop and learning-rate changes."""
         self.paused_s += self.run._pause_point()
@@ -141,83 +129,6 @@ class RunCallback(keras.callbacks.Callback):
         else:
             self._apply_pending_lr()
 
-    def _snapshot(self, epoch, batch):
-        if self.conv is not None:
-            kernel = np.array(keras.ops.convert_to_numpy(self.conv.kernel), dtype=np.float32, copy=True)
-            self.run._record_filters(FilterSnapshot(epoch, batch, self.conv.name, kernel))
-
-    def _predict(self, epoch):
-        data = self.run.data
-        if not data.validation_size:
-            return
-        if self.predictor is None:
-            self.predictor = ValidationPredictor(self.model, data)
-        self.run._record_predictions(self.predictor(epoch))
-
-    # Keras hooks -----------------------------------------------------------
-
-    def on_train_begin(self, logs=None):
-        self.run._running()
-        self.conv = first_conv2d(self.model)
-        self._snapshot(0, 0)
-        self.paused_s = 0.0
-        self.last_published = -math.inf
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self._set_lr(self.stepper.lr(epoch) * self.scale)
-        self._apply_pending_lr()
-        self.epoch_start = self.last_time = time.perf_counter()
-        self.paused_s = 0.0
-        self.last_step = -1
-        self.paused_since_publish = 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        loss = float(logs.get("loss", math.nan))
-        accuracy = logs.get("accuracy")
-        self.run._record_batch(self.epoch, batch, loss, accuracy, self.lr)
-        if not math.isfinite(loss):
-            self.diverged = True
-            self.model.stop_training = True
-            self.run._diverge(self.epoch, batch, loss, self.lr)
-            return
-        now = time.perf_counter()
-        last = batch == self.steps_per_epoch - 1
-        if last or now - self.last_published >= BATCH_EVENT_INTERVAL_S:
-            elapsed = now - self.last_time - (self.paused_s - self.paused_since_publish)
-            rate = (batch - self.last_step) * self.global_batch_size / elapsed if elapsed > 0 else 0.0
-            self.run._publish(BatchEnd(self.epoch, batch, self.steps_per_epoch, loss,
-                                       None if accuracy is None else float(accuracy), self.lr, rate))
-            self.last_published = self.last_time = now
-            self.last_step = batch
-            self.paused_since_publish = self.paused_s
-        if self.filter_every and (batch + 1) % self.filter_every == 0 and not last:
-            self._snapshot(self.epoch, batch + 1)
-        self._checkpoint()
-
-    def on_test_batch_end(self, batch, logs=None):
-        self._checkpoint(evaluating=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.diverged or self.run.stop_requested:
-            return  # a partial epoch's averages would mislead
-        logs = logs or {}
-        val_loss = logs.get("val_loss")
-        if val_loss is not None and not math.isfinite(val_loss):
-            self.diverged = True
-            self.model.stop_training = True
-            self.run._diverge(epoch, self.steps_per_epoch, val_loss, self.lr, validation=True)
-            return
-        duration = time.perf_counter() - self.epoch_start - self.paused_s
-        self.run._record_epoch(EpochEnd(
-            epoch, float(logs["loss"]), _maybe_float(logs.get("accuracy")), _maybe_float(val_loss),
-            _maybe_float(logs.get("val_accuracy")), self.lr, duration,
-        ))
-        self._snapshot(epoch, self.steps_per_epoch)
+    def _epoch_recorded(self, epoch, logs):
         self._predict(epoch)
         self.stepper.observe(epoch, logs)
-
-
-def _maybe_float(value):
-    return None if value is None else float(value)

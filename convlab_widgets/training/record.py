@@ -1,8 +1,8 @@
 """A finished run read back from a saved lab: what a ``Run`` recorded, frozen.
 
 Everything that reads runs (the dashboard, ``RunHistory.from_run``, run
-comparisons) keeps working on a restored run because it offers the reading
-side of :class:`~.run.Run` under the same names.  Nothing trains, so there is
+comparisons) keeps working on a restored run because it is a
+:class:`~.run.RunRecord` like a live run, and offers :class:`~.run.Run`.  Nothing trains, so there is
 no thread, no lock and nothing to control: the controls behave as they do on
 a run that has ended.
 """
@@ -13,10 +13,10 @@ import math
 from functools import cached_property
 
 from .events import BatchEnd, EpochEnd, EventLog, RunEnded, RunStarted
-from .run import BATCH_KEYS, EPOCH_KEYS
+from .run import BATCH_KEYS, EPOCH_KEYS, RunRecord
 
 
-class SavedRun:
+class SavedRun(RunRecord):
     """A run restored by ``convlab_widgets.persistence.load_lab``.
 
     ``param_count`` is None when training never started (the run failed while
@@ -24,40 +24,21 @@ class SavedRun:
     and neither does :attr:`events`.
     """
 
-    done = True
-
-    def __init__(self, *, name, config, architecture, history, batch_history, status, message, started_at,
-                 ended_at, filters=(), predictions=(), model=None, param_count=None, settings=None):
+    def __init__(self, *, name, config, architecture, history, batch_history, status, message,
+                 started_at, ended_at, filters=(), predictions=(), model=None, param_count=None, settings=None):
+        super().__init__(settings=settings, config=config, architecture=architecture, started_at=started_at)
         self.name = name
-        self.settings = dict(settings or {})  # the lab's controls when it ran, so it can be cloned
-        self.config = config
-        self.architecture = architecture
-        self.status = status
+        self._status = status
         self.message = message
-        self.started_at = started_at
         self.ended_at = ended_at
         self.model = model
         self.param_count = param_count
+        self._lr = history["lr"][-1] if history["lr"] else config.get("learning_rate")
         self._epochs = {key: list(history[key]) for key in EPOCH_KEYS}
         self._batches = {key: list(batch_history[key]) for key in BATCH_KEYS}
         self._filters = list(filters)
         self._predictions = list(predictions)
-
-    @property
-    def history(self):
-        return {key: list(values) for key, values in self._epochs.items()}
-
-    @property
-    def batch_history(self):
-        return {key: list(values) for key, values in self._batches.items()}
-
-    @property
-    def filters(self):
-        return list(self._filters)
-
-    @property
-    def predictions(self):
-        return list(self._predictions)
+        self._done.set()
 
     @cached_property
     def events(self):
@@ -95,19 +76,13 @@ class SavedRun:
     # Controls: as on a run that has ended ------------------------------------
 
     def wait(self, timeout=None, on_event=None):
-        """True at once; ``on_event`` gets the events not yet drained, like ``Run.wait``."""
+        """True at once; ``on_event`` gets the events not yet drained, like ``TrainingRun.wait``."""
         if on_event is not None:
             for event in self.events.drain():
                 on_event(event)
         return True
 
     def stop(self):
-        pass
-
-    def pause(self):
-        pass
-
-    def resume(self):
         pass
 
     def set_learning_rate(self, lr):

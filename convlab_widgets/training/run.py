@@ -1,10 +1,17 @@
-"""A training run: its state machine, controls and everything it recorded.
+"""Runs: what every run offers (:class:`Run`), the record they keep, and a trainer's run.
 
-The run is shared between two threads.  The main thread (notebook, dashboard)
-calls the controls and reads the records; the training thread, through the
-callback, blocks on pause and appends records.  Every shared field is guarded
-by one condition variable, and readers get copies, so a reader never sees a
-half-written epoch.
+Three kinds of run meet in a lab: a run the lab's trainer trains in the
+background (:class:`TrainingRun`), a user's own ``model.fit`` streamed through
+``lab.callback()`` (``dashboard.callback.FitRun``), and a run read back from a
+saved lab (``record.SavedRun``).  Each offers :class:`Run`, so the dashboard,
+the runs table, comparisons and persistence read them alike, and the lab's
+Stop, Pause and learning-rate edits go to whichever run is current.
+
+A live run is shared between two threads.  The main thread (notebook,
+dashboard) calls the controls and reads the records; the training thread,
+through the Keras adapter, blocks on pause and appends records.  Every shared
+field is guarded by one condition variable, and readers get copies, so a
+reader never sees a half-written epoch.
 """
 
 from __future__ import annotations
@@ -13,10 +20,11 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from .events import EventLog, RunEnded, StatusChanged
+from .status import ACTIVE, TERMINAL
 
-TERMINAL = ("completed", "stopped", "diverged", "failed")
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "duration")
 BATCH_KEYS = ("epoch", "step", "loss", "accuracy", "lr")
 
@@ -31,26 +39,74 @@ class RunError:
         return self.message
 
 
-class Run:
-    """Returned by ``Trainer.start()`` while training goes on in the background."""
+@runtime_checkable
+class Run(Protocol):
+    """What every run offers, live or restored.
 
-    def __init__(self, config, architecture, data, strategy_info, schedule):
-        self.config = config
+    ``settings`` (a ``Settings``, or None for a user's own fit), ``config`` (the settings
+    as plain values plus what followed from them: steps per epoch, replicas, strategy…),
+    ``architecture``, ``status`` (one of ``status.STATUSES``), ``message``, ``history``
+    (per epoch), ``batch_history`` (per batch), ``filters``, ``predictions``, ``events``,
+    ``started_at``/``ended_at``, ``done``, ``learning_rate`` (the rate in force), and the
+    controls: ``stop()``, ``pause()``/``resume()`` where ``can_pause``, ``set_learning_rate(lr)``.
+    """
+
+    settings: object
+    config: dict
+    architecture: object
+    started_at: float
+    ended_at: float | None
+    message: str
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def can_pause(self) -> bool: ...
+    @property
+    def learning_rate(self) -> float | None: ...
+    @property
+    def history(self) -> dict: ...
+    @property
+    def batch_history(self) -> dict: ...
+    @property
+    def filters(self) -> list: ...
+    @property
+    def predictions(self) -> list: ...
+    @property
+    def events(self) -> EventLog: ...
+    def stop(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def set_learning_rate(self, lr: float) -> None: ...
+
+
+class RunRecord:
+    """The records every run keeps, and their reading side.
+
+    ``history``: per completed epoch, lists under ``EPOCH_KEYS`` (like Keras' History);
+    ``batch_history``: every training batch (not just the throttled events) under
+    ``BATCH_KEYS``, ``loss``/``accuracy`` being running averages over the epoch as Keras
+    reports them; ``filters`` and ``predictions``: every snapshot, oldest first.
+    """
+
+    can_pause = False
+
+    def __init__(self, *, settings=None, config=None, architecture=None, started_at=None):
+        self.settings = settings
+        self.config = dict(config or {})
         self.architecture = architecture
-        self.data = data
-        self.strategy = strategy_info
-        self.schedule = schedule
-        self.events = EventLog()
-        self.model = None  # the trained keras.Model, once the run has ended
-        self.error = None
         self.message = ""
-        self.started_at = time.time()
+        self.error = None
+        self.param_count = None  # known once the model is built
+        self.started_at = time.time() if started_at is None else started_at
         self.ended_at = None
         self._cond = threading.Condition()
         self._status = "starting"
         self._stop = False
-        self._pause = False
-        self._pending_lr = None
+        self._lr = None if settings is None else settings.learning_rate
+        self._events = EventLog()
         self._epochs = {key: [] for key in EPOCH_KEYS}
         self._batches = {key: [] for key in BATCH_KEYS}
         self._filters = []
@@ -60,37 +116,151 @@ class Run:
     # Reading ---------------------------------------------------------------
 
     @property
-    def status(self):
+    def events(self) -> EventLog:
+        return self._events
+
+    @property
+    def status(self) -> str:
         return self._status
 
     @property
-    def done(self):
+    def done(self) -> bool:
         return self._done.is_set()
 
     @property
-    def history(self):
-        """Per completed epoch: lists under ``EPOCH_KEYS`` (like Keras' History)."""
+    def learning_rate(self) -> float | None:
+        """The learning rate in force now (the last one the optimizer used)."""
+        return self._lr
+
+    @property
+    def history(self) -> dict:
         with self._cond:
             return {key: list(values) for key, values in self._epochs.items()}
 
     @property
-    def batch_history(self):
-        """Every training batch (not just the throttled events): ``BATCH_KEYS``;
-        ``loss``/``accuracy`` are running averages over the epoch, as Keras reports them."""
+    def batch_history(self) -> dict:
         with self._cond:
             return {key: list(values) for key, values in self._batches.items()}
 
     @property
-    def filters(self):
+    def filters(self) -> list:
         """Every :class:`FilterSnapshot` taken, oldest first."""
         with self._cond:
             return list(self._filters)
 
     @property
-    def predictions(self):
+    def predictions(self) -> list:
         """Every :class:`PredictionSnapshot`, one per epoch with validation, oldest first."""
         with self._cond:
             return list(self._predictions)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop
+
+    # Controls --------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop after the current batch (training or validation)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+    def pause(self) -> None:
+        if not self.done:  # a run that has ended has nothing to pause
+            raise RuntimeError(f"{self._kind()} cannot pause: stop it, or let it finish")
+
+    def resume(self) -> None:
+        """Nothing to resume on a run that cannot pause."""
+
+    def set_learning_rate(self, lr: float) -> None:
+        raise RuntimeError(f"{self._kind()} takes no new learning rate from the lab; set it in your own code")
+
+    def _kind(self) -> str:
+        return "this run"
+
+    # Recording (training thread) ------------------------------------------
+
+    def _publish(self, event) -> None:
+        self._events.publish(event)
+
+    def _set_status(self, status, message="") -> None:
+        with self._cond:
+            self._status = status
+        self._publish(StatusChanged(status, message))
+
+    def _note(self, message) -> None:
+        self._publish(StatusChanged(self._status, message))
+
+    def _record_batch(self, epoch, step, loss, accuracy, lr) -> None:
+        with self._cond:
+            for key, value in zip(BATCH_KEYS, (epoch, step, loss, accuracy, lr)):
+                self._batches[key].append(value)
+            self._lr = lr
+
+    def _record_epoch(self, event) -> None:
+        with self._cond:
+            for key in EPOCH_KEYS:
+                self._epochs[key].append(getattr(event, key))
+        self._publish(event)
+
+    def _record_filters(self, snapshot) -> None:
+        with self._cond:
+            self._filters.append(snapshot)
+        self._publish(snapshot)
+
+    def _record_predictions(self, snapshot) -> None:
+        with self._cond:
+            self._predictions.append(snapshot)
+        self._publish(snapshot)
+
+    def _use_learning_rate(self, lr) -> None:
+        with self._cond:
+            self._lr = lr
+
+    def _diverge(self, epoch, batch, value, lr, validation=False) -> None:
+        where = "validation loss" if validation else "loss"
+        what = "became" if not math.isfinite(value) else "ran away to"
+        self.message = (
+            f"The {where} {what} {value:.3g} at epoch {epoch + 1}, batch {batch + 1}, with learning rate {lr:.3g}: "
+            f"training diverged. Try a lower learning rate, e.g. {suggest_lower_rate(lr):.3g}."
+        )
+
+    def _finish(self, status, message="", error=None) -> None:
+        with self._cond:
+            self._status = status
+            self.message = message or self.message
+            self.error = error
+            self.ended_at = time.time()
+        self._after_finish()
+        epochs = len(self._epochs["epoch"])
+        self._publish(RunEnded(status, self.message, epochs, self.ended_at - self.started_at))
+        self._done.set()
+
+    def _after_finish(self) -> None:
+        """What a kind of run must undo once it has ended (a pause, say)."""
+
+
+def suggest_lower_rate(lr: float) -> float:
+    """A learning rate worth trying after ``lr`` diverged: ten times lower, and never above 0.1."""
+    if not math.isfinite(lr) or lr <= 0:
+        return 1e-3
+    return min(lr / 10, 0.1)
+
+
+class TrainingRun(RunRecord):
+    """Returned by ``Trainer.start()`` while training goes on in the background."""
+
+    can_pause = True
+
+    def __init__(self, settings, config, architecture, data, strategy_info):
+        super().__init__(settings=settings, config=config, architecture=architecture)
+        self.data = data
+        self.strategy = strategy_info
+        self.schedule = settings.schedule
+        self.model = None  # the trained keras.Model, once the run has ended
+        self._pause = False
+        self._pending_lr = None
 
     @property
     def model(self):
@@ -106,46 +276,40 @@ class Run:
     def model(self, value):
         self._model, self._make_model = value, None
 
-    @property
-    def stop_requested(self):
-        return self._stop
-
     def __repr__(self):
         epochs = len(self._epochs["epoch"])
-        return f"<Run {self._status}: {epochs}/{self.config['epochs']} epochs, {self.strategy.description}>"
+        return f"<TrainingRun {self._status}: {epochs}/{self.config['epochs']} epochs, {self.strategy.description}>"
 
     # Controls (main thread) ------------------------------------------------
 
-    def stop(self):
-        """Stop after the current batch (training or validation)."""
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-
-    def pause(self):
+    def pause(self) -> None:
         """Pause after the current batch; ``status`` says "paused" once it has."""
         with self._cond:
-            if self._status not in TERMINAL:
+            if self._status in ACTIVE:
                 self._pause = True
 
-    def resume(self):
+    def resume(self) -> None:
         with self._cond:
             self._pause = False
             self._cond.notify_all()
 
-    def set_learning_rate(self, lr):
+    def set_learning_rate(self, lr: float) -> None:
         """Use ``lr`` from the next batch on (after ``resume()`` if paused).
 
         A schedule keeps its shape, rescaled to continue from ``lr``.
         """
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"the learning rate must be a positive number, got {lr!r}")
+        from .settings import SettingsError, Settings
+
+        try:
+            lr = Settings.make(learning_rate=lr).learning_rate  # the one check of a learning rate
+        except SettingsError as error:
+            raise ValueError(f"the learning rate must be a positive number, got {lr!r}") from error
         if self.done:
             raise RuntimeError(f"this run has ended ({self._status}); start a new one with the new learning rate")
         with self._cond:
-            self._pending_lr = float(lr)
+            self._pending_lr = lr
 
-    def wait(self, timeout=None, on_event=None):
+    def wait(self, timeout=None, on_event=None) -> bool:
         """Block until the run ends or ``timeout`` seconds pass; True if it ended.
 
         With ``on_event``, every event is passed to ``on_event(event)`` as it
@@ -154,15 +318,16 @@ class Run:
         wait (Ctrl-C, the notebook's stop button) stops the run.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        events = self._events
         try:
             while True:
                 remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
                 if on_event is None:
                     return self._done.wait(remaining)
-                self.events._default.wait(0.25 if remaining is None else min(remaining, 0.25))
-                for event in self.events.drain():
+                events._default.wait(0.25 if remaining is None else min(remaining, 0.25))
+                for event in events.drain():
                     on_event(event)
-                if self.done and not self.events._default.pending:
+                if self.done and not events._default.pending:
                     return True
                 if deadline is not None and time.monotonic() >= deadline:
                     return self.done
@@ -178,21 +343,10 @@ class Run:
 
     # Training thread -------------------------------------------------------
 
-    def _publish(self, event):
-        self.events.publish(event)
-
-    def _set_status(self, status, message=""):
-        with self._cond:
-            self._status = status
-        self._publish(StatusChanged(status, message))
-
-    def _running(self):
+    def _running(self) -> None:
         self._set_status("running")
 
-    def _note(self, message):
-        self._publish(StatusChanged(self._status, message))
-
-    def _pause_point(self):
+    def _pause_point(self) -> float:
         """Block while paused; returns the seconds spent paused."""
         with self._cond:
             if not self._pause or self._stop:
@@ -210,41 +364,10 @@ class Run:
             lr, self._pending_lr = self._pending_lr, None
             return lr
 
-    def _record_batch(self, epoch, step, loss, accuracy, lr):
+    def _after_finish(self) -> None:
         with self._cond:
-            for key, value in zip(BATCH_KEYS, (epoch, step, loss, accuracy, lr)):
-                self._batches[key].append(value)
-
-    def _record_epoch(self, event):
-        with self._cond:
-            for key in EPOCH_KEYS:
-                self._epochs[key].append(getattr(event, key))
-        self._publish(event)
-
-    def _record_filters(self, snapshot):
-        with self._cond:
-            self._filters.append(snapshot)
-        self._publish(snapshot)
-
-    def _record_predictions(self, snapshot):
-        with self._cond:
-            self._predictions.append(snapshot)
-        self._publish(snapshot)
-
-    def _diverge(self, epoch, batch, value, lr, validation=False):
-        where = "validation loss" if validation else "loss"
-        self.message = (
-            f"The {where} became {value} at epoch {epoch + 1}, batch {batch + 1}, with learning rate {lr:.3g}: "
-            f"training diverged. Try a lower learning rate, e.g. {lr / 10:.3g}."
-        )
-
-    def _finish(self, status, message="", error=None):
-        with self._cond:
-            self._status = status
-            self.message = message or self.message
-            self.error = error
-            self.ended_at = time.time()
             self._pause = False
-        epochs = len(self._epochs["epoch"])
-        self._publish(RunEnded(status, self.message, epochs, self.ended_at - self.started_at))
-        self._done.set()
+
+
+__all__ = ["ACTIVE", "BATCH_KEYS", "EPOCH_KEYS", "Run", "RunError", "RunRecord", "TERMINAL", "TrainingRun",
+           "suggest_lower_rate"]

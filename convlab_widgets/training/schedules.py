@@ -54,6 +54,16 @@ class Schedule:
     def value(self, epoch, lr0, epochs):
         raise NotImplementedError
 
+    def __eq__(self, other):
+        """Two schedules are the same plan when their kind and parameters are."""
+        return type(self) is type(other) and self.params == other.params and self._same(other)
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(self.params.items()))))
+
+    def _same(self, other):
+        return True
+
     def start(self, lr0, epochs):
         """A fresh per-run stepper; stateful schedules keep their state there."""
         return _Stepper(self, lr0, epochs)
@@ -216,6 +226,13 @@ class Custom(Schedule):
             raise TypeError(f"a custom schedule needs a function epoch -> learning rate, got {fn!r}")
         super().__init__()
         self.fn = fn
+        self.planned = []  # the values of the longest preview so far: saved labs keep these, not the function
+
+    def preview(self, epochs, lr0=1e-3):
+        values = super().preview(epochs, lr0)
+        if len(values) > len(self.planned):
+            self.planned = values
+        return values
 
     def value(self, epoch, lr0, epochs):
         lr = float(self.fn(epoch))
@@ -225,6 +242,9 @@ class Custom(Schedule):
 
     def __repr__(self):
         return f"schedules.custom({getattr(self.fn, '__name__', 'fn')})"
+
+    def _same(self, other):
+        return self.fn is other.fn
 
     def to_code(self, epochs=None):
         """The function's values are tabulated: its source may not be

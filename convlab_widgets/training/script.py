@@ -253,7 +253,7 @@ def load_data():
 
 
 def _model_section(run):
-    from .trainer import _outputs_probabilities
+    from .adapter import outputs_probabilities
 
     model = run.model if run.model is not None else run.architecture.to_keras()
     to_code = getattr(run.architecture, "to_code", None)
@@ -266,7 +266,7 @@ def _model_section(run):
     compile_call = (
         "model.compile(\n"
         f"    optimizer={_optimizer_expression(run.config['optimizer'], model)},\n"
-        f"    loss=keras.losses.SparseCategoricalCrossentropy(from_logits={not _outputs_probabilities(model)}),\n"
+        f"    loss=keras.losses.SparseCategoricalCrossentropy(from_logits={not outputs_probabilities(model)}),\n"
         "    metrics=['accuracy'],\n"
         f"    jit_compile={run.config['jit_compile']},\n"
         ")\n"

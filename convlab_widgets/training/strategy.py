@@ -137,3 +137,8 @@ def describe(strategy):
     if isinstance(strategy, tf.distribute.Strategy):
         return StrategyInfo.from_strategy(strategy)
     raise TypeError(f"strategy must be a tf.distribute.Strategy or None (detect), got {strategy!r}")
+
+
+def current_strategy():
+    """The strategy a user's own ``model.fit`` runs under: the one whose scope is open here."""
+    return describe(tf.distribute.get_strategy())

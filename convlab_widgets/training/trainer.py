@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import math
 import threading
 import traceback
 import weakref
@@ -11,10 +10,10 @@ import weakref
 from . import datasets as datasets_module
 from . import schedules as schedules_module
 from .events import RunStarted
-from .run import Run, RunError
+from .run import RunError, TrainingRun
+from .settings import OPTIMIZERS, Settings, SettingsError
 from .strategy import describe
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam", "adagrad", "adadelta", "adamax", "lion")
 EXIT_GRACE_S = 5.0
 
 _threads = weakref.WeakKeyDictionary()  # run -> its training thread
@@ -71,69 +70,63 @@ class Trainer:
         run = self.run
         return run if run is not None and not run.done else None
 
-    def start(
-        self,
-        epochs=10,
-        batch_size=64,
-        optimizer="adam",
-        learning_rate=1e-3,
-        lr_schedule=None,
-        seed=None,
-        filter_every=None,
-        jit_compile=None,
-    ):
-        """Start a run in a background thread and return its :class:`Run` at once.
+    def start(self, settings: Settings | None = None, **keywords) -> TrainingRun:
+        """Start a run in a background thread and return its :class:`TrainingRun` at once.
 
-        ``batch_size`` is the global batch, split evenly across replicas.
-        ``lr_schedule``: a ``schedules`` object, a schedule name, or a function
-        ``epoch -> lr``.  ``filter_every=N`` adds a first-layer filter snapshot
-        every N batches (there is always one per epoch).  ``jit_compile``:
-        None picks XLA on a single GPU only, where it pays for its compile
-        time; on CPU it delays the first batch by seconds.
+        ``settings``: a :class:`~.settings.Settings`; ``keywords`` change it (or the defaults),
+        e.g. ``start(epochs=5, lr_schedule=schedules.exponential(decay=0.6))``; see
+        ``Settings`` for each one.  ``batch_size`` is the global batch, split evenly across
+        replicas.  ``dataset`` and ``train_subset`` are this trainer's data.  Every value is
+        checked before anything starts: a refused one raises ``SettingsError`` (a
+        ``ValueError``) naming it.
         """
+        data = self.data
+        own = {"dataset": data.name if data.name in datasets_module.names() else None,
+               "train_subset": _subset_of(data)}
+        if settings is None:
+            settings = Settings.make(**{**own, **keywords})
+        elif keywords:
+            settings = settings.replace(**keywords)
+        for key, value in own.items():
+            if getattr(settings, key) != value:
+                raise SettingsError(key, f"this trainer trains on {data.name!r} (train_subset={own['train_subset']}), "
+                                         f"not {getattr(settings, key)!r}: use a Trainer of that data")
         info = self.strategy_info
         replicas = info.replicas
-        _check_int("epochs", epochs)
-        _check_int("batch_size", batch_size)
-        if filter_every is not None:
-            _check_int("filter_every", filter_every)
-        if batch_size % replicas:
-            raise ValueError(
-                f"batch_size={batch_size} does not split evenly across the {replicas} replicas of "
-                f"{info.description}: use a multiple of {replicas}, e.g. {max(replicas, batch_size // replicas * replicas)}"
-            )
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not (
-            math.isfinite(learning_rate) and learning_rate > 0
-        ):
-            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
-        schedule = schedules_module.get(lr_schedule)
-        planned = schedule.preview(epochs, learning_rate)  # a faulty function fails here, not mid-run
-        if isinstance(schedule, schedules_module.Custom):
-            learning_rate = planned[0]  # the function decides, learning_rate does not
-        optimizer_cls, optimizer_config = _optimizer_recipe(optimizer)
-        data = self.data
+        if settings.batch_size % replicas:
+            batch_size = settings.batch_size
+            raise SettingsError("batch_size", f"{batch_size} does not split evenly across the {replicas} replicas "
+                                              f"of {info.description}: use a multiple of {replicas}, e.g. "
+                                              f"{max(replicas, batch_size // replicas * replicas)}")
+        try:
+            planned = settings.lr_preview()  # a faulty function fails here, not mid-run
+        except (TypeError, ValueError) as error:
+            raise SettingsError("schedule", str(error)) from None
+        learning_rate = planned[0] if isinstance(settings.schedule, schedules_module.Custom) else \
+            settings.learning_rate  # a custom schedule's function decides, learning_rate does not
+        optimizer_cls, optimizer_config = _optimizer_recipe(settings.optimizer)
         _check_compatible(self.architecture, data)
         summary = getattr(self.architecture, "summary", None)
         if callable(summary) and not summary().is_valid:
             self.architecture.to_keras()  # raises the architecture's own error, naming the problem
         drop_remainder = info.kind == "tpu"  # TPUs need static batch shapes
-        steps = data.steps_per_epoch(batch_size, drop_remainder)
+        steps = data.steps_per_epoch(settings.batch_size, drop_remainder)
         if steps == 0:
-            raise ValueError(
-                f"batch_size={batch_size} is larger than the {data.train_size} training images: use a smaller batch"
-            )
+            raise SettingsError("batch_size", f"{settings.batch_size} is larger than the {data.train_size} training "
+                                              "images: use a smaller batch")
+        jit_compile = settings.jit_compile
         if jit_compile is None:
             jit_compile = info.kind == "gpu" and replicas == 1
         config = {
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "per_replica_batch_size": batch_size // replicas,
+            "epochs": settings.epochs,
+            "batch_size": settings.batch_size,
+            "per_replica_batch_size": settings.batch_size // replicas,
             "replicas": replicas,
             "optimizer": optimizer_cls.__name__,
             "learning_rate": float(learning_rate),
-            "lr_schedule": repr(schedule),
-            "seed": seed,
-            "filter_every": filter_every,
+            "lr_schedule": repr(settings.schedule),
+            "seed": settings.seed,
+            "filter_every": settings.filter_every,
             "jit_compile": bool(jit_compile),
             "drop_remainder": drop_remainder,
             "steps_per_epoch": steps,
@@ -141,7 +134,7 @@ class Trainer:
             "data": data.name,
             "train_size": data.train_size,
             # None for all the images: train_size alone cannot tell a 300-image subset from a 300-image dataset.
-            "train_subset": data.source.get("train_subset") if isinstance(data.source, dict) else None,
+            "train_subset": settings.train_subset,
             "validation_size": data.validation_size,
         }
         with _start_lock:
@@ -154,16 +147,20 @@ class Trainer:
                     f"a run is already {running.status}{where}: stop it (run.stop()) or wait for it "
                     "(run.wait()) before starting another"
                 )
-            run = Run(config, _snapshot(self.architecture), data, info, schedule)
+            run = TrainingRun(settings, config, _snapshot(self.architecture), data, info)
             self.run = run
             _threads[run] = threading.Thread(
                 target=_train,
-                args=(self, run, optimizer_cls, optimizer_config, schedule),
+                args=(self, run, optimizer_cls, optimizer_config, settings.schedule),
                 name="convlab-training",
                 daemon=True,
             )
         _threads[run].start()
         return run
+
+
+def _subset_of(data):
+    return data.source.get("train_subset") if isinstance(data.source, dict) else None
 
 
 def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
@@ -197,9 +194,10 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
             callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"])
             if warm is not None:
                 callback.predictor = warm.predictor  # traced for this model and data by an earlier run, or None
+            run.param_count = model.count_params()
             run._publish(RunStarted(
                 config, info.description, info.replicas, batch, config["per_replica_batch_size"],
-                config["steps_per_epoch"], config["epochs"], model.count_params(),
+                config["steps_per_epoch"], config["epochs"], run.param_count,
             ))
             if not run.stop_requested:
                 model.fit(train, validation_data=validation, epochs=config["epochs"], verbose=0, callbacks=[callback],
@@ -276,9 +274,11 @@ def _recipe(run, info, optimizer_cls, optimizer_config, train):
 def _compile(model, optimizer_cls, optimizer_config, config):
     import keras
 
+    from .adapter import outputs_probabilities
+
     model.compile(
         optimizer=optimizer_cls.from_config({**optimizer_config, "learning_rate": config["learning_rate"]}),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not _outputs_probabilities(model)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not outputs_probabilities(model)),
         metrics=["accuracy"],
         jit_compile=config["jit_compile"],
     )
@@ -348,35 +348,17 @@ def _custom_gradient_registry():
     return registry if isinstance(registry, dict) else None
 
 
-def _check_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-
-
 def _optimizer_recipe(optimizer):
     """(class, config) to build a fresh optimizer inside each run's scope:
     optimizer variables belong to one strategy and one model."""
     import keras
 
     if isinstance(optimizer, str):
-        try:
-            instance = keras.optimizers.get(optimizer.lower())
-        except ValueError:
-            raise ValueError(f"unknown optimizer {optimizer!r}; try one of {', '.join(OPTIMIZERS)}") from None
-    elif isinstance(optimizer, keras.optimizers.Optimizer):
-        instance = optimizer
+        class_name, options = OPTIMIZERS[optimizer]
+        instance = getattr(keras.optimizers, class_name)(**options)
     else:
-        raise TypeError(f"optimizer must be a name like 'adam' or a keras optimizer, got {optimizer!r}")
+        instance = optimizer
     return type(instance), instance.get_config()
-
-
-def _outputs_probabilities(model):
-    import keras
-
-    last = model.layers[-1]
-    if isinstance(last, keras.layers.Softmax):
-        return True
-    return getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
 
 
 def _resolve_architecture(architecture):

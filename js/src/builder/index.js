@@ -27,6 +27,9 @@ function toolbar(model, state, send) {
     h("option", { value: "", text: "custom" }),
   );
   dataset.addEventListener("change", () => send({ intent: "dataset", name: dataset.value }));
+  // In a lab the lab's Data control chooses the data: one selector, so here it is only named.
+  const datasetName = h("strong", { class: "convlab-dataset-name", title: "Chosen with Data in the training controls below" });
+  const datasetTool = h("label", { class: "convlab-tool" }, h("span", { text: "Data" }), dataset, datasetName);
 
   const shapeInput = h("input", {
     class: "convlab-input-shape",
@@ -63,7 +66,7 @@ function toolbar(model, state, send) {
   const bar = h(
     "div",
     { class: "convlab-toolbar" },
-    h("label", { class: "convlab-tool" }, h("span", { text: "Data" }), dataset),
+    datasetTool,
     h("label", { class: "convlab-tool" }, h("span", { text: "Input" }), shapeInput),
     h("label", { class: "convlab-tool" }, h("span", { text: "Classes" }), classesInput),
     h("span", { class: "convlab-spacer" }),
@@ -74,6 +77,9 @@ function toolbar(model, state, send) {
   );
   bar.update = (view) => {
     dataset.value = view.dataset || "";
+    dataset.hidden = Boolean(view.dataset_locked);
+    datasetName.hidden = !view.dataset_locked;
+    datasetName.textContent = view.dataset || "";
     if (document.activeElement !== shapeInput) shapeInput.value = view.input_shape.join(", ");
     if (document.activeElement !== classesInput) classesInput.value = view.num_classes;
     undo.disabled = !view.can_undo;
@@ -100,7 +106,10 @@ function footer(view) {
     ),
     h("span", { class: "convlab-trainable", text: `${formatCount(t.trainable)} trainable` }),
     h("span", { class: "convlab-flops", text: `${formatCompact(t.macs)} mult-adds/image` }),
-    h("span", { class: `convlab-validity ${view.valid ? "ok" : "bad"}`, text: view.valid ? "✓ ready to train" : "✗ fix the red rows" }),
+    h("span", {
+      class: `convlab-validity ${view.valid ? "ok" : "bad"}`,
+      text: view.valid ? "✓ ready to train" : view.data_mismatch ? "✗ not the data's shape" : "✗ fix the red rows",
+    }),
     problems.map((p) => h("div", { class: "convlab-model-problem", role: "alert", text: p.message })),
   );
 }
@@ -122,6 +131,7 @@ function render({ model, el }) {
   let specs = catalogByType();
 
   const notice = h("div", { class: "convlab-notice", role: "status", "aria-live": "polite" });
+  const mismatch = h("div", { class: "convlab-data-mismatch", role: "alert" });
   const marker = h("div", { class: "convlab-drop-marker", "aria-hidden": "true" });
   const list = h("ol", { class: "convlab-stack", role: "listbox", "aria-label": "Layer stack" });
   const inputRow = h("div", { class: "convlab-input-row" });
@@ -301,6 +311,17 @@ function render({ model, el }) {
     const rows = view.rows;
     if (state.selected !== null && state.selected >= rows.length) state.selected = rows.length ? rows.length - 1 : null;
     bar.update(view);
+    const m = view.data_mismatch;
+    mismatch.replaceChildren(
+      ...(m
+        ? [
+            h("span", { text: m.text }),
+            ...m.fixes.map((fix) =>
+              h("button", { type: "button", class: "convlab-data-fix", text: fix.label, onclick: () => send({ intent: "data_fix", action: fix.action }) }),
+            ),
+          ]
+        : []),
+    );
     inputRow.replaceChildren(
       h("span", { class: "convlab-index", text: "in" }),
       h("span", { class: "convlab-type", text: "Input" }),
@@ -329,7 +350,7 @@ function render({ model, el }) {
     }
   }
 
-  root.append(bar, notice, h("div", { class: "convlab-body" }, palette, h("div", { class: "convlab-main" }, stackBox, footerBox)), codeBox);
+  root.append(bar, notice, mismatch, h("div", { class: "convlab-body" }, palette, h("div", { class: "convlab-main" }, stackBox, footerBox)), codeBox);
   draw();
   drawCode();
   drawNotice();
