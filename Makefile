@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine (Python >= 3.10, Node >= 18, apt):
-#   make demo    install everything, open JupyterLab on the quickstart (HEADLESS=1: run it without a browser)
+#   make demo    install what the demo needs (the package and JupyterLab), open JupyterLab on the quickstart
+#                (HEADLESS=1: run it without a browser)
 #   make test    install everything (Debian chromium included) and run the whole test suite
 # `make colab-check` is the second CI leg: install into Colab's pinned stack and run the unit tests.
 
@@ -15,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
 .PHONY: demo test install js chromium colab-check clean
 
-demo: install
+demo: $(VENV)/.installed-demo
 ifdef HEADLESS
 	$(PY) -m convlab_widgets.demo --headless $(DEMO)
 else
@@ -42,6 +43,13 @@ js: js/node_modules/.package-lock.json
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml js/package.json js/package-lock.json $(wildcard js/src/*)
 	$(MAKE) js
 	$(PY) -m pip install -e ".[test,bench]"
+	touch $@
+
+# The demo needs only the `lab` extra (JupyterLab; nbclient and ipykernel for HEADLESS=1), not the test
+# and benchmark tools.
+$(VENV)/.installed-demo: $(VENV)/bin/python pyproject.toml js/package.json js/package-lock.json $(wildcard js/src/*)
+	$(MAKE) js
+	$(PY) -m pip install -e ".[lab]"
 	touch $@
 
 chromium:

@@ -1,10 +1,16 @@
 """Jupyter widgets to build convolutional networks by hand and watch them train.
 
 Names are resolved lazily: ``import convlab_widgets`` stays instant, and
-TensorFlow is imported only when a name that needs it is first used.
+TensorFlow is imported only when a name that needs it is first used, and
+imported quietly (see :mod:`convlab_widgets.quiet`; ``CONVLAB_VERBOSE=1`` shows
+its start-up logs).
 """
 
 from importlib import import_module
+
+from . import quiet as _quiet
+
+_quiet.install()  # before any submodule can import TensorFlow; imports nothing heavy
 
 __version__ = "0.1.0"
 
