@@ -33,7 +33,7 @@ def test_one_dataset_selector_and_a_preset_that_does_not_fit_says_so(lab):
     assert lab.builder.dataset == "digits" and lab.settings.dataset == "digits"
     view = lab.builder.view
     assert view["dataset_locked"] and not view["valid"]
-    assert "digits, is 8 × 8 × 1" in view["data_mismatch"]["text"]
+    assert "takes 192×192×3 images in 5 classes, but the data, digits, is 8×8×1" in view["data_mismatch"]["text"]
     assert [fix["action"] for fix in view["data_mismatch"]["fixes"]] == ["adapt", "flowers"]
     lab.controls.train_button.click()
     state = lab.dashboard.monitor.state
@@ -160,7 +160,7 @@ def test_a_fit_that_another_callback_breaks_is_failed_not_running():
 
     shell = InteractiveShell.instance()
     try:
-        shell.run_cell("from convlab_widgets import ConvLab\nlab = ConvLab()\nstream = lab.callback()", silent=True)
+        shell.run_cell("from convlab_widgets import ConvLab\nlab = ConvLab()\nstream = lab.callback()")
         shell.user_ns["users_model"] = _users_model
         result = shell.run_cell(
             "import keras\n"
@@ -168,7 +168,7 @@ def test_a_fit_that_another_callback_breaks_is_failed_not_running():
             "    def on_train_batch_end(self, batch, logs=None):\n"
             "        if batch == 2: raise ValueError('my callback broke')\n"
             "model, x, y = users_model()\n"
-            "model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[stream, Broken()])\n", silent=True)
+            "model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[stream, Broken()])\n")
         assert isinstance(result.error_in_exec, ValueError)
         lab = shell.user_ns["lab"]
         run = lab.run
