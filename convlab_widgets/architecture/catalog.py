@@ -19,7 +19,7 @@ from .errors import ArchitectureError, Failure, short
 
 __all__ = [
     "ACTIVATIONS", "GROUPS", "MAX_DIM", "LayerSpec", "ParamSpec",
-    "get", "json_params", "json_value", "layer_names", "normalize_value", "to_dict", "types",
+    "get", "json_params", "json_value", "layer_names", "normalize_value", "same", "to_dict", "typed_key", "types",
 ]
 
 GROUPS = ("convolution", "pooling", "core", "regularization", "blocks", "augmentation")
@@ -135,7 +135,7 @@ class ParamSpec:
         if self.kind in ("int", "size", "shape"):
             if isinstance(value, tuple):
                 value = tuple(_integral(v) for v in value)
-                square = self.kind == "size" and len(value) == 2 and value[0] == value[1]
+                square = self.kind == "size" and len(value) == 2 and same(value[0], value[1])
                 return value[0] if square else value
             return _integral(value)
         if self.kind == "float" and _is_int(value) and _finite(value):
@@ -188,7 +188,7 @@ class LayerSpec:
             spec = self.param(name)
             given[name] = spec.coerce(normalize_value(value, name))
         complete = {spec.name: given.get(spec.name, spec.default) for spec in self.params}
-        if "pool_size" in complete and complete["strides"] == complete["pool_size"]:
+        if "pool_size" in complete and same(complete["strides"], complete["pool_size"]):
             complete["strides"] = None  # one spelling per meaning: None is Keras' "same as pool_size"
         return complete
 
@@ -225,6 +225,28 @@ def _integral(value):
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
+
+
+def typed_key(value):
+    """``value`` with its type at every level, so that False, 0 and 0.0 (or True and 1) key apart.
+
+    Python compares them equal and hashes them alike, which would let a cache
+    answer for ``use_bias=False`` what it found for ``use_bias=0``, or make an
+    edit from 1 to True look like no change. Floats key by ``repr`` so that
+    NaN equals itself.
+    """
+    if isinstance(value, (list, tuple)):
+        return type(value), tuple(typed_key(v) for v in value)
+    if isinstance(value, dict):
+        return dict, tuple((typed_key(k), typed_key(v)) for k, v in value.items())
+    if isinstance(value, float):
+        return float, repr(value)
+    return type(value), value
+
+
+def same(a, b) -> bool:
+    """Equal in value and in type, recursively (see ``typed_key``)."""
+    return typed_key(a) == typed_key(b)
 
 
 def json_value(value):
