@@ -9,7 +9,7 @@ located ArchitectureError. Set CONVLAB_HYPOTHESIS_EXAMPLES for a longer run.
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from convlab_widgets.architecture import Architecture, ArchitectureError, catalog
@@ -72,3 +72,93 @@ def test_strides_equal_to_pool_size_only_when_of_the_same_type():
     square = Architecture((8, 8, 1), 10).add("Conv2D", kernel_size=(1, True))
     assert square[0].params["kernel_size"] == (1, True)
     assert square.summary().rows[0].error is not None
+
+
+# -- every offered fix works ------------------------------------------------------------------------
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 70), st.integers(-10**20, 10**20),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6),
+                    st.sampled_from(["same", "valid", "sam", "relu", "relux", "softmax", "horizontal"]))
+VALUES = st.one_of(SCALARS, st.lists(st.one_of(st.integers(-2, 9), st.booleans(), st.floats(-2, 9)),
+                                     max_size=4))
+
+
+def _good_value(spec):
+    if spec.kind == "choice":
+        return st.sampled_from(spec.choices)
+    if spec.kind == "bool":
+        return st.booleans()
+    if spec.kind in ("int", "size"):
+        return st.integers(int(spec.minimum), min(int(spec.maximum), 6)).map(
+            lambda n: n + 1 if spec.even and n % 2 else n)
+    if spec.kind == "float":
+        return st.floats(spec.minimum, min(spec.maximum, 0.5))
+    return st.sampled_from([(-1,), (4, -1)])
+
+
+@st.composite
+def hostile_architectures(draw):
+    input_shape = draw(st.one_of(st.tuples(st.integers(1, 9), st.integers(1, 9), st.integers(1, 3)),
+                                 st.tuples(st.integers(1, 20))))
+    layers = []
+    for _ in range(draw(st.integers(0, 5))):
+        spec = catalog.get(draw(st.sampled_from(catalog.types())))
+        params = {p.name: draw(st.one_of(_good_value(p), _good_value(p), VALUES))
+                  for p in spec.params if draw(st.booleans())}
+        layers.append((spec.type, params))
+    return Architecture(input_shape, draw(st.integers(2, 5)), draw(st.sampled_from(["probabilities", "logits"])),
+                        layers)
+
+
+def _apply_like_the_builder(arch, row):
+    """What the builder's one-click fix does (builder.py ``_intent_fix``)."""
+    arch.apply([{**action, "index": row.index} if "index" in action and action["index"] is None else action
+                for action in row.fix["actions"]])
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_architectures())
+def test_every_offered_fix_changes_the_architecture_and_its_error(arch):
+    for row in arch.summary().rows:
+        if row.fix is None:
+            continue
+        event(row.fix["label"].split("=")[0])
+        fixed = arch.copy()
+        _apply_like_the_builder(fixed, row)
+        assert fixed.to_json() != arch.to_json(), (row.error, row.fix)
+        ops = {action["op"] for action in row.fix["actions"]}
+        if ops == {"remove"}:
+            assert len(fixed) == len(arch) - 1
+            continue
+        index = row.index + 1 if ops == {"insert"} else row.index  # the row itself moved down one
+        after = fixed.summary()
+        still = index < len(after) and after.rows[index].error == row.error
+        assert not still, (row.error, row.fix)
+    for problem in arch.summary().errors:  # model-wide problems (no layers yet) too
+        if problem.index is None and problem.fix:
+            fixed = arch.copy().apply(problem.fix["actions"])
+            assert problem.message not in [p.message for p in fixed.summary().errors]
+
+
+def _assert_fix_works(arch, index):
+    row = arch.summary().rows[index]
+    assert row.fix is not None, row.error
+    fixed = arch.copy()
+    _apply_like_the_builder(fixed, row)
+    assert fixed.to_json() != arch.to_json()
+    assert fixed.summary().rows[index].error is None, fixed.summary().rows[index].error
+
+
+def test_the_reshape_fix_never_suggests_a_side_over_the_limit():
+    arch = Architecture((8, 8, 1), 10).add("Flatten").add("Dense", units=65536).add("Reshape", target_shape=(2, 3))
+    _assert_fix_works(_with_head(arch), 2)
+
+
+def test_no_fix_is_offered_that_would_exceed_the_layer_limit():
+    from convlab_widgets.architecture import MAX_LAYERS
+
+    arch = Architecture((10,), 10, layers=[("Dropout", {"rate": 0.1})] * MAX_LAYERS)
+    row = arch.summary().rows[-1]
+    assert row.error and "probabilities" in row.error
+    if row.fix is not None:
+        arch.copy().apply(row.fix["actions"])  # must not raise

@@ -144,7 +144,10 @@ def _explain_reshape(target: tuple, input_shape: tuple) -> Failure:
     needs = "a multiple of " if -1 in target else ""
     reason = (f"{values:,} values cannot be arranged as {'×'.join(str(d) for d in target)} "
               f"(that needs {needs}{known:,} values)")
-    if -1 not in target and len(target) > 1 and values % (known // target[-1]) == 0:
+    from .catalog import MAX_DIM  # the catalog words its own errors with this module
+
+    if (-1 not in target and len(target) > 1 and values % (known // target[-1]) == 0
+            and values // (known // target[-1]) <= MAX_DIM):
         suggestion = (*target[:-1], values // (known // target[-1]))
         return Failure(reason, input_shape, f"Use target_shape={suggestion}",
                        ({"op": "update", "index": None, "params": {"target_shape": list(suggestion)}},))
