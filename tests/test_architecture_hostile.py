@@ -162,3 +162,81 @@ def test_no_fix_is_offered_that_would_exceed_the_layer_limit():
     assert row.error and "probabilities" in row.error
     if row.fix is not None:
         arch.copy().apply(row.fix["actions"])  # must not raise
+
+
+# -- absurd imports ---------------------------------------------------------------------------------
+
+
+def _deep(depth):
+    outer = inner = []
+    for _ in range(depth):
+        inner.append([])
+        inner = inner[0]
+    return outer
+
+
+def _exported():
+    return Architecture((8, 8, 1), 10).add("Flatten").add("Dense", units=10, activation="softmax").to_dict()
+
+
+@pytest.mark.parametrize("where, located", [
+    ("param", "Dense #2: units"),
+    ("layer", "Layer #3"),
+    ("type", "Layer #1"),
+    ("input_shape", "input_shape"),
+    ("num_classes", "num_classes"),
+    ("format", "'format'"),
+    ("version", "version"),
+])
+def test_deeply_nested_imports_fail_with_a_located_error(where, located):
+    data = _exported()
+    if where == "param":
+        data["layers"][1]["params"]["units"] = _deep(2000)
+    elif where == "layer":
+        data["layers"].append(_deep(2000))
+    elif where == "type":
+        data["layers"][0]["type"] = _deep(2000)
+    else:
+        data[where] = _deep(2000)
+    with pytest.raises(ArchitectureError) as error:
+        Architecture.from_dict(data)
+    assert located in str(error.value) and len(str(error.value)) < 400, str(error.value)
+    with pytest.raises(ArchitectureError):
+        Architecture((8, 8, 1), 10).restore(data)
+
+
+def test_json_with_a_utf8_byte_order_mark_is_accepted():
+    text = Architecture.from_dict(_exported()).to_json()
+    assert Architecture.from_json("\ufeff" + text) == Architecture.from_dict(_exported())
+    assert Architecture.from_json(("\ufeff" + text).encode("utf-8")) == Architecture.from_dict(_exported())
+    assert Architecture.from_json(b"\xef\xbb\xbf" + text.encode("utf-8")) == Architecture.from_dict(_exported())
+
+
+def test_unknown_keys_are_named_in_full():
+    key = "params_but_with_a_long_and_distinctive_suffix_" + "k" * 100
+    data = _exported()
+    data["layers"][1][key] = {}
+    with pytest.raises(ArchitectureError) as error:
+        Architecture.from_dict(data)
+    assert "Layer #2" in str(error.value) and repr(key) in str(error.value)
+    data = _exported()
+    data["layers"][1]["params"][key] = 1
+    with pytest.raises(ArchitectureError) as error:
+        Architecture.from_dict(data)
+    assert "Dense #2" in str(error.value) and repr(key) in str(error.value)
+    data = _exported()
+    data[key] = 1
+    data["another_" + key] = 2
+    with pytest.raises(ArchitectureError) as error:
+        Architecture.from_dict(data)
+    assert key in str(error.value) and "another_" + key in str(error.value)
+
+
+def test_numbers_too_long_to_print_are_refused_with_a_message():
+    with pytest.raises(ArchitectureError, match="units"):
+        Architecture((8, 8, 1), 10).add("Dense", units=10**5000)
+    with pytest.raises(ArchitectureError, match="input_shape"):
+        Architecture((10**5000,), 10)
+    arch = Architecture((8, 8, 1), 10).add("Flatten").add("Dense", units=10**40)
+    assert "units" in arch.summary().rows[1].error
+    arch.to_json()

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ArchitectureError, Failure, short
+from .errors import ArchitectureError, Failure, short, too_long_to_print
 
 __all__ = [
     "ACTIVATIONS", "GROUPS", "MAX_DIM", "LayerSpec", "ParamSpec",
@@ -175,7 +175,7 @@ class LayerSpec:
         if name in ("input_shape", "input_dim", "batch_input_shape"):
             hint = "; the input shape belongs to Architecture(input_shape=...)"
         known = ", ".join(p.name for p in self.params) or "none"
-        raise ArchitectureError(f"no parameter {short(name)}{hint} (its parameters: {known})")
+        raise ArchitectureError(f"no parameter {short(name, 300)}{hint} (its parameters: {known})")
 
     def complete(self, params: dict) -> dict:
         """Defaults filled in and values canonical; unknown names raise.
@@ -266,6 +266,8 @@ def normalize_value(value, what: str):
     """
     if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", None) == 0:
         value = value.item()
+    if too_long_to_print(value):
+        raise ArchitectureError(f"{what} cannot hold a number with over 300 digits")
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
