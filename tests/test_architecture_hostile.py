@@ -240,3 +240,47 @@ def test_numbers_too_long_to_print_are_refused_with_a_message():
     arch = Architecture((8, 8, 1), 10).add("Flatten").add("Dense", units=10**40)
     assert "units" in arch.summary().rows[1].error
     arch.to_json()
+
+
+# -- resolving an architecture argument -------------------------------------------------------------
+
+
+def test_resolve_accepts_an_architecture_a_preset_name_or_none():
+    from convlab_widgets.architecture import presets, resolve
+
+    arch = Architecture((8, 8, 1), 10)
+    assert resolve(arch) is arch
+    assert resolve("conv_small") == presets.get("conv_small") and resolve("conv_small") is not resolve("conv_small")
+    assert resolve(None) is None
+    with pytest.raises(ArchitectureError, match="unknown preset 'conv_smal'"):
+        resolve("conv_smal")
+
+
+@pytest.mark.parametrize("given, words", [
+    (3, "got int 3"), (b"conv_small", "got bytes b'conv_small'"), ([("Dense", {})], "got list"),
+    (None, None),
+])
+def test_resolve_names_what_was_given_and_what_is_accepted(given, words):
+    from convlab_widgets.architecture import resolve
+
+    if words is None:  # None itself is accepted unless the caller needs an architecture
+        with pytest.raises(TypeError, match=r"a preset name like 'conv_small'; got None"):
+            resolve(None, allow_none=False)
+        return
+    with pytest.raises(TypeError) as error:
+        resolve(given)
+    assert str(error.value).startswith(
+        "architecture must be an Architecture, a preset name like 'conv_small', or None; ") and words in str(error.value)
+
+
+def test_resolve_can_accept_duck_typed_models_for_the_trainer():
+    from convlab_widgets.architecture import resolve
+
+    class Model:
+        def to_keras(self):
+            return None
+
+    model = Model()
+    assert resolve(model, allow_none=False, duck_typed=True) is model
+    with pytest.raises(TypeError, match="got Model"):
+        resolve(model)
