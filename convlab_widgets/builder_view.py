@@ -45,7 +45,8 @@ def size_text(value) -> str:
     if value is None:
         return "auto"
     if isinstance(value, (list, tuple)) and value and all(_is_number(v) for v in value):
-        return "×".join(value_text(v) for v in value) if _distinct(value) else f"{value_text(value[0])}×{value_text(value[0])}"
+        side = value_text(value[0])
+        return "×".join(value_text(v) for v in value) if _distinct(value) else f"{side}×{side}"
     if _is_number(value):
         return f"{value_text(value)}×{value_text(value)}"
     return value_text(value)

@@ -269,8 +269,9 @@ def test_resolve_names_what_was_given_and_what_is_accepted(given, words):
         return
     with pytest.raises(TypeError) as error:
         resolve(given)
-    assert str(error.value).startswith(
-        "architecture must be an Architecture, a preset name like 'conv_small', or None; ") and words in str(error.value)
+    message = str(error.value)
+    assert message.startswith("architecture must be an Architecture, a preset name like 'conv_small', or None; ")
+    assert words in message
 
 
 def test_resolve_can_accept_duck_typed_models_for_the_trainer():

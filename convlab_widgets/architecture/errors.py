@@ -13,7 +13,8 @@ import re
 import reprlib
 from dataclasses import dataclass, field
 
-__all__ = ["ArchitectureError", "Failure", "Problem", "describe_shape", "explain_rejection", "fix", "located", "short", "too_long_to_print"]
+__all__ = ["ArchitectureError", "Failure", "Problem", "describe_shape", "explain_rejection", "fix", "located", "short",
+           "too_long_to_print"]
 
 
 def describe_shape(shape) -> str:
