@@ -8,12 +8,13 @@ module only picks and words them: the short parameter label of a row
 from __future__ import annotations
 
 from .architecture import catalog
+from .architecture.errors import short, too_long_to_print
 
 
 _MAX_LABEL_VALUE = 24
 
 
-def value_text(value) -> str:
+def value_text(value, _depth: int = 0) -> str:
     """Any value a row keeps, as short text: numbers as learners write them, the rest as typed.
 
     Out-of-range or wrong-typed values are kept on purpose (the row reports
@@ -22,14 +23,15 @@ def value_text(value) -> str:
     if isinstance(value, float):
         text = f"{value:g}"
     elif isinstance(value, (list, tuple)):
-        text = "(" + ", ".join(value_text(v) for v in value) + ")"
+        text = "(…)" if _depth > 2 else "(" + ", ".join(value_text(v, _depth + 1) for v in value[:8]) + ")"
     elif isinstance(value, str):
         text = repr(value) if not value.strip() or value != value.strip() else value
-    else:
-        try:
-            text = str(value)
-        except ValueError:  # an int too long to print
-            text = "a huge number"
+    elif too_long_to_print(value):
+        text = "a huge number"
+    elif value is None or isinstance(value, int):
+        text = str(value)
+    else:  # dicts and anything else: a bounded repr, whatever the nesting
+        text = short(value, _MAX_LABEL_VALUE)
     return text if len(text) <= _MAX_LABEL_VALUE else text[: _MAX_LABEL_VALUE - 1] + "…"
 
 

@@ -57,8 +57,19 @@ def test_valid_rows_keep_their_short_labels():
     assert labels == ["3×1 ×32 /2 same relu", "2×2 /1×2 valid", "×0.003922 -1", "center", "rate 0.25"]
 
 
-def test_a_huge_number_is_drawn():
+def test_a_huge_number_and_deep_nesting_are_drawn():
     assert builder_view.label("Dense", {"units": 10**5000}) == "a huge number"
+    deep = outer = {}
+    for _ in range(2000):
+        deep["a"] = [{}]
+        deep = deep["a"][0]
+    deep_list = [[]]
+    for _ in range(2000):
+        deep_list = [deep_list]
+    for value in (outer, deep_list, [10**5000], {"a": 10**5000}):
+        for layer_type in ("Dense", "Reshape", "Unknown", "Conv2D"):
+            assert isinstance(builder_view.label(layer_type, {"units": value, "target_shape": value,
+                                                              "kernel_size": value, "x": value}), str)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
