@@ -264,3 +264,81 @@ def test_unknown_inputs_are_rejected():
         datasets.load(42)
     with pytest.raises(DatasetError, match="image_size"):
         datasets.load("digits", image_size=(2, 2))
+
+
+# Hostile input (issue #13) -----------------------------------------------------------------------
+
+
+def _peak_bytes(call):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_huge_labels_are_refused_before_anything_is_allocated_per_class():
+    x = np.zeros((20, 8, 8), np.uint8)
+    y = np.array([0, 10**9] * 10)
+
+    def load():
+        with pytest.raises(DatasetError, match=r"got labels 0 and 1000000000 \(1,000,000,001 classes, at most 1,000\)"):
+            datasets.load((x, y))
+
+    assert _peak_bytes(load) < 5 << 20
+
+
+@pytest.mark.parametrize("y, message", [
+    (np.array([0, 10**6] * 10), r"0\.\.K-1 with every class present; got labels 0 and 1000000 \(1,000,001 classes"),
+    (np.array([0, 2] * 10), r"got labels 0 and 2: class 1 has no images"),
+    (np.array([1, 2, 3, 4] * 5), r"class 0 has no images"),
+    (np.array([0, 1, 2**40] * 7)[:20], r"got labels 0, 1 and 1099511627776"),
+    (np.array([0.0, 1e20] * 10), r"got labels 0 and 100000000000000000000"),
+    (np.array([2**64 - 1, 0] * 10, np.uint64), r"18446744073709551615"),
+    (np.arange(20) * 100, r"got labels 0, 100, 200, …, 1800, 1900 \(1,901 classes"),
+])
+def test_labels_must_number_the_classes_from_zero(y, message):
+    with pytest.raises(DatasetError, match=message):
+        datasets.load((np.zeros((20, 8, 8)), y), validation_split=0)
+
+
+def test_named_classes_must_each_have_images():
+    with pytest.raises(DatasetError, match=r"class 2 \('c'\) has no images"):
+        datasets.load((np.zeros((20, 8, 8)), np.arange(20) % 2), class_names=["a", "b", "c"], validation_split=0)
+    with pytest.raises(DatasetError, match="class_names must be a list of names"):
+        datasets.load((np.zeros((20, 8, 8)), np.arange(20) % 2), class_names="ab")
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(validation_split="x"), r"validation_split must be a number in \[0, 1\), got 'x'"),
+    (dict(validation_split=None), r"validation_split must be a number in \[0, 1\), got None"),
+    (dict(validation_split=True), r"validation_split must be a number in \[0, 1\), got True"),
+    (dict(validation_split=float("nan")), r"validation_split must be a number in \[0, 1\), got nan"),
+    (dict(validation_split=[0.2]), r"validation_split must be a number"),
+    (dict(train_subset="50"), r"train_subset must be a positive number of images, got '50'"),
+    (dict(train_subset=50.0), r"train_subset must be a positive number of images, got 50.0"),
+    (dict(train_subset=True), r"train_subset must be a positive number of images, got True"),
+    (dict(seed="x"), r"seed must be a whole number from 0 to 4294967295 \(or None\), got 'x'"),
+    (dict(seed=-1), r"seed must be a whole number"),
+    (dict(seed=1.5), r"seed must be a whole number"),
+    (dict(seed=[1]), r"seed must be a whole number"),
+    (dict(image_size=3.5), r"image_size must be \(height, width\)"),
+    (dict(image_size="16"), r"image_size must be \(height, width\)"),
+    (dict(image_size=(16.0, 16)), r"image_size must be \(height, width\)"),
+    (dict(image_size=True), r"image_size must be \(height, width\)"),
+])
+def test_numeric_options_are_checked_with_located_messages(options, message):
+    for data in ("digits", (np.zeros((20, 8, 8)), np.arange(20) % 2)):
+        with pytest.raises(DatasetError, match=message):
+            datasets.load(data, **options)
+
+
+def test_numpy_numbers_are_fine_as_options():
+    data = datasets.load("digits", validation_split=np.float32(0.25), train_subset=np.int64(100), seed=np.int64(3),
+                         image_size=(np.int64(8), 8))
+    assert data.train_size == 100 and data.validation_size == pytest.approx(1797 * 0.25, abs=1)
+    assert datasets.load("digits", seed=None).train_size > 0

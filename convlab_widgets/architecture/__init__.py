@@ -7,9 +7,10 @@ Pure Python with no UI: the builder widget renders it and the trainer builds
 from . import catalog, presets
 from .architecture import MAX_CLASSES, MAX_INPUT_VALUES, MAX_LAYERS, Architecture, LayerEntry
 from .errors import ArchitectureError, Problem
+from .presets import resolve
 from .summary import InnerRow, Row, Summary
 
 __all__ = [
     "MAX_CLASSES", "MAX_INPUT_VALUES", "MAX_LAYERS", "Architecture", "ArchitectureError", "InnerRow",
-    "LayerEntry", "Problem", "Row", "Summary", "catalog", "presets",
+    "LayerEntry", "Problem", "Row", "Summary", "catalog", "presets", "resolve",
 ]

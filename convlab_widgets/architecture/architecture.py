@@ -35,12 +35,24 @@ _ACTION_KEYS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerEntry:
-    """One row: its type and complete, canonical params (hashable, so it can key caches)."""
+    """One row: its type and complete, canonical params (hashable, so it can key caches).
+
+    Rows compare by value *and* type (``catalog.typed_key``): ``use_bias=1``
+    is not ``use_bias=True``, so changing one into the other is an edit.
+    """
 
     type: str
     key: tuple
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, LayerEntry):
+            return NotImplemented
+        return self.type == other.type and catalog.same(self.key, other.key)
+
+    def __hash__(self) -> int:
+        return hash((self.type, catalog.typed_key(self.key)))
 
     @property
     def params(self) -> dict:

@@ -15,11 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ArchitectureError, Failure, short
+from .errors import ArchitectureError, Failure, short, too_long_to_print
 
 __all__ = [
     "ACTIVATIONS", "GROUPS", "MAX_DIM", "LayerSpec", "ParamSpec",
-    "get", "json_params", "json_value", "layer_names", "normalize_value", "to_dict", "types",
+    "get", "json_params", "json_value", "layer_names", "normalize_value", "same", "to_dict", "typed_key", "types",
 ]
 
 GROUPS = ("convolution", "pooling", "core", "regularization", "blocks", "augmentation")
@@ -135,7 +135,7 @@ class ParamSpec:
         if self.kind in ("int", "size", "shape"):
             if isinstance(value, tuple):
                 value = tuple(_integral(v) for v in value)
-                square = self.kind == "size" and len(value) == 2 and value[0] == value[1]
+                square = self.kind == "size" and len(value) == 2 and same(value[0], value[1])
                 return value[0] if square else value
             return _integral(value)
         if self.kind == "float" and _is_int(value) and _finite(value):
@@ -175,7 +175,7 @@ class LayerSpec:
         if name in ("input_shape", "input_dim", "batch_input_shape"):
             hint = "; the input shape belongs to Architecture(input_shape=...)"
         known = ", ".join(p.name for p in self.params) or "none"
-        raise ArchitectureError(f"no parameter {short(name)}{hint} (its parameters: {known})")
+        raise ArchitectureError(f"no parameter {short(name, 300)}{hint} (its parameters: {known})")
 
     def complete(self, params: dict) -> dict:
         """Defaults filled in and values canonical; unknown names raise.
@@ -188,7 +188,7 @@ class LayerSpec:
             spec = self.param(name)
             given[name] = spec.coerce(normalize_value(value, name))
         complete = {spec.name: given.get(spec.name, spec.default) for spec in self.params}
-        if "pool_size" in complete and complete["strides"] == complete["pool_size"]:
+        if "pool_size" in complete and same(complete["strides"], complete["pool_size"]):
             complete["strides"] = None  # one spelling per meaning: None is Keras' "same as pool_size"
         return complete
 
@@ -227,6 +227,28 @@ def _integral(value):
     return value
 
 
+def typed_key(value):
+    """``value`` with its type at every level, so that False, 0 and 0.0 (or True and 1) key apart.
+
+    Python compares them equal and hashes them alike, which would let a cache
+    answer for ``use_bias=False`` what it found for ``use_bias=0``, or make an
+    edit from 1 to True look like no change. Floats key by ``repr`` so that
+    NaN equals itself.
+    """
+    if isinstance(value, (list, tuple)):
+        return type(value), tuple(typed_key(v) for v in value)
+    if isinstance(value, dict):
+        return dict, tuple((typed_key(k), typed_key(v)) for k, v in value.items())
+    if isinstance(value, float):
+        return float, repr(value)
+    return type(value), value
+
+
+def same(a, b) -> bool:
+    """Equal in value and in type, recursively (see ``typed_key``)."""
+    return typed_key(a) == typed_key(b)
+
+
 def json_value(value):
     """Tuples (hashable, for cache keys) become lists again on their way to JSON."""
     return list(value) if isinstance(value, tuple) else value
@@ -244,6 +266,8 @@ def normalize_value(value, what: str):
     """
     if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", None) == 0:
         value = value.item()
+    if too_long_to_print(value):
+        raise ArchitectureError(f"{what} cannot hold a number with over 300 digits")
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):

@@ -8,10 +8,13 @@ fix as data the builder can offer as a one-click action.
 
 from __future__ import annotations
 
+import itertools
 import re
+import reprlib
 from dataclasses import dataclass, field
 
-__all__ = ["ArchitectureError", "Failure", "Problem", "describe_shape", "explain_rejection", "fix", "located", "short"]
+__all__ = ["ArchitectureError", "Failure", "Problem", "describe_shape", "explain_rejection", "fix", "located", "short",
+           "too_long_to_print"]
 
 
 def describe_shape(shape) -> str:
@@ -144,7 +147,10 @@ def _explain_reshape(target: tuple, input_shape: tuple) -> Failure:
     needs = "a multiple of " if -1 in target else ""
     reason = (f"{values:,} values cannot be arranged as {'×'.join(str(d) for d in target)} "
               f"(that needs {needs}{known:,} values)")
-    if -1 not in target and len(target) > 1 and values % (known // target[-1]) == 0:
+    from .catalog import MAX_DIM  # the catalog words its own errors with this module
+
+    if (-1 not in target and len(target) > 1 and values % (known // target[-1]) == 0
+            and values // (known // target[-1]) <= MAX_DIM):
         suggestion = (*target[:-1], values // (known // target[-1]))
         return Failure(reason, input_shape, f"Use target_shape={suggestion}",
                        ({"op": "update", "index": None, "params": {"target_shape": list(suggestion)}},))
@@ -153,7 +159,44 @@ def _explain_reshape(target: tuple, input_shape: tuple) -> Failure:
 
 
 
+#: Ints with more bits than this are never printed in full (Python refuses past 4,300 digits).
+_MAX_PRINTED_BITS = 1_000
+
+
+class _Bounded(reprlib.Repr):
+    """``repr`` that stops at a few levels of nesting and never prints an enormous number.
+
+    Untrusted JSON can nest a list 2,000 deep, deeper than ``repr`` can recurse.
+    """
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.maxlevel = 6
+        self.maxtuple = self.maxlist = self.maxarray = self.maxdict = self.maxset = self.maxfrozenset = limit
+        self.maxdeque = limit
+        self.maxstring = self.maxother = self.maxlong = 10 * limit
+
+    def repr_dict(self, x, level):  # reprlib sorts keys; keep them in the order they were written
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+                 for k, v in itertools.islice(x.items(), self.maxdict)]
+        return "{" + ", ".join(items) + (", ..." if len(x) > self.maxdict else "") + "}"
+
+    def repr_int(self, x, level):
+        if x.bit_length() > _MAX_PRINTED_BITS:
+            return f"<a {x.bit_length():,}-bit number>"
+        return super().repr_int(x, level)
+
+
 def short(value, limit: int = 80) -> str:
-    """A repr bounded in length: messages quote untrusted input."""
-    text = repr(value)
+    """A repr bounded in length and depth: messages quote untrusted input."""
+    text = _Bounded(limit).repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def too_long_to_print(value) -> bool:
+    """An int Python cannot even turn into text: no parameter can hold one."""
+    return isinstance(value, int) and value.bit_length() > _MAX_PRINTED_BITS

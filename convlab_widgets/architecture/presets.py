@@ -9,7 +9,7 @@ from __future__ import annotations
 from .architecture import Architecture
 from .errors import ArchitectureError, short
 
-__all__ = ["SHAPES_NUM_CLASSES", "describe", "get", "names"]
+__all__ = ["SHAPES_NUM_CLASSES", "describe", "get", "names", "resolve"]
 
 #: Classes of the embedded ``shapes`` dataset, until the training side settles on it.
 SHAPES_NUM_CLASSES = 4
@@ -116,3 +116,27 @@ def get(name: str) -> Architecture:
     """A fresh, editable copy of the preset."""
     _, input_shape, num_classes, layers = _preset(name)
     return Architecture(input_shape=input_shape, num_classes=num_classes, layers=layers)
+
+
+def resolve(architecture, *, allow_none: bool = True, duck_typed: bool = False):
+    """What an ``architecture=`` argument means: the Architecture itself, a fresh preset, or None.
+
+    One rule for every entry point (builder, lab, trainer). A preset name
+    gives a fresh, editable copy (an unknown name is an ArchitectureError
+    listing the presets); None is returned as is when ``allow_none`` (the
+    caller picks its default); ``duck_typed`` also accepts any object with a
+    ``to_keras()`` method, as the trainer does. Anything else is a TypeError
+    naming what was given and what is accepted.
+    """
+    if isinstance(architecture, Architecture):
+        return architecture
+    if isinstance(architecture, str):
+        return get(architecture)
+    if architecture is None and allow_none:
+        return None
+    if duck_typed and architecture is not None and callable(getattr(architecture, "to_keras", None)):
+        return architecture
+    accepted = "an Architecture" + (" (or an object with to_keras())" if duck_typed else "")
+    accepted += ", a preset name like 'conv_small'" + (", or None" if allow_none else "")
+    given = "None" if architecture is None else f"{type(architecture).__name__} {short(architecture)}"
+    raise TypeError(f"architecture must be {accepted}; got {given}")

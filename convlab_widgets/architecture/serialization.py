@@ -32,6 +32,8 @@ MAX_JSON_CHARS = 1_000_000
 
 _REQUIRED = ("format", "version", "input_shape", "num_classes", "layers")
 _OPTIONAL = ("output",)
+#: Longest key quoted in full in a message; longer ones are not names anybody typed.
+_MAX_KEY = 300
 
 
 
@@ -57,11 +59,12 @@ def from_dict(cls, data, *, strict: bool = True):
         raise ArchitectureError(
             f"this file was written by a newer convlab_widgets (format version {version}); "
             f"upgrade to read it" if newer else f"unsupported format version {short(version)}; expected {VERSION}")
-    unknown = sorted(str(key) for key in data if key not in _REQUIRED + _OPTIONAL)
+    unknown = [key for key in data if key not in _REQUIRED + _OPTIONAL]
     missing = [key for key in _REQUIRED if key not in data]
     if unknown or missing:
         raise ArchitectureError("; ".join(filter(None, (
-            unknown and f"unknown fields: {', '.join(unknown)[:200]}",
+            unknown and f"unknown fields: {_keys(unknown, quote=False)} "
+                        f"(an architecture has {', '.join(_REQUIRED + _OPTIONAL)})",
             missing and f"missing fields: {', '.join(missing)}"))))
     layers = data["layers"]
     if not isinstance(layers, list):
@@ -79,10 +82,26 @@ def from_dict(cls, data, *, strict: bool = True):
     return arch
 
 
+def _keys(keys, shown: int = 5, quote: bool = True) -> str:
+    """Offending keys named in full (up to ``_MAX_KEY`` characters each), the first few of them."""
+    def name(key):
+        if quote:
+            return short(key, _MAX_KEY)
+        text = str(key)
+        return text if len(text) <= _MAX_KEY else text[: _MAX_KEY - 3] + "..."
+
+    names = ", ".join(name(key) for key in keys[:shown])
+    return names + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+
+
 def _pair(layer, index: int) -> tuple:
-    if not isinstance(layer, dict) or "type" not in layer or set(layer) - {"type", "params"}:
+    if not isinstance(layer, dict) or "type" not in layer:
         raise ArchitectureError(f"Layer #{index + 1} must be an object with a 'type' and optional 'params', "
                                 f"got {short(layer)}")
+    unknown = [key for key in layer if key not in ("type", "params")]
+    if unknown:
+        raise ArchitectureError(f"Layer #{index + 1} has unknown key{'s' if len(unknown) > 1 else ''} "
+                                f"{_keys(unknown)}: a layer has only 'type' and 'params'")
     params = layer.get("params", {})
     if not isinstance(params, dict):
         raise ArchitectureError(f"Layer #{index + 1}: 'params' must be an object, got {short(params)}")
@@ -92,7 +111,7 @@ def _pair(layer, index: int) -> tuple:
 def from_json(cls, text):
     if isinstance(text, (bytes, bytearray)):
         try:
-            text = bytes(text).decode("utf-8")
+            text = bytes(text).decode("utf-8-sig")  # a byte order mark, as some editors write, is fine
         except UnicodeDecodeError as error:
             raise ArchitectureError(f"the file is not UTF-8 text: {error}") from None
     if not isinstance(text, str):
@@ -101,7 +120,7 @@ def from_json(cls, text):
         raise ArchitectureError(f"the JSON text has {len(text):,} characters, more than the "
                                 f"{MAX_JSON_CHARS:,} an architecture can need")
     try:
-        data = json.loads(text)
+        data = json.loads(text.removeprefix("\ufeff"))
     except (ValueError, RecursionError) as error:
         raise ArchitectureError(f"not valid JSON: {str(error)[:200]}") from None
     return from_dict(cls, data)

@@ -125,7 +125,7 @@ def clear_cache() -> None:
 
 def evaluate(layer_type: str, params: tuple, input_shape: tuple) -> Outcome:
     """The outcome of a layer (params as ``tuple(params_dict.items())``) on an input shape."""
-    key = (layer_type, params, input_shape)
+    key = (layer_type, catalog.typed_key(params), input_shape)  # use_bias=0 must not answer for False
     with _lock:
         outcome = _outcomes.get(key)
         if outcome is None:
@@ -143,7 +143,7 @@ def _evaluate(layer_type: str, params: dict, input_shape: tuple) -> Outcome:
         return Outcome(None, failure=failure)
     if layer_type == "Fire":
         return _evaluate_fire(spec, params, input_shape)
-    probe_key = (layer_type, tuple(params.items()))
+    probe_key = (layer_type, catalog.typed_key(tuple(params.items())))
     probe = _probes.get(probe_key)
     try:
         if probe is None:

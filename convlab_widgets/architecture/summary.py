@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import catalog
+from .architecture import MAX_LAYERS
 from .errors import Failure, Problem, describe_shape, fix
 
 __all__ = ["InnerRow", "Row", "Summary", "summarize"]
@@ -227,4 +228,8 @@ def _output_problem(entries, shape: tuple, num_classes: int, output: str) -> Pro
                           actions=({"op": "add", "type": "Activation", "params": {"activation": "softmax"}},))
     else:
         return None
-    return failure.render(last.type, index)
+    problem = failure.render(last.type, index)
+    added = sum(action["op"] in ("add", "insert") for action in failure.actions)
+    if len(entries) + added > MAX_LAYERS:  # the fix could not apply: offer none
+        return Problem(problem.index, problem.message)
+    return problem

@@ -23,6 +23,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ..architecture.errors import short  # a bounded repr: messages quote the learner's input
+
 EMBEDDED = ("digits", "shapes")
 DOWNLOADED = ("mnist", "fashion_mnist", "cifar10", "flowers")
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross")
@@ -30,6 +32,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 DEFAULT_FOLDER_IMAGE_SIZE = (128, 128)
 PROBE_TIMEOUT_S = 3.0
 MAX_MATERIALIZED_BYTES = 2 << 30
+#: More classes than any classroom dataset; labels beyond it are a mistake, not a task.
+MAX_CLASSES = 1000
 
 _KERAS_BASE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 _MNIST = ("mnist.npz", _KERAS_BASE + "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
@@ -263,10 +267,13 @@ def load(
     points the downloaded sets at a local copy in the original format, and
     ``cache_dir`` replaces Keras' cache (``~/.keras``).
     """
-    if not 0 <= validation_split < 1:
-        raise DatasetError(f"validation_split must be in [0, 1), got {validation_split}")
+    validation_split = _check_validation_split(validation_split)
+    train_subset = _check_train_subset(train_subset)
+    seed = _check_seed(seed)
     if image_size is not None:
         image_size = _check_image_size(image_size)
+    if class_names is not None:
+        class_names = _check_class_names(class_names)
     # How the data was obtained, for run.to_script().
     recipe = {"validation_split": validation_split, "train_subset": train_subset, "seed": seed}
     if isinstance(name_or_data, str) and name_or_data in EMBEDDED + DOWNLOADED:
@@ -317,13 +324,97 @@ def _bundle(name, train, validation, class_names, image_size, source, descriptio
     return DataBundle(name, train, validation, class_names, shape, source, description)
 
 
+def _scalar(value):
+    """NumPy scalars as the Python numbers they hold, so that checks and recipes see one kind."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_validation_split(value):
+    value = _scalar(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise DatasetError(f"validation_split must be a number in [0, 1), got {short(value)}")
+    return value
+
+
+def _check_train_subset(value):
+    value = _scalar(value)
+    if value is not None and not (_whole(value) and value >= 1):
+        raise DatasetError(f"train_subset must be a positive number of images, got {short(value)}")
+    return value
+
+
+def _check_seed(value):
+    value = _scalar(value)
+    if value is not None and not (_whole(value) and 0 <= value < 2**32):
+        raise DatasetError(f"seed must be a whole number from 0 to {2**32 - 1} (or None), got {short(value)}")
+    return value
+
+
+def _check_class_names(names):
+    if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+        raise DatasetError(f"class_names must be a list of names like ['cat', 'dog'], got {short(names)}")
+    return list(names)
+
+
 def _check_image_size(size):
-    if isinstance(size, int):
+    size = _scalar(size)
+    if _whole(size):
         size = (size, size)
-    size = tuple(size)
-    if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and 4 <= s <= 1024 for s in size):
-        raise DatasetError(f"image_size must be (height, width) with sides from 4 to 1024 pixels, got {size!r}")
+    if not isinstance(size, (list, tuple)) or len(size) != 2 or not all(
+            _whole(_scalar(s)) and 4 <= s <= 1024 for s in size):
+        raise DatasetError(f"image_size must be (height, width) with sides from 4 to 1024 pixels, got {short(size)}")
     return tuple(int(s) for s in size)
+
+
+def _listed(values):
+    """A few numbers as words: '0 and 2', '0, 1 and 7', '0, 100, 200, …, 1800, 1900'."""
+    words = [str(int(v)) for v in values]
+    if len(words) > 6:
+        return ", ".join([*words[:3], "…", *words[-2:]])
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _check_labels(y, class_names):
+    """Integer class ids 0..K-1, every class present, K bounded; checked before anything is sized by K.
+
+    Labels like ``[0, 10**9]`` would otherwise make a billion class names and
+    counts (tens of gigabytes) before any message.
+    """
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        integral = True
+    else:
+        integral = y.dtype.kind in "iu"
+    if not integral or y.min() < 0:
+        raise DatasetError(
+            f"labels must be class numbers 0, 1, 2, … (or class names as strings); got {y.dtype} values like {y[:3]}"
+        )
+    top = y.max()
+    if top >= MAX_CLASSES:
+        found = np.unique(y)
+        raise DatasetError(
+            f"labels must be 0..K-1 with every class present; got labels {_listed(found)} "
+            f"({int(top) + 1:,} classes, at most {MAX_CLASSES:,})"
+        )
+    if class_names is not None and len(class_names) < int(top) + 1:
+        raise DatasetError(f"labels go up to {int(top)} but only {len(class_names)} class_names were given")
+    y = y.astype(np.int32)
+    n_classes = max(int(top) + 1, len(class_names) if class_names is not None else 0)
+    counts = np.bincount(y, minlength=n_classes)
+    missing = np.flatnonzero(counts == 0)
+    if len(missing):
+        found = np.flatnonzero(counts)
+        names = [f"{c} ({class_names[c]!r})" if class_names is not None else str(c) for c in missing[:5]]
+        more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
+        has = "has" if len(missing) == 1 else "have"
+        raise DatasetError(
+            f"labels must be 0..K-1 with every class present; got labels {_listed(found)}: "
+            f"class{'es' if len(missing) > 1 else ''} {', '.join(names)}{more} {has} no images"
+        )
+    return y
 
 
 def _split(split, validation_split, train_subset, seed):
@@ -348,8 +439,6 @@ def _split(split, validation_split, train_subset, seed):
         validation = split.subset(np.sort(val_idx))
         split = split.subset(np.sort(train_idx))
     if train_subset is not None:
-        if isinstance(train_subset, bool) or not isinstance(train_subset, (int, np.integer)) or train_subset < 1:
-            raise DatasetError(f"train_subset must be a positive number of images, got {train_subset!r}")
         if train_subset < n_classes:
             raise DatasetError(f"train_subset={train_subset} cannot hold one image of each of the {n_classes} classes")
         if train_subset < len(split):
@@ -588,18 +677,9 @@ def _check_arrays(x, y, class_names):
         found, y = np.unique(y.astype(str), return_inverse=True)
         if class_names is None:
             class_names = list(found)
-    elif y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iu" or y.min() < 0:
-        raise DatasetError(
-            f"labels must be class numbers 0, 1, 2, … (or class names as strings); got {y.dtype} values like {y[:3]}"
-        )
-    y = y.astype(np.int32)
-    n_classes = int(y.max()) + 1
+    y = _check_labels(y, class_names)
     if class_names is None:
-        class_names = [str(i) for i in range(n_classes)]
-    elif len(class_names) < n_classes:
-        raise DatasetError(f"labels go up to {n_classes - 1} but only {len(class_names)} class_names were given")
+        class_names = [str(i) for i in range(int(y.max()) + 1)]
     if len(class_names) < 2:
         raise DatasetError("at least two classes are needed to train a classifier")
     if x.dtype == np.uint8:
