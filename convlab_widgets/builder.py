@@ -16,7 +16,7 @@ import anywidget
 import traitlets
 
 from ._static import bundle
-from .architecture import Architecture, ArchitectureError, catalog, presets
+from .architecture import Architecture, ArchitectureError, catalog, presets, resolve
 from .architecture.errors import describe_shape
 from .builder_view import view
 from .widget_base import check_keywords
@@ -70,14 +70,21 @@ class Builder(anywidget.AnyWidget):
     _esm = bundle("builder.js")
     _css = bundle("builder.css")
 
-    catalog = traitlets.Dict().tag(sync=True)
-    presets = traitlets.List().tag(sync=True)
-    datasets = traitlets.List().tag(sync=True)
-    dataset = traitlets.Unicode("").tag(sync=True)
-    view = traitlets.Dict().tag(sync=True)
-    code = traitlets.Unicode("").tag(sync=True)
-    show_code = traitlets.Bool(False).tag(sync=True)
-    notice = traitlets.Dict().tag(sync=True)
+    # The model contract with js/src/builder (Python -> browser unless said otherwise).
+    catalog = traitlets.Dict(help="The layer catalog (``catalog.to_dict()``): the palette and the forms. "
+                                  "Default: set at construction, never changes.").tag(sync=True)
+    presets = traitlets.List(traitlets.Dict(), help="``[{name, title, description}]`` of the presets menu.").tag(
+        sync=True)
+    datasets = traitlets.List(traitlets.Dict(), help="``[{name, title, input_shape, num_classes, download}]``: "
+                                                     "the data the input can be read from.").tag(sync=True)
+    dataset = traitlets.Unicode("", help="The dataset the input is read from (\"\": custom input). In a lab, "
+                                         "the lab's Data control sets it.").tag(sync=True)
+    view = traitlets.Dict(help="Everything the stack shows, from ``builder_view.view``: rows with shapes and "
+                               "counts (Keras' own), totals, problems, validity, the data mismatch.").tag(sync=True)
+    code = traitlets.Unicode("", help="Keras code of the architecture, while ``show_code``.").tag(sync=True)
+    show_code = traitlets.Bool(False, help="Whether the code view is open (the browser asks; Python "
+                                           "answers).").tag(sync=True)
+    notice = traitlets.Dict(help="``{kind, text}`` of the last refused edit; {} when none.").tag(sync=True)
 
     def __init__(self, architecture: Architecture | str | None = None, *, input_shape=None, num_classes=None,
                  dataset: str = "", dataset_locked: bool = False, **kwargs):
@@ -85,8 +92,7 @@ class Builder(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self._dataset_locked = bool(dataset_locked)
         self._data_fix_callbacks: list = []
-        if isinstance(architecture, str):
-            architecture = presets.get(architecture)
+        architecture = resolve(architecture)
         if architecture is None:
             architecture = Architecture(input_shape=input_shape or (8, 8, 1), num_classes=num_classes or 10)
         elif input_shape is not None or num_classes is not None:

@@ -13,17 +13,23 @@ import traitlets
 
 from ._static import bundle
 from .threads import note_widget_message
+from .widget_base import check_keywords
 
 
 class Monitor(anywidget.AnyWidget):
     _esm = bundle("monitor.js")
     _css = bundle("monitor.css")
 
-    active = traitlets.Bool(False).tag(sync=True)
-    interval_ms = traitlets.Int(250).tag(sync=True)
-    state = traitlets.Dict().tag(sync=True)
+    # The model contract with js/src/monitor.js.
+    active = traitlets.Bool(False, help="While True the browser sends a heartbeat every ``interval_ms``: the "
+                                        "kernel then draws the run's new events. Default: False.").tag(sync=True)
+    interval_ms = traitlets.Int(250, min=50, help="Milliseconds between heartbeats. Default: 250.").tag(sync=True)
+    state = traitlets.Dict(help="What the monitor shows: status (one of ``status.STATUSES``, 'idle' or 'not "
+                                "started'), message, badge, epoch/epochs, step/steps, fraction, samples_per_sec, "
+                                "elapsed, eta. Default: {} (idle).").tag(sync=True)
 
     def __init__(self, **kwargs):
+        check_keywords(type(self), kwargs)
         super().__init__(**kwargs)
         self._beat_callbacks = []
         self.on_msg(self._on_message)

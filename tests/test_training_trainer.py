@@ -220,7 +220,7 @@ def test_bad_settings_are_refused_before_anything_starts(digits):
     invalid = Architecture(input_shape=(8, 8, 1), num_classes=10).add("Flatten").add("Dense", units=3)
     with pytest.raises(ArchitectureError):
         Trainer(invalid, digits).start()
-    with pytest.raises(TypeError, match="Architecture or a preset name"):
+    with pytest.raises(TypeError, match="architecture must be an Architecture .*a preset name like 'conv_small'"):
         Trainer(object(), digits)
     assert trainer.run is None
 

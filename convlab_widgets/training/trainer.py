@@ -54,7 +54,9 @@ class Trainer:
     """
 
     def __init__(self, architecture, data="digits", strategy=None):
-        self.architecture = _resolve_architecture(architecture)
+        from convlab_widgets.architecture import resolve
+
+        self.architecture = resolve(architecture, allow_none=False, duck_typed=True)
         self.data = data if isinstance(data, datasets_module.DataBundle) else datasets_module.load(data)
         self.strategy_info = describe(strategy)
         self.run = None
@@ -359,16 +361,6 @@ def _optimizer_recipe(optimizer):
     else:
         instance = optimizer
     return type(instance), instance.get_config()
-
-
-def _resolve_architecture(architecture):
-    if isinstance(architecture, str):
-        from convlab_widgets.architecture import presets
-
-        return presets.get(architecture)
-    if not callable(getattr(architecture, "to_keras", None)):
-        raise TypeError(f"expected an Architecture or a preset name, got {type(architecture).__name__}")
-    return architecture
 
 
 def _snapshot(architecture):

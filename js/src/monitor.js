@@ -30,14 +30,24 @@ function render({ model, el }) {
   const bar = h("div", "convlab-progress-bar");
   const epochBar = h("div", "convlab-progress-epoch");
   const message = h("div", "convlab-status-message");
+  // Where the kernel handles widget messages only between cells (ipykernel 6: Colab, classic
+  // Notebook), the heartbeat waits while another cell runs: say so instead of freezing silently.
+  const stale = h("div", "convlab-stale",
+    "The panels are waiting: this notebook answers widgets only between cells, so they catch up when the running cell ends.");
+  stale.style.display = "none";
   track.append(epochBar, bar);
   line.append(status, text);
-  root.append(badge, track, line, message);
+  root.append(badge, track, line, message, stale);
   el.append(root);
 
+  const STALE_MS = 3000;
   let timer = null;
   let beats = 0;
-  const beat = () => model.send({ beat: ++beats });
+  let lastState = Date.now();
+  const beat = () => {
+    model.send({ beat: ++beats });
+    stale.style.display = Date.now() - lastState > STALE_MS ? "block" : "none";
+  };
   const syncHeartbeat = () => {
     const active = model.get("active");
     if (active && timer === null) {
@@ -50,6 +60,8 @@ function render({ model, el }) {
   };
 
   const draw = () => {
+    lastState = Date.now();
+    stale.style.display = "none";
     const s = model.get("state") || {};
     badge.textContent = s.badge || "";
     badge.title = s.badge_detail || "";

@@ -188,19 +188,24 @@ class NotebookPage:
 
     def run_cell(self, code: str, timeout: float = 120) -> str:
         """Appends a code cell, runs it in the page's kernel and returns its output text."""
-        index = self.page.evaluate(
-            """async (code) => {
+        index = self.start_cell(code, _await=True)
+        self._wait_cells_done(timeout)
+        return self.output_text(index)
+
+    def start_cell(self, code: str, _await: bool = False) -> int:
+        """Appends a code cell and starts it without waiting for it (a cell that blocks); its index."""
+        return self.page.evaluate(
+            """async ([code, wait]) => {
                 const notebook = window.jupyterapp.shell.currentWidget.content;
                 const index = notebook.model.cells.length;
                 notebook.model.sharedModel.insertCell(index, {cell_type: 'code', source: code});
                 notebook.activeCellIndex = index;
-                await window.jupyterapp.commands.execute('notebook:run-cell');
+                const running = window.jupyterapp.commands.execute('notebook:run-cell');
+                if (wait) await running;
                 return index;
             }""",
-            code,
+            [code, _await],
         )
-        self._wait_cells_done(timeout)
-        return self.output_text(index)
 
     def eval(self, expression: str):
         """The value of a Python expression in the kernel, sent back as JSON."""

@@ -91,3 +91,39 @@ def test_filters_change_between_epochs_and_the_scrubber_replays_them(notebook):
     nb.page.wait_for_function(f"() => document.querySelector({image!r}).src !== {last!r}")
     assert "init" in nb.page.inner_text(".convlab-dashboard")
     nb.screenshot("lab_filters_replay")
+
+
+def test_one_data_selector_and_the_fix_for_a_preset_of_other_data(notebook):
+    nb = notebook
+    open_lab(nb)
+    assert nb.page.locator(".convlab-builder select.convlab-dataset").is_hidden()
+    assert nb.page.inner_text(".convlab-builder .convlab-dataset-name") == "digits"
+    nb.page.locator(".convlab-builder select.convlab-presets").select_option("squeezenet_gap")
+    banner = nb.wait_for(".convlab-data-mismatch:not(:empty)")
+    assert "the data, digits, is 8×8×1" in banner.inner_text()
+    assert "not the data" in nb.page.inner_text(".convlab-validity")
+    nb.screenshot("builder_data_mismatch")
+    button(nb, "Train").click()
+    nb.wait_for(STATUS.format("not started"))
+    assert "fix offered above the layers" in nb.page.inner_text(".convlab-status-message")
+    nb.page.locator(".convlab-data-fix:has-text('Adapt the input to digits')").click()
+    nb.wait_for(".convlab-data-mismatch:empty", state="attached")
+    assert nb.eval("list(lab.architecture.input_shape)") == [8, 8, 1]
+
+
+def test_a_refused_train_stands_alone_and_a_run_keeps_its_colour(notebook):
+    nb = notebook
+    open_lab(nb)
+    nb.run_cell("run = lab.train(epochs=1, batch_size=128, wait=True)")
+    nb.wait_for(STATUS.format("completed"), timeout=60)
+    swatch = nb.page.evaluate("() => getComputedStyle(document.querySelector('.convlab-runs .convlab-runs-cell "
+                              "div[style*=background]')).backgroundColor")
+    line = nb.page.evaluate("() => getComputedStyle(document.querySelector('.convlab-dashboard .bqplot "
+                            "path.line')).stroke")
+    assert swatch == line
+    nb.run_cell("lab.architecture.update(len(lab.architecture) - 1, units=3)")
+    button(nb, "Train").click()
+    nb.wait_for(STATUS.format("not started"))
+    text = nb.page.inner_text(".convlab-monitor")
+    assert "samples/s" not in text and "epoch 1/1" not in text and "10 classes" in text
+    nb.screenshot("lab_refused_train")
