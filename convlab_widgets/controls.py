@@ -18,6 +18,7 @@ import ipywidgets as widgets
 from .html import escape
 from .training import datasets, schedules
 from .training.settings import CONTROL_OPTIMIZERS, Settings, SettingsError
+from .threads import answer_while_blocked
 from .training.status import ACTIVE
 from .widget_base import check_keywords
 
@@ -76,6 +77,7 @@ class Controls(widgets.VBox):
         ]
         super().__init__(rows, **kwargs)
         self.add_class("convlab-controls")
+        answer_while_blocked(self.pause_button, self.resume_button, self.stop_button, self.learning_rate)
         self._draw(self._settings)
         for name, field in _FIELDS.items():
             getattr(self, name).observe(lambda change, field=field: self._edited(field, change), names="value")

@@ -12,7 +12,7 @@ import anywidget
 import traitlets
 
 from ._static import bundle
-from .threads import note_widget_message
+from .threads import answer_while_blocked, note_widget_message
 from .widget_base import check_keywords
 
 
@@ -31,6 +31,7 @@ class Monitor(anywidget.AnyWidget):
     def __init__(self, **kwargs):
         check_keywords(type(self), kwargs)
         super().__init__(**kwargs)
+        answer_while_blocked(self)
         self._beat_callbacks = []
         self.on_msg(self._on_message)
 

@@ -19,7 +19,7 @@ import threading
 import keras
 
 from ..kernel_events import BlockingCell, after_cell
-from ..threads import on_kernel_thread
+from ..threads import main_thread_draws, on_kernel_thread, route_to_subshell
 from ..training.adapter import KerasAdapter
 from ..training.events import RunStarted
 from ..training.run import RunRecord
@@ -92,7 +92,14 @@ class FitStream(KerasAdapter):
 
     def _publish(self, event) -> None:
         self.run._publish(event)
-        if on_kernel_thread():
+        self._draw()
+
+    def _draw(self) -> None:
+        """Draw now if this thread may (see ``threads.main_thread_draws``); else the heartbeat draws."""
+        if threading.current_thread() is threading.main_thread():
+            if main_thread_draws():
+                self.dashboard.pump()
+        elif on_kernel_thread():
             self.dashboard.pump()
 
     def on_train_begin(self, logs=None):
@@ -115,6 +122,8 @@ class FitStream(KerasAdapter):
         run._set_status("running")
         if run.thread is threading.main_thread():
             self._blocking = BlockingCell()
+            if not main_thread_draws():
+                route_to_subshell()
         self._publish(RunStarted(run.config, info.description, info.replicas, batch,
                                  batch // max(info.replicas, 1), steps, epochs, run.param_count))
         super().on_train_begin(logs)
@@ -122,7 +131,7 @@ class FitStream(KerasAdapter):
     def _between_batches(self, evaluating=False):
         if self._blocking is not None:
             self._blocking.handle_events()  # a click on Stop, where the kernel cannot handle it meanwhile
-            self.dashboard.pump()
+            self._draw()
         if self.run.stop_requested:
             if evaluating:
                 self.model.stop_evaluating = True
@@ -130,8 +139,7 @@ class FitStream(KerasAdapter):
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
-        if on_kernel_thread():
-            self.dashboard.pump()
+        self._draw()
 
     def on_train_end(self, logs=None):
         run = self.run

@@ -19,7 +19,7 @@ from ..colors import DEFAULT_COLOR
 from ..compare import shorten
 from ..kernel_events import BlockingCell
 from ..monitor import Monitor
-from ..threads import on_kernel_thread
+from ..threads import main_thread_draws, on_kernel_thread, route_to_subshell
 from ..widget_base import check_keywords
 from .history import RunHistory
 from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
@@ -193,17 +193,22 @@ class Dashboard(widgets.VBox):
     def follow(self, run=None, timeout=None) -> bool:
         """Block this (main) thread until the run ends, drawing as events arrive.
 
-        ``lab.train(..., wait=True)`` uses this: while a cell blocks, no
-        heartbeat can be handled, so the cell's own loop drains instead.
+        ``lab.train(..., wait=True)`` uses this.  Where the kernel handles no
+        heartbeat while a cell blocks (ipykernel 6), the cell's own loop drains
+        instead; where a comm subshell does, the heartbeat draws and this loop
+        only waits (see ``threads.main_thread_draws``).
         """
         run = run or self._run
         deadline = None if timeout is None else time.monotonic() + timeout
         cell = BlockingCell()  # Stop and Pause clicks are handled meanwhile, in every front end
+        if not main_thread_draws():
+            route_to_subshell()
         try:
             while self._source is not None:
                 self._source.wait(1 / MAX_RENDERS_PER_S)
                 cell.handle_events()
-                self.pump()
+                if main_thread_draws() or run.done:  # else the heartbeat draws; the end is drawn here
+                    self.pump()
                 if deadline is not None and time.monotonic() > deadline:
                     break
         except KeyboardInterrupt:

@@ -82,6 +82,9 @@ function render({ model, el }) {
   };
 
   draw();
+  // One message at once tells the kernel whether this front end sends widget messages to a comm
+  // subshell, before any cell blocks (see convlab_widgets/threads.py).
+  model.send({ hello: 1 });
   syncHeartbeat();
   model.on("change:state", draw);
   model.on("change:active", syncHeartbeat);

@@ -127,3 +127,55 @@ def test_a_refused_train_stands_alone_and_a_run_keeps_its_colour(notebook):
     text = nb.page.inner_text(".convlab-monitor")
     assert "samples/s" not in text and "epoch 1/1" not in text and "10 classes" in text
     nb.screenshot("lab_refused_train")
+
+
+RECORD_STOP = """at_stop = []
+_stop = lab.stop
+def recording_stop():
+    at_stop.append(len(lab.run.batch_history['loss']))
+    _stop()
+lab.stop = recording_stop"""
+
+FIT_SETUP = RECORD_STOP + """
+import time, keras, numpy as np
+from sklearn.datasets import load_digits
+digits = load_digits()
+x, y = (digits.images / 16.0).astype('float32')[..., None], digits.target
+model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, activation='relu'),
+                          keras.layers.Flatten(), keras.layers.Dense(10, activation='softmax')])
+model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])
+class Slow(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(0.05)
+stream = lab.callback(batch_size=32)"""
+
+
+def _stop_while_the_cell_blocks(nb):
+    nb.wait_for(STATUS.format("running"), timeout=60)
+    nb.page.wait_for_function(LOSS_DRAWN, timeout=60_000)  # the panels move while the cell blocks
+    nb.page.wait_for_timeout(1000)
+    button(nb, "Stop").click()
+    nb.wait_for(STATUS.format("stopped"), timeout=30)
+    nb._wait_cells_done(60)
+    at_stop, batches, status = nb.eval("[at_stop, len(lab.run.batch_history['loss']), lab.run.status]")
+    assert status == "stopped" and len(at_stop) == 1 and batches - at_stop[0] <= 2
+
+
+def test_stop_stops_your_own_blocking_fit_within_two_batches(notebook):
+    nb = notebook
+    open_lab(nb)
+    nb.run_cell(FIT_SETUP)
+    nb.start_cell("model.fit(x, y, epochs=50, batch_size=32, verbose=0, callbacks=[stream, Slow()])")
+    nb.wait_for(STATUS.format("running"), timeout=60)
+    assert button(nb, "Pause").is_disabled()  # your own fit cannot pause
+    _stop_while_the_cell_blocks(nb)
+    assert nb.eval("[len(lab.runs), lab.runs[0] is lab.run]") == [1, True]
+    nb.screenshot("lab_own_fit_stopped")
+
+
+def test_stop_stops_a_run_that_the_cell_waits_for(notebook):
+    nb = notebook
+    open_lab(nb)
+    nb.run_cell(RECORD_STOP)
+    nb.start_cell("run = lab.train(epochs=200, batch_size=8, wait=True)")
+    _stop_while_the_cell_blocks(nb)
