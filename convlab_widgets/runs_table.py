@@ -29,6 +29,8 @@ STYLE = """<style>
 .convlab-runs .widget-html-content { font-size: 14px; line-height: 1.3; }
 .convlab-runs .convlab-runs-changes .widget-html-content { color: #444; margin-bottom: 6px; }
 </style>"""
+# ipywidgets 8 calls it tooltip (description_tooltip is deprecated there); 7.7 (Colab's) has only the old name.
+_TOOLTIP = "tooltip" if "tooltip" in widgets.Checkbox.class_trait_names() else "description_tooltip"
 EMPTY_MESSAGE = "No runs yet: press Train. Every run is kept here to compare with the next."
 
 
@@ -106,7 +108,7 @@ class _Row:
         key = id(run)
         self._updating = False
         self.tick = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="2em"),
-                                     description_tooltip="overlay this run on the panels")
+                                     **{_TOOLTIP: "overlay this run on the panels"})
         self.swatch = widgets.HTML("")
         self.name = widgets.Text(value=run.name, continuous_update=False, layout=widgets.Layout(width="7.2em"))
         self.labels = [widgets.HTML("") for _ in range(7)]
@@ -157,8 +159,8 @@ class _Row:
             if live:
                 self.tick.value = True
             self.tick.disabled = live
-            self.tick.description_tooltip = ("the run being watched is always shown in full" if live
-                                             else "overlay this run on the panels")
+            setattr(self.tick, _TOOLTIP, "the run being watched is always shown in full" if live
+                    else "overlay this run on the panels")
         finally:
             self._updating = False
         running = run.status in ACTIVE

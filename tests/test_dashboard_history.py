@@ -6,7 +6,7 @@ import types
 import numpy as np
 import pytest
 
-from convlab_widgets.dashboard.history import RunHistory, downsample
+from convlab_widgets.training.history import RunHistory, downsample
 
 
 def event(kind, **fields):

@@ -10,7 +10,7 @@ import pytest
 
 from convlab_widgets.training.run import RunRecord
 from convlab_widgets import ConvLab, Dashboard
-from convlab_widgets.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted
+from convlab_widgets.training.events import BatchEnd, EpochEnd, RunStarted
 
 
 @pytest.fixture
@@ -61,16 +61,19 @@ def test_wait_true_drains_on_the_main_thread(sent):
     assert lab.dashboard.monitor.active is False
 
 
-def _twenty_thousand_steps(log):
+def _twenty_thousand_steps(run):
+    """Feeds ``run`` as the adapter does, every batch recorded and told (the worst case for traffic)."""
     steps, epochs = 2000, 10
-    log.publish(RunStarted({}, "CPU · default strategy", 1, 32, 32, steps, epochs, 1000))
+    run._publish(RunStarted({}, "CPU · default strategy", 1, 32, 32, steps, epochs, 1000))
     rng = np.random.default_rng(0)
     for epoch in range(epochs):
         for step in range(steps):
-            log.publish(BatchEnd(epoch, step, steps, float(2 / (1 + epoch + step / steps) + rng.random() * 0.1),
-                                 0.5, 1e-3, 5000.0))
-        log.publish(EpochEnd(epoch, 1.0, 0.5, 1.1, 0.5, 1e-3, 1.0))
-    log.publish(RunEnded("completed", "done", epochs, 10.0))
+            batch = BatchEnd(epoch, step, steps, float(2 / (1 + epoch + step / steps) + rng.random() * 0.1), 0.5,
+                             1e-3, 5000.0)
+            run._record_batch(batch)
+            run._tell(batch)
+        run._publish(EpochEnd(epoch, 1.0, 0.5, 1.1, 0.5, 1e-3, 1.0))
+    run._finish("completed", "done")
 
 
 def test_a_20000_step_run_stays_within_the_traffic_bounds(sent):
@@ -78,7 +81,7 @@ def test_a_20000_step_run_stays_within_the_traffic_bounds(sent):
     source = RunRecord()  # a run fed by hand, as the adapter feeds one
     dashboard.watch(source)
     sent.clear()
-    _twenty_thousand_steps(source.events)
+    _twenty_thousand_steps(source)
     started = time.monotonic()
     renders = 0
     original = dashboard.render

@@ -14,7 +14,7 @@ import pytest
 from convlab_widgets import persistence
 from convlab_widgets.architecture import Architecture, presets
 from convlab_widgets.dashboard.dashboard import Dashboard
-from convlab_widgets.dashboard.history import SERIES, RunHistory
+from convlab_widgets.training.history import SERIES, RunHistory
 from convlab_widgets.persistence import LabFileError, LabSaveError, load_lab, save_lab
 from convlab_widgets.training import Trainer, datasets, events, schedules
 from convlab_widgets.training.record import SavedRun

@@ -58,11 +58,11 @@ class FitRun(RunRecord):
             self._fail("its thread ended without finishing (an error there?)")
 
     def _fail(self, why: str) -> None:
-        epochs = len(self._epochs["epoch"])
+        epochs = self.record.epochs_completed
         self._finish("failed", f"model.fit failed after {epochs} epoch{'s' if epochs != 1 else ''}: {why}")
 
     def __repr__(self):
-        return f"<FitRun {self._status}: {len(self._epochs['epoch'])}/{self.config.get('epochs', '?')} epochs>"
+        return f"<FitRun {self._status}: {self.record.epochs_completed}/{self.config.get('epochs', '?')} epochs>"
 
 
 class FitStream(KerasAdapter):

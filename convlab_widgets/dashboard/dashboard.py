@@ -1,10 +1,12 @@
 """The live dashboard: a run's events become panels, on the main thread only.
 
-A background run only appends events to its log. The dashboard reads them
-when the front end's heartbeat arrives (or, while a cell blocks in
-``wait=True``, from that cell's own loop), folds them into a ``RunHistory``
-and redraws at most ``MAX_RENDERS_PER_S`` times per second, so the browser
-gets a bounded stream of widget messages however fast the model trains.
+A background run appends to its record (``run.record``, a ``RunHistory``) and
+tells its event log.  The dashboard reads the events when the front end's
+heartbeat arrives (or, while a cell blocks, from that cell's own loop where no
+comm subshell answers), follows the progress they report, and redraws from a
+snapshot of the run's record at most ``MAX_RENDERS_PER_S`` times per second, so
+the browser gets a bounded stream of widget messages however fast the model
+trains.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..kernel_events import BlockingCell
 from ..monitor import Monitor
 from ..threads import main_thread_draws, on_kernel_thread, route_to_subshell
 from ..widget_base import check_keywords
-from .history import RunHistory
+from ..training.history import RunHistory
 from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
@@ -77,7 +79,7 @@ class Dashboard(widgets.VBox):
         self._run = run
         self._source = run.events.subscribe()
         self._use_color(run)
-        self.history = RunHistory()
+        self.history = run.record  # the run's own record, which its training thread feeds
         self._progress = {"status": "starting", "started": time.time()}
         self._look_inside(run, getattr(run, "data", None))
         architecture = getattr(run, "architecture", None)
@@ -102,7 +104,7 @@ class Dashboard(widgets.VBox):
         with self._lock:
             self._run, self._source = run, None
             self._use_color(run)
-            self.history = RunHistory.from_run(run)
+            self.history = run.record
             self._progress = _progress_of(run)
             self._look_inside(run, getattr(run, "data", None) or data)
             self.show_architecture(run.architecture)
@@ -165,7 +167,7 @@ class Dashboard(widgets.VBox):
     # -- main-thread work -----------------------------------------------------------------------
 
     def pump(self) -> None:
-        """Fold new events into the history and redraw if it is time (heartbeat entry point)."""
+        """Read the run's new events (progress) and redraw from its record if it is time (heartbeat entry point)."""
         with self._lock:
             self._pump()
 
@@ -178,7 +180,6 @@ class Dashboard(widgets.VBox):
         events = self._source.drain()
         ended = False
         for event in events:
-            self.history.apply(event)
             self._track(event)
             ended = ended or event.kind == "ended"
         if events:
@@ -228,8 +229,9 @@ class Dashboard(widgets.VBox):
         if not force and now - self._last_render < 1 / MAX_RENDERS_PER_S:
             return
         self._last_render = now
+        history = self.history.snapshot()  # consistent columns while the training thread appends
         for panel in (self.loss, self.accuracy, self.learning_rate, self.filters, self.confusion, self.predictions):
-            panel.update(self.history)
+            panel.update(history)
         self.monitor.state = self._monitor_state()
 
     # -- progress -------------------------------------------------------------------------------

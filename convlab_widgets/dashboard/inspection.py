@@ -21,7 +21,8 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..html import escape
-from .panels import FIGURE_MARGIN, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, _text, _title, encode_png, filter_mosaic
+from .panels import (FIGURE_MARGIN, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, _text, _title, encode_png, filter_mosaic,
+                     y_axis)
 
 PAGE_SIZE = 48  # images in the predictions grid
 CELL_PX = 64  # about how large an image of the predictions grid, or a feature map, is drawn
@@ -165,8 +166,8 @@ class ConfusionMatrix:
         )
         self.x_axis = bqplot.Axis(scale=self.column_scale, label="predicted", tick_style=TICK_STYLE,
                                   grid_lines="none")
-        self.y_axis = bqplot.Axis(scale=self.row_scale, label="true", orientation="vertical", tick_style=TICK_STYLE,
-                                  grid_lines="none", label_offset=Y_LABEL_OFFSET)
+        self.y_axis = y_axis(scale=self.row_scale, label="true", tick_style=TICK_STYLE,
+                            grid_lines="none", label_offset=Y_LABEL_OFFSET)
         self.figure = bqplot.Figure(
             marks=[self.mark], axes=[self.x_axis, self.y_axis], title="Confusion matrix (validation)",
             title_style=TITLE_STYLE, fig_margin=dict(FIGURE_MARGIN),

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..compare import overfitting
 from ..html import escape
-from .history import MAX_POINTS, SERIES
+from ..training.history import MAX_POINTS, SERIES
 
 LOSS_COLOR = "#d95f02"
 ACCURACY_COLOR = "#1b9e77"
@@ -70,6 +70,13 @@ def _legend_html(color, curves):
     return f'<div style="font-size: 14px; text-align: center; line-height: 1.5">{"".join(items)}</div>'
 
 
+def y_axis(**kwargs) -> bqplot.Axis:
+    """A vertical axis on the left: bqplot 0.12 (Colab's) says so with ``orientation``, 0.13 with ``side``."""
+    if "orientation" in bqplot.Axis.class_trait_names():
+        kwargs["orientation"] = "vertical"
+    return bqplot.Axis(side="left", **kwargs)
+
+
 def _nice_step(raw):
     """The smallest 1, 2 or 5 times a power of ten that is at least ``raw``."""
     magnitude = 10.0 ** math.floor(math.log10(raw))
@@ -95,8 +102,8 @@ class _CurvePanel:
                       for key, _, mark, style in curves}
         self.recorded = [key for key in self.marks if key in SERIES]
         self.x_axis = bqplot.Axis(scale=self.x_scale, label="epoch", tick_format="~g", tick_style=TICK_STYLE)
-        self.y_axis = bqplot.Axis(scale=y_scale, label=y_label, orientation="vertical", tick_format=y_tick_format,
-                                  tick_style=TICK_STYLE, label_offset=Y_LABEL_OFFSET)
+        self.y_axis = y_axis(scale=y_scale, label=y_label, tick_format=y_tick_format,
+                             tick_style=TICK_STYLE, label_offset=Y_LABEL_OFFSET)
         self.figure = bqplot.Figure(
             marks=list(self.marks.values()), axes=[self.x_axis, self.y_axis], title=title, title_style=TITLE_STYLE,
             fig_margin=FIGURE_MARGIN, layout=widgets.Layout(**FIGURE_LAYOUT),
@@ -507,8 +514,9 @@ class FilterPanel:
 
     def update(self, history):
         """Show new snapshots of ``history``; nothing is sent if there are none."""
-        if history.generation != self._generation:
-            self._history, self._generation = history, history.generation
+        new_run = history.generation != self._generation
+        self._history, self._generation = history, history.generation  # the latest copy of the record
+        if new_run:
             self._cache.clear()
             self._count = 0
             with self.slider.hold_sync():

@@ -102,7 +102,7 @@ class KerasAdapter(keras.callbacks.Callback):
     def _snapshot(self, epoch, batch) -> None:
         if self.conv is not None:
             kernel = np.array(keras.ops.convert_to_numpy(self.conv.kernel), dtype=np.float32, copy=True)
-            self.run._record_filters(FilterSnapshot(epoch, batch, self.conv.name, kernel))
+            self.run._publish(FilterSnapshot(epoch, batch, self.conv.name, kernel))
 
     def _diverged(self, epoch, batch, value, validation=False) -> None:
         self.diverged = True
@@ -139,18 +139,22 @@ class KerasAdapter(keras.callbacks.Callback):
         loss = float(logs.get("loss", math.nan))
         accuracy = logs.get("accuracy")
         accuracy = None if accuracy is None else float(accuracy)
-        self.run._record_batch(self.epoch, batch, loss, accuracy, self.lr)
-        if self._runaway(loss):
-            self._diverged(self.epoch, batch, loss)
-            return
         now = time.perf_counter()
         steps = self._steps()
         last = batch == steps - 1
-        if last or now - self.last_published >= BATCH_EVENT_INTERVAL_S:
+        tell = last or now - self.last_published >= BATCH_EVENT_INTERVAL_S
+        rate = 0.0
+        if tell:
             elapsed = now - self.last_time - (self.paused_s - self.paused_since_publish)
             rate = ((batch - self.last_step) * self.global_batch_size / elapsed
                     if self.global_batch_size and elapsed > 0 else 0.0)
-            self.run._publish(BatchEnd(self.epoch, batch, steps, loss, accuracy, self.lr, rate))
+        event = BatchEnd(self.epoch, batch, steps, loss, accuracy, self.lr, rate)
+        self.run._record_batch(event)
+        if self._runaway(loss):
+            self._diverged(self.epoch, batch, loss)
+            return
+        if tell:
+            self.run._tell(event)
             self.last_published = self.last_time = now
             self.last_step = batch
             self.paused_since_publish = self.paused_s
@@ -170,7 +174,7 @@ class KerasAdapter(keras.callbacks.Callback):
             self._diverged(epoch, self._steps(), float(val_loss), validation=True)
             return
         duration = time.perf_counter() - self.epoch_start - self.paused_s
-        self.run._record_epoch(EpochEnd(
+        self.run._publish(EpochEnd(
             epoch, float(logs.get("loss", math.nan)), _maybe_float(logs.get("accuracy")), _maybe_float(val_loss),
             _maybe_float(logs.get("val_accuracy")), self.lr, duration,
         ))

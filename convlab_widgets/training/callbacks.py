@@ -106,7 +106,7 @@ class RunCallback(KerasAdapter):
             return
         if self.predictor is None:
             self.predictor = ValidationPredictor(self.model, data)
-        self.run._record_predictions(self.predictor(epoch))
+        self.run._publish(self.predictor(epoch))
 
     # What differs from the plain adapter -----------------------------------------
 

@@ -13,6 +13,7 @@ import math
 from functools import cached_property
 
 from .events import BatchEnd, EpochEnd, EventLog, RunEnded, RunStarted
+from .history import RunHistory
 from .run import BATCH_KEYS, EPOCH_KEYS, RunRecord
 
 
@@ -34,10 +35,9 @@ class SavedRun(RunRecord):
         self.model = model
         self.param_count = param_count
         self._lr = history["lr"][-1] if history["lr"] else config.get("learning_rate")
-        self._epochs = {key: list(history[key]) for key in EPOCH_KEYS}
-        self._batches = {key: list(batch_history[key]) for key in BATCH_KEYS}
-        self._filters = list(filters)
-        self._predictions = list(predictions)
+        self.record = RunHistory.from_columns(
+            planned_epochs=config.get("epochs"), steps_per_epoch=config.get("steps_per_epoch"), epochs=history,
+            batches=batch_history, filters=filters, predictions=predictions, status=status, message=message)
         self._done.set()
 
     @cached_property
@@ -64,14 +64,15 @@ class SavedRun(RunRecord):
                              time=self.started_at)
         # (epoch, batches done, rank): a snapshot follows the batch it was taken after, and
         # an end-of-epoch snapshot follows the epoch's own record, as the callback publishes them.
+        batches, epochs = self.batch_history, self.history
         timeline = [((epoch, step + 1, 0), BatchEnd(epoch, step, steps, loss, accuracy, lr, 0.0, time=end))
-                    for epoch, step, loss, accuracy, lr in zip(*self._batches.values())]
-        timeline += [((row[0], steps, 1), EpochEnd(*row, time=end)) for row in zip(*self._epochs.values())]
+                    for epoch, step, loss, accuracy, lr in zip(*(batches[key] for key in BATCH_KEYS))]
+        timeline += [((row[0], steps, 1), EpochEnd(*row, time=end)) for row in zip(*(epochs[key] for key in EPOCH_KEYS))]
         timeline += [((snapshot.epoch, getattr(snapshot, "batch", math.inf), 2), snapshot)
-                     for snapshot in self._filters + self._predictions]
+                     for snapshot in self.filters + self.predictions]
         timeline.sort(key=lambda item: item[0])
         yield from (event for _, event in timeline)
-        yield RunEnded(self.status, self.message, len(self._epochs["epoch"]), end - self.started_at, time=end)
+        yield RunEnded(self.status, self.message, self.record.epochs_completed, end - self.started_at, time=end)
 
     # Controls: as on a run that has ended ------------------------------------
 
@@ -89,5 +90,5 @@ class SavedRun(RunRecord):
         raise RuntimeError(f"this run has ended ({self.status}); start a new one with the new learning rate")
 
     def __repr__(self):
-        epochs = len(self._epochs["epoch"])
+        epochs = self.record.epochs_completed
         return f"<SavedRun {self.name!r} {self.status}: {epochs}/{self.config['epochs']} epochs>"

@@ -8,10 +8,11 @@ the runs table, comparisons and persistence read them alike, and the lab's
 Stop, Pause and learning-rate edits go to whichever run is current.
 
 A live run is shared between two threads.  The main thread (notebook,
-dashboard) calls the controls and reads the records; the training thread,
-through the Keras adapter, blocks on pause and appends records.  Every shared
-field is guarded by one condition variable, and readers get copies, so a
-reader never sees a half-written epoch.
+dashboard) calls the controls and reads the record; the training thread,
+through the Keras adapter, blocks on pause and appends to the record.  The
+record (``run.record``, a ``RunHistory``: every batch, epoch and snapshot,
+kept once) has its own lock and readers get copies, so a reader never sees a
+half-written epoch; the control flags are guarded by one condition variable.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from .events import EventLog, RunEnded, StatusChanged
+from .history import RunHistory
 from .status import ACTIVE, TERMINAL
 
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "duration")
@@ -83,7 +85,7 @@ class Run(Protocol):
 
 
 class RunRecord:
-    """The records every run keeps, and their reading side.
+    """What every run keeps (its ``record``, ``events`` and status), and the reading side.
 
     ``history``: per completed epoch, lists under ``EPOCH_KEYS`` (like Keras' History);
     ``batch_history``: every training batch (not just the throttled events) under
@@ -107,10 +109,7 @@ class RunRecord:
         self._stop = False
         self._lr = None if settings is None else settings.learning_rate
         self._events = EventLog()
-        self._epochs = {key: [] for key in EPOCH_KEYS}
-        self._batches = {key: [] for key in BATCH_KEYS}
-        self._filters = []
-        self._predictions = []
+        self.record = RunHistory()  # the one record of the run: every batch, epoch and snapshot
         self._done = threading.Event()
 
     # Reading ---------------------------------------------------------------
@@ -134,25 +133,23 @@ class RunRecord:
 
     @property
     def history(self) -> dict:
-        with self._cond:
-            return {key: list(values) for key, values in self._epochs.items()}
+        return self.record.columns("epoch", EPOCH_KEYS, optional=("accuracy", "val_loss", "val_accuracy"))
 
     @property
     def batch_history(self) -> dict:
-        with self._cond:
-            return {key: list(values) for key, values in self._batches.items()}
+        return self.record.columns("batch", BATCH_KEYS, optional=("accuracy",))
 
     @property
     def filters(self) -> list:
         """Every :class:`FilterSnapshot` taken, oldest first."""
-        with self._cond:
-            return list(self._filters)
+        with self.record.lock:
+            return list(self.record.filters)
 
     @property
     def predictions(self) -> list:
         """Every :class:`PredictionSnapshot`, one per epoch with validation, oldest first."""
-        with self._cond:
-            return list(self._predictions)
+        with self.record.lock:
+            return list(self.record.predictions)
 
     @property
     def stop_requested(self) -> bool:
@@ -182,6 +179,12 @@ class RunRecord:
     # Recording (training thread) ------------------------------------------
 
     def _publish(self, event) -> None:
+        """Record ``event`` and tell the run's watchers of it."""
+        self.record.apply(event)
+        self._events.publish(event)
+
+    def _tell(self, event) -> None:
+        """Tell the watchers of a batch already recorded (the throttled batch events)."""
         self._events.publish(event)
 
     def _set_status(self, status, message="") -> None:
@@ -192,27 +195,10 @@ class RunRecord:
     def _note(self, message) -> None:
         self._publish(StatusChanged(self._status, message))
 
-    def _record_batch(self, epoch, step, loss, accuracy, lr) -> None:
-        with self._cond:
-            for key, value in zip(BATCH_KEYS, (epoch, step, loss, accuracy, lr)):
-                self._batches[key].append(value)
-            self._lr = lr
-
-    def _record_epoch(self, event) -> None:
-        with self._cond:
-            for key in EPOCH_KEYS:
-                self._epochs[key].append(getattr(event, key))
-        self._publish(event)
-
-    def _record_filters(self, snapshot) -> None:
-        with self._cond:
-            self._filters.append(snapshot)
-        self._publish(snapshot)
-
-    def _record_predictions(self, snapshot) -> None:
-        with self._cond:
-            self._predictions.append(snapshot)
-        self._publish(snapshot)
+    def _record_batch(self, event) -> None:
+        """Every batch goes into the record; only some are told (``_tell``)."""
+        self.record.apply(event)
+        self._lr = event.lr
 
     def _use_learning_rate(self, lr) -> None:
         with self._cond:
@@ -233,7 +219,7 @@ class RunRecord:
             self.error = error
             self.ended_at = time.time()
         self._after_finish()
-        epochs = len(self._epochs["epoch"])
+        epochs = self.record.epochs_completed
         self._publish(RunEnded(status, self.message, epochs, self.ended_at - self.started_at))
         self._done.set()
 
@@ -277,7 +263,7 @@ class TrainingRun(RunRecord):
         self._model, self._make_model = value, None
 
     def __repr__(self):
-        epochs = len(self._epochs["epoch"])
+        epochs = self.record.epochs_completed
         return f"<TrainingRun {self._status}: {epochs}/{self.config['epochs']} epochs, {self.strategy.description}>"
 
     # Controls (main thread) ------------------------------------------------

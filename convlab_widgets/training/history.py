@@ -1,8 +1,9 @@
 """A run's full history, kept in Python, and the bounded series the panels draw.
 
-As in livelossplot, the record of a run knows nothing about how it is drawn:
-the panels read it, and a finished run can be rebuilt from a ``Run`` to be
-compared with another or saved.  Nothing here imports TensorFlow or touches a
+As in livelossplot, the record of a run knows nothing about how it is drawn.
+Every run keeps one (``run.record``), fed by its training thread; the panels
+draw a :meth:`RunHistory.snapshot` of it, the runs table, comparisons and
+persistence read it.  Nothing here imports TensorFlow or touches a
 widget; events are recognised by their ``kind``.
 
 Learners count epochs from 1, Keras from 0: an event's ``epoch`` is Keras'
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 
 import numpy as np
 
@@ -63,6 +65,7 @@ class RunHistory:
         if not smoothing >= 0:
             raise ValueError(f"smoothing must be a fraction of an epoch >= 0, got {smoothing!r}")
         self.smoothing = float(smoothing)
+        self.lock = threading.RLock()
         self.status = "idle"
         self.message = ""
         self._start_over()
@@ -84,8 +87,12 @@ class RunHistory:
     # Feeding ----------------------------------------------------------------
 
     def apply(self, event):
-        """Fold one event in.  Kinds this version does not know are ignored,
-        so a newer engine's events cannot break an older dashboard."""
+        """Fold one event in (thread-safe: a run's training thread feeds its record so).  Kinds
+        this version does not know are ignored, so a newer engine's events cannot break it."""
+        with self.lock:
+            self._apply(event)
+
+    def _apply(self, event):
         kind = event.kind
         if kind == "run_started":
             if self.batch["epoch"] or self.epoch["epoch"] or self.filters:
@@ -111,24 +118,48 @@ class RunHistory:
             self.status, self.message = event.status, event.message
 
     @classmethod
-    def from_run(cls, run, smoothing=0.1):
-        """The history of a ``Run`` from its records, with every batch (not
-        only the throttled events), for comparing or saving finished runs."""
+    def from_run(cls, run):
+        """The history of a run: the run's own record (every batch, not only the throttled
+        events), or, while it still trains, a consistent copy of it."""
+        return run.record if run.done else run.record.snapshot()
+
+    @classmethod
+    def from_columns(cls, *, planned_epochs, steps_per_epoch, epochs, batches, filters=(), predictions=(),
+                     status="idle", message="", smoothing=0.1):
+        """A history from the columns a saved lab keeps (``EPOCH_KEYS``; batches: epoch, step, loss,
+        accuracy, lr): how a run read back from disk gets its record."""
         history = cls(smoothing)
-        config = run.config
-        history.planned_epochs = config.get("epochs") or None
-        history.steps_per_epoch = config.get("steps_per_epoch") or None
+        history.planned_epochs = planned_epochs or None
+        history.steps_per_epoch = steps_per_epoch or None
         steps = history.steps_per_epoch or 0
-        batches = run.batch_history
         for epoch, step, loss, accuracy, lr in zip(*(batches[k] for k in ("epoch", "step", "loss", "accuracy", "lr"))):
             history._add_batch(epoch, step, steps, loss, accuracy, lr)
-        epochs = run.history
         for row in zip(*(epochs[key] for key in EPOCH_KEYS)):
             history._add_epoch(*row)
-        history.filters = list(run.filters)
-        history.predictions = list(run.predictions)
-        history.status, history.message = run.status, run.message
+        history.filters = list(filters)
+        history.predictions = list(predictions)
+        history.status, history.message = status, message
         return history
+
+    def snapshot(self):
+        """A copy to draw from while the training thread goes on appending: same generation,
+        every column as long as every other."""
+        with self.lock:
+            copy = object.__new__(type(self))
+            copy.__dict__.update(self.__dict__)
+            copy.batch = {key: list(values) for key, values in self.batch.items()}
+            copy.epoch = {key: list(values) for key, values in self.epoch.items()}
+            copy.filters, copy.predictions = list(self.filters), list(self.predictions)
+            copy.lock = threading.RLock()
+            return copy
+
+    def columns(self, table, keys, optional=()):
+        """Copies of ``table``'s (``"epoch"`` or ``"batch"``) columns ``keys``, NaN in the
+        ``optional`` ones (no accuracy, no validation) given back as None, as Keras' History has it."""
+        with self.lock:
+            source = getattr(self, table)
+            return {key: [None if key in optional and value != value else value for value in source[key]]
+                    for key in keys}
 
     def _steps(self, reported):
         """Steps per epoch, or while a dataset of unknown length runs its first
