@@ -1,6 +1,7 @@
 """The loss panel marks the epoch a run turned to memorising, and says it in words."""
 
-from convlab_widgets.dashboard import LossPanel, RunHistory
+from convlab_widgets.dashboard import LossPanel
+from convlab_widgets.training.history import RunHistory
 
 from .test_dashboard_history import epoch_end, started
 from .test_dashboard_panels import Traffic

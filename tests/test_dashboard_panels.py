@@ -7,10 +7,10 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
-from convlab_widgets.dashboard import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel, RunHistory
-from convlab_widgets.dashboard.panels import (
-    BLUE, GAP, GAP_COLOR, NO_CONV2D_MESSAGE, RED, WAITING_MESSAGE, encode_png, filter_mosaic,
-)
+from convlab_widgets.dashboard import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
+from convlab_widgets.dashboard.imaging import BLUE, GAP, GAP_COLOR, RED, encode_png, filter_mosaic
+from convlab_widgets.dashboard.panels import NO_CONV2D_MESSAGE, WAITING_MESSAGE
+from convlab_widgets.training.history import RunHistory
 
 from .test_dashboard_history import batch, epoch_end, event, filters, real_run, started  # noqa: F401 (fixture)
 

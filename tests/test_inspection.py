@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from convlab_widgets.architecture import Architecture
-from convlab_widgets.dashboard import RunHistory
+from convlab_widgets.dashboard.imaging import pixels_for_display
 from convlab_widgets.dashboard.inspection import (
     NO_FEATURE_LAYERS, NO_VALIDATION, WAITING_ACTIVATIONS, WAITING_CONFUSION, WAITING_PREDICTIONS, WRONG_COLOR,
-    ActivationMaps, ConfusionMatrix, PredictionsGrid, feature_layers, mistakes_first, pixels_for_display,
+    ActivationMaps, ConfusionMatrix, PredictionsGrid, feature_layers, mistakes_first,
 )
+from convlab_widgets.training.history import RunHistory
 from convlab_widgets.training import datasets
 from convlab_widgets.training.events import PredictionSnapshot
 

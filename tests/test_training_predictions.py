@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from convlab_widgets.architecture import Architecture
-from convlab_widgets.dashboard import RunHistory
+from convlab_widgets.training.history import RunHistory
 from convlab_widgets.training import Trainer, datasets
 from convlab_widgets.training.callbacks import PREDICTION_LIMIT, prediction_sample
 from convlab_widgets.training.datasets import DatasetError

@@ -1,5 +1,4 @@
-"""The live training dashboard: run history and its panels."""
+"""The live training dashboard: the panels that draw a run's record, and what looks inside the model."""
 
-from ..training.history import RunHistory
 from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel

@@ -14,18 +14,16 @@ would draw has not changed.
 
 from __future__ import annotations
 
-import base64
 
 import bqplot
 import ipywidgets as widgets
 import numpy as np
 
 from ..html import escape
-from .panels import (FIGURE_MARGIN, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, _text, _title, encode_png, filter_mosaic,
-                     y_axis)
+from .imaging import CELL_PX, data_uri, encode_png, filter_mosaic, pixels_for_display
+from .style import FIGURE_MARGIN, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, text_html, title, y_axis
 
 PAGE_SIZE = 48  # images in the predictions grid
-CELL_PX = 64  # about how large an image of the predictions grid, or a feature map, is drawn
 PICKED_PX = 96  # about how large the image under the activation maps is drawn
 MAX_MAPS = 64  # feature maps shown at most: more would shrink each to a few pixels
 WRONG_COLOR = "#c62828"
@@ -42,25 +40,6 @@ NO_FEATURE_LAYERS = ("This model has no convolutional or pooling layer, so there
                      "add a Conv2D layer to see some.")
 NO_VALIDATION = ("This dataset has no validation images to look at: load it with validation_split > 0 "
                  "(e.g. datasets.load(name, validation_split=0.2)).")
-
-
-def pixels_for_display(image, size=CELL_PX):
-    """uint8 RGB of a [0, 1] image at about ``size`` px.  Small images grow
-    by whole pixels (nearest-neighbour: 8×8 digits must stay crisp, not
-    blur), large ones shrink by striding, so a page of photos stays light."""
-    rgb = np.rint(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
-    if rgb.shape[2] == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
-    longest = max(rgb.shape[:2])
-    if longest > size:
-        step = -(-longest // size)
-        return rgb[::step, ::step]
-    factor = size // longest
-    return rgb.repeat(factor, axis=0).repeat(factor, axis=1)
-
-
-def _data_uri(pixels):
-    return "data:image/png;base64," + base64.b64encode(encode_png(pixels)).decode("ascii")
 
 
 def mistakes_first(snapshot):
@@ -82,8 +61,8 @@ class PredictionsGrid:
 
     def __init__(self, page_size=PAGE_SIZE):
         self.page_size = page_size
-        self.body = widgets.HTML(_text(WAITING_PREDICTIONS, italic=True))
-        self.widget = widgets.VBox([_title("Predictions"), self.body], layout=widgets.Layout(min_width="300px"))
+        self.body = widgets.HTML(text_html(WAITING_PREDICTIONS, italic=True))
+        self.widget = widgets.VBox([title("Predictions"), self.body], layout=widgets.Layout(min_width="300px"))
         self._data = None
         self._cells = {}  # validation index -> data URI: the images do not change between epochs
         self._drawn = None
@@ -101,9 +80,9 @@ class PredictionsGrid:
             return
         self._drawn = revision
         if not snapshots:
-            self.body.value = _text(WAITING_PREDICTIONS, italic=True)
+            self.body.value = text_html(WAITING_PREDICTIONS, italic=True)
         elif self._data is None:
-            self.body.value = _text(NO_DATA_PREDICTIONS, italic=True)
+            self.body.value = text_html(NO_DATA_PREDICTIONS, italic=True)
         else:
             self.body.value = self._page(snapshots[-1])
 
@@ -114,7 +93,7 @@ class PredictionsGrid:
         missing = [int(i) for i in indices if int(i) not in self._cells]
         if missing:
             images, _ = self._data.validation_images(missing)
-            self._cells.update((i, _data_uri(pixels_for_display(image))) for i, image in zip(missing, images))
+            self._cells.update((i, data_uri(pixels_for_display(image))) for i, image in zip(missing, images))
         cells = []
         for position, index in zip(page, indices):
             true, predicted = names[snapshot.labels[position]], names[snapshot.predicted[position]]
@@ -130,7 +109,7 @@ class PredictionsGrid:
                 f'<div style="font-size: 15px; color: {colour}; overflow-wrap: anywhere">{escape(label)}</div>'
                 '</div>'
             )
-        return _text(self._header(snapshot, len(page))) + (
+        return text_html(self._header(snapshot, len(page))) + (
             f'<div style="display: grid; grid-template-columns: repeat(auto-fill, minmax({CELL_PX + 16}px, 1fr)); '
             f'gap: 8px 4px; padding: 4px 8px">{"".join(cells)}</div>'
         )
@@ -173,7 +152,7 @@ class ConfusionMatrix:
             title_style=TITLE_STYLE, fig_margin=dict(FIGURE_MARGIN),
             layout=widgets.Layout(width="100%", height="420px"),
         )
-        self.message = widgets.HTML(_text(WAITING_CONFUSION, italic=True))
+        self.message = widgets.HTML(text_html(WAITING_CONFUSION, italic=True))
         # Hidden but laid out: a bqplot figure first drawn inside a display-none box never
         # learns its size, and stays invisible when the box is shown.
         self.figure_box = widgets.VBox([self.figure], layout=widgets.Layout(visibility="hidden", width="100%"))
@@ -258,14 +237,14 @@ class ActivationMaps:
         self.picked_label = widgets.HTML("")
         self.maps = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.caption = widgets.HTML("")
-        self.message = widgets.HTML(_text(WAITING_ACTIVATIONS, italic=True))
+        self.message = widgets.HTML(text_html(WAITING_ACTIVATIONS, italic=True))
         picker = widgets.HBox(
             [widgets.VBox([self.image_index, self.layer]), widgets.VBox([self.picked, self.picked_label],
                                                                         layout=widgets.Layout(align_items="center"))],
             layout=widgets.Layout(justify_content="center", align_items="center", flex_flow="row wrap"))
         self.maps_box = widgets.VBox([picker, self.maps, self.caption],
                                      layout=widgets.Layout(display="none", align_items="center", width="100%"))
-        self.widget = widgets.VBox([_title("Activation maps"), self.message, self.maps_box],
+        self.widget = widgets.VBox([title("Activation maps"), self.message, self.maps_box],
                                    layout=widgets.Layout(min_width="300px"))
         self._model = None
         self._data = None
@@ -306,7 +285,7 @@ class ActivationMaps:
         self._draw()
 
     def _say(self, message):
-        self.message.value = _text(message, italic=True)
+        self.message.value = text_html(message, italic=True)
         self.message.layout.display = None
         self.maps_box.layout.display = "none"
 
@@ -325,14 +304,14 @@ class ActivationMaps:
         with self.picked.hold_sync():  # at its own size, or the flex layout stretches it
             self.picked.value = encode_png(picked)
             self.picked.width, self.picked.height = str(picked.shape[1]), str(picked.shape[0])
-        self.picked_label.value = _text(f"true class: {escape(true)}")
+        self.picked_label.value = text_html(f"true class: {escape(true)}")
         maps = self._activations(label, images)
         height, width, count = maps.shape
         head = (f"{label}: {count} feature maps of {height}×{width} for validation image {index} "
                 f"(true: {escape(true)})")
         if not np.isfinite(maps).all():
             self.maps.layout.display = "none"
-            self.caption.value = _text(f"{head} are not finite numbers: training diverged. Train again with a "
+            self.caption.value = text_html(f"{head} are not finite numbers: training diverged. Train again with a "
                                        "lower learning rate to look inside.")
         else:
             shown = maps[..., :MAX_MAPS]
@@ -342,7 +321,7 @@ class ActivationMaps:
             first = f"; the first {MAX_MAPS} are shown" if count > MAX_MAPS else ""
             colours = (f"red = positive, white = 0, blue = negative (±{extent:.2g})" if shown.min() < 0
                        else f"white = 0, red = strong response (up to {extent:.2g})")
-            self.caption.value = _text(f"{head}{first}; {colours}, one scale for all maps")
+            self.caption.value = text_html(f"{head}{first}; {colours}, one scale for all maps")
         self.message.layout.display = "none"
         self.maps_box.layout.display = "flex"
 

@@ -15,8 +15,6 @@ Panels are used from the main thread only.
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 
 import bqplot
 import ipywidgets as widgets
@@ -25,24 +23,17 @@ import numpy as np
 from ..compare import overfitting
 from ..html import escape
 from ..training.history import MAX_POINTS, SERIES
+from .imaging import encode_png, filter_mosaic
+from .style import (FIGURE_LAYOUT, FIGURE_MARGIN, MARKER_SIZE, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, text_html, title,
+                    y_axis)
 
 LOSS_COLOR = "#d95f02"
 ACCURACY_COLOR = "#1b9e77"
 LR_COLOR = "#7570b3"
 TURN_COLOR = "#b2182b"  # the overfitting mark: a warning, in no run's colour
-FIGURE_LAYOUT = {"width": "100%", "height": "240px"}
-FIGURE_MARGIN = {"top": 40, "bottom": 52, "left": 76, "right": 16}
-Y_LABEL_OFFSET = "54px"  # clear of tick labels such as "1e-3" at 14 px
-TITLE_STYLE = {"font-size": "18px"}
-TICK_STYLE = {"font-size": "14px"}
-MARKER_SIZE = 40
 
 NO_CONV2D_MESSAGE = "No Conv2D layer in this model: add one to watch its filters form."
 WAITING_MESSAGE = "The filters of the first Conv2D layer appear here when training starts."
-
-
-def _title(text):
-    return widgets.HTML(f'<div style="font-size: {TITLE_STYLE["font-size"]}; text-align: center">{text}</div>')
 
 
 def _legend(color, curves):
@@ -68,13 +59,6 @@ def _legend_html(color, curves):
         items.append(f'<span style="margin: 0 8px; white-space: nowrap"><svg width="32" height="16" '
                      f'style="vertical-align: middle; opacity: {opacity}">{sample}</svg> {label}</span>')
     return f'<div style="font-size: 14px; text-align: center; line-height: 1.5">{"".join(items)}</div>'
-
-
-def y_axis(**kwargs) -> bqplot.Axis:
-    """A vertical axis on the left: bqplot 0.12 (Colab's) says so with ``orientation``, 0.13 with ``side``."""
-    if "orientation" in bqplot.Axis.class_trait_names():
-        kwargs["orientation"] = "vertical"
-    return bqplot.Axis(side="left", **kwargs)
 
 
 def _nice_step(raw):
@@ -388,79 +372,6 @@ class LearningRatePanel(_CurvePanel):
         self._set_y_range(10.0 ** low, 10.0 ** high, np.array([10.0 ** k for k in range(low, high + 1)]))
 
 
-# Filter mosaic -----------------------------------------------------------------
-
-MOSAIC_BOX = (640, 200)  # px the mosaic is sized to fit, shown at natural size so the browser never blurs it
-MAX_CELL = 64  # px per filter at most, so a single filter is not a giant block
-GAP = 3  # px between filters: thin gaps vanish and the mosaic reads as one big kernel
-GAP_COLOR = (90, 90, 90)  # not white: white means a zero weight
-WHITE = np.array([255.0, 255.0, 255.0])
-RED = np.array([178.0, 24.0, 43.0])  # positive weights
-BLUE = np.array([33.0, 102.0, 172.0])  # negative weights
-
-
-def diverging(values, extent):
-    """RGB uint8 for ``values`` in ``[-extent, extent]``: blue, white at exactly 0, red."""
-    t = np.clip(np.asarray(values, dtype=float) / extent, -1.0, 1.0) if extent > 0 else np.zeros(np.shape(values))
-    rgb = WHITE + np.clip(t, 0, None)[..., None] * (RED - WHITE) + np.clip(-t, 0, None)[..., None] * (BLUE - WHITE)
-    return np.rint(rgb).astype(np.uint8)
-
-
-def filter_mosaic(kernel, scale=None):
-    """All filters of a Conv2D kernel ``(kh, kw, in_channels, filters)`` as one image.
-
-    Returns ``(pixels, mode, extent)``: ``pixels`` is uint8 ``(height, width,
-    3)``, each filter a ``kh*scale`` × ``kw*scale`` cell (nearest-neighbour,
-    so 3×3 weights read as 9 squares) with ``GAP``-px gaps and border; ``mode`` is
-    "diverging" (one input channel), "rgb" (three: the filter is a colour
-    patch, each stretched to its own range) or "mean" (other counts: the mean
-    over input channels, on the diverging map).  All cells share one diverging
-    scale ``±extent``, so filters can be compared with each other.
-    """
-    kernel = np.asarray(kernel, dtype=float)
-    kh, kw, channels, count = kernel.shape
-    if channels == 3:
-        mode, extent = "rgb", None
-        flat = kernel.reshape(-1, count)
-        low, span = flat.min(axis=0), np.ptp(flat, axis=0)
-        normalised = (kernel - low) / np.where(span > 0, span, 1.0)
-        normalised[..., span == 0] = 0.5
-        cells = np.rint(np.moveaxis(normalised, 3, 0) * 255).astype(np.uint8)
-    else:
-        mode = "diverging" if channels == 1 else "mean"
-        weights = kernel.mean(axis=2)
-        extent = float(np.abs(weights).max())
-        cells = diverging(np.moveaxis(weights, 2, 0), extent)
-    cols = min(count, math.ceil(math.sqrt(2 * count)))  # wider than tall, like the panels beside it
-    rows = math.ceil(count / cols)
-    if scale is None:
-        box_w, box_h = MOSAIC_BOX
-        scale = max(1, min((box_w - (cols + 1) * GAP) // (cols * kw), (box_h - (rows + 1) * GAP) // (rows * kh),
-                           MAX_CELL // max(kh, kw)))
-    cell_h, cell_w = kh * scale, kw * scale
-    pixels = np.empty((rows * (cell_h + GAP) + GAP, cols * (cell_w + GAP) + GAP, 3), dtype=np.uint8)
-    pixels[:] = GAP_COLOR
-    for index, cell in enumerate(cells):
-        row, col = divmod(index, cols)
-        top, left = GAP + row * (cell_h + GAP), GAP + col * (cell_w + GAP)
-        pixels[top:top + cell_h, left:left + cell_w] = cell.repeat(scale, axis=0).repeat(scale, axis=1)
-    return pixels, mode, extent
-
-
-def encode_png(pixels):
-    """PNG bytes of an RGB uint8 image, with zlib alone (no Pillow dependency)."""
-    height, width, _ = pixels.shape
-    rows = np.zeros((height, 1 + 3 * width), dtype=np.uint8)  # filter byte 0: rows stored as they are
-    rows[:, 1:] = pixels.reshape(height, -1)
-
-    def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-            + chunk(b"IEND", b""))
-
-
 def _caption(snapshot, mode, extent):
     kh, kw, channels, count = snapshot.kernel.shape
     head = f"{snapshot.layer}: {count} filters of {kh}×{kw}"
@@ -490,12 +401,12 @@ class FilterPanel:
                                         continuous_update=False, layout=widgets.Layout(width="340px", max_width="65%"))
         self.position = widgets.Label("", layout=widgets.Layout(min_width="11em"))
         self.caption = widgets.HTML("")
-        self.message = widgets.HTML(_text(WAITING_MESSAGE, italic=True))
+        self.message = widgets.HTML(text_html(WAITING_MESSAGE, italic=True))
         scrubber = widgets.HBox([self.slider, self.position],
                                 layout=widgets.Layout(width="100%", justify_content="center", align_items="center"))
         self.filters_box = widgets.VBox([self.image, scrubber, self.caption],
                                         layout=widgets.Layout(display="none", align_items="center", width="100%"))
-        self.widget = widgets.VBox([_title("First-layer filters"), self.message, self.filters_box],
+        self.widget = widgets.VBox([title("First-layer filters"), self.message, self.filters_box],
                                    layout=widgets.Layout(min_height=FIGURE_LAYOUT["height"], min_width="300px"))
         self.state = "waiting"
         self._conv2d = None
@@ -548,7 +459,7 @@ class FilterPanel:
         self.filters_box.layout.display = "flex" if state == "filters" else "none"
         self.message.layout.display = "none" if state == "filters" else None
         if state != "filters":
-            self.message.value = _text(NO_CONV2D_MESSAGE if state == "no_conv2d" else WAITING_MESSAGE, italic=True)
+            self.message.value = text_html(NO_CONV2D_MESSAGE if state == "no_conv2d" else WAITING_MESSAGE, italic=True)
 
     def _scrubbed(self, change):
         self._draw(change["new"])
@@ -561,16 +472,11 @@ class FilterPanel:
             snapshot = self._history.filters[index]
             pixels, mode, extent = filter_mosaic(snapshot.kernel)
             self._cache[index] = (encode_png(pixels), _label(self._history, snapshot),
-                                  _text(_caption(snapshot, mode, extent)))
+                                  text_html(_caption(snapshot, mode, extent)))
         png, label, caption = self._cache[index]
         self.image.value = png
         self.position.value = label
         self.caption.value = caption
-
-
-def _text(text, italic=False):
-    style = "font-size: 14px; line-height: 1.35; text-align: center; padding: 4px 8px"
-    return f'<div style="{style}{"; font-style: italic" if italic else ""}">{text}</div>'
 
 
 def _label(history, snapshot):

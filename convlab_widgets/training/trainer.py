@@ -12,16 +12,13 @@ from . import schedules as schedules_module
 from .events import RunStarted
 from .run import RunError, TrainingRun
 from .settings import OPTIMIZERS, Settings, SettingsError
+from .models import BUILD_LOCK, FinalModel, WarmModel, compile_model, model_recipe
 from .strategy import describe
 
 EXIT_GRACE_S = 5.0
 
 _threads = weakref.WeakKeyDictionary()  # run -> its training thread
 _start_lock = threading.Lock()
-# Held while a model is built: a run seeds Keras' global random state and then
-# builds, and a run's own model built meanwhile on another thread (see
-# _FinalModel) would take random numbers in between and change the seeded run.
-_build_lock = threading.Lock()
 
 
 def active_run():
@@ -60,7 +57,7 @@ class Trainer:
         self.data = data if isinstance(data, datasets_module.DataBundle) else datasets_module.load(data)
         self.strategy_info = describe(strategy)
         self.run = None
-        self._warm = None  # the _WarmModel of the previous run, for the next one
+        self._warm = None  # the WarmModel of the previous run, for the next one
 
     @property
     def strategy(self):
@@ -178,20 +175,20 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
     final = None
     try:
         with info.strategy.scope():
-            with _build_lock:
+            with BUILD_LOCK:
                 if config["seed"] is not None:
                     keras.utils.set_random_seed(config["seed"])
                 fresh = run.architecture.to_keras()
             batch, drop = config["batch_size"], config["drop_remainder"]
             train = data.train(batch, drop, seed=config["seed"])
             validation = data.validation(batch, drop) if data.validation_steps(batch, drop) else None
-            recipe = _recipe(run, info, optimizer_cls, optimizer_config, train)
+            recipe = model_recipe(run, info, optimizer_cls, optimizer_config, train)
             warm, trainer._warm = trainer._warm, None  # a run that fails leaves nothing behind
             if warm is not None and warm.recipe == recipe:
                 model = warm.restart(fresh, config["learning_rate"])
             else:
-                model = _compile(fresh, optimizer_cls, optimizer_config, config)
-                warm = _WarmModel(recipe, model) if recipe is not None else None
+                model = compile_model(fresh, optimizer_cls, optimizer_config, config)
+                warm = WarmModel(recipe, model) if recipe is not None else None
             stepper = schedule.start(config["learning_rate"], config["epochs"])
             callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"])
             if warm is not None:
@@ -207,7 +204,7 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
         if warm is None:
             run.model = model
         else:
-            final = run._make_model = _FinalModel(run, optimizer_cls, optimizer_config, model)
+            final = run._make_model = FinalModel(run, optimizer_cls, optimizer_config, model)
             warm.predictor = callback.predictor
             trainer._warm = warm
         if callback.diverged:
@@ -230,105 +227,6 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
     run._finish(*outcome)
     if final is not None:
         final.prebuild()
-
-
-class _WarmModel:
-    """A trainer's compiled model, kept for its next run with the same recipe.
-
-    Keras traces the train step of every new model, which is most of the time
-    from Train to the first loss point (about 1.5 s of 1.8 s on a CPU).  A run
-    with the same architecture, optimizer, batch shapes and strategy can train
-    this model again instead: ``restart`` gives it the variables of a model
-    freshly built after seeding (seed generators included) and the optimizer's
-    state from before its first step, so the numbers equal a cold run's.  The
-    learning rate is a variable, set again by each run.  Runs never hand this
-    model out (see ``_FinalModel``), so restarting it changes no finished run.
-    """
-
-    def __init__(self, recipe, model):
-        self.recipe = recipe
-        self.model = model
-        self.predictor = None  # the callback's ValidationPredictor, also traced once
-        model.optimizer.build(model.trainable_variables)  # what fit would do, done first to keep its start
-        self.optimizer_start = _snapshot_variables(model.optimizer.variables)
-
-    def restart(self, fresh, learning_rate):
-        for variable, value in zip(self.model.variables, fresh.variables, strict=True):
-            variable.assign(value)
-        for variable, value in zip(self.model.optimizer.variables, self.optimizer_start, strict=True):
-            variable.assign(value)
-        self.model.optimizer.learning_rate = learning_rate
-        return self.model
-
-
-def _recipe(run, info, optimizer_cls, optimizer_config, train):
-    """What a traced train step (and the validation predictor) depends on;
-    None when the architecture cannot say (no ``to_dict``)."""
-    to_dict = getattr(run.architecture, "to_dict", None)
-    if not callable(to_dict):
-        return None
-    config = run.config
-    settings = {key: value for key, value in optimizer_config.items() if key not in ("learning_rate", "name")}
-    return (to_dict(), info.strategy, optimizer_cls, settings, config["batch_size"], config["drop_remainder"],
-            config["jit_compile"], repr(train.element_spec), run.data)
-
-
-def _compile(model, optimizer_cls, optimizer_config, config):
-    import keras
-
-    from .adapter import outputs_probabilities
-
-    model.compile(
-        optimizer=optimizer_cls.from_config({**optimizer_config, "learning_rate": config["learning_rate"]}),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not outputs_probabilities(model)),
-        metrics=["accuracy"],
-        jit_compile=config["jit_compile"],
-    )
-    return model
-
-
-class _FinalModel:
-    """``run.model`` of a run whose trainer kept its model for the next run:
-    the run's own model, built and compiled as the run's was and given the
-    kept model's final variables and optimizer state, once (a copy taken when
-    the run ended, so the next run can start at once)."""
-
-    def __init__(self, run, optimizer_cls, optimizer_config, trained):
-        self.run, self.optimizer = run, (optimizer_cls, optimizer_config)
-        self.state = _snapshot_variables([*trained.variables, *trained.optimizer.variables])
-        self.model = None
-        self._lock = threading.Lock()
-
-    def __call__(self):
-        with self._lock:
-            if self.model is None:
-                self.model, self.state = self._build(), None
-            return self.model
-
-    def prebuild(self):
-        """Build it on the training thread as soon as the run has ended: the
-        dashboard asks for it at once, and building takes tens of ms."""
-        try:
-            self()
-        except Exception:  # asked for again, it raises where someone sees it
-            pass
-
-    def _build(self):
-        run = self.run
-        with run.strategy.strategy.scope():
-            with _build_lock:
-                model = run.architecture.to_keras()
-            _compile(model, *self.optimizer, run.config)
-            model.optimizer.build(model.trainable_variables)
-            for variable, value in zip([*model.variables, *model.optimizer.variables], self.state, strict=True):
-                variable.assign(value)
-        return model
-
-
-def _snapshot_variables(variables):
-    import keras
-
-    return [keras.ops.convert_to_numpy(variable).copy() for variable in variables]
 
 
 def _custom_gradient_registry():

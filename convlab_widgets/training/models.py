@@ -1,0 +1,114 @@
+"""A run's Keras model: compiled once, trained again warm, and each run's own copy at its end.
+
+Keras traces the train step of every new model; a trainer keeps its compiled
+model for the next run with the same recipe (:class:`WarmModel`), and each
+finished run gets its own model, built from the final weights (:class:`FinalModel`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+# Held while a model is built: a run seeds Keras' global random state and then
+# builds, and a run's own model built meanwhile on another thread (see
+# FinalModel) would take random numbers in between and change the seeded run.
+BUILD_LOCK = threading.Lock()
+
+
+class WarmModel:
+    """A trainer's compiled model, kept for its next run with the same recipe.
+
+    Keras traces the train step of every new model, which is most of the time
+    from Train to the first loss point (about 1.5 s of 1.8 s on a CPU).  A run
+    with the same architecture, optimizer, batch shapes and strategy can train
+    this model again instead: ``restart`` gives it the variables of a model
+    freshly built after seeding (seed generators included) and the optimizer's
+    state from before its first step, so the numbers equal a cold run's.  The
+    learning rate is a variable, set again by each run.  Runs never hand this
+    model out (see ``FinalModel``), so restarting it changes no finished run.
+    """
+
+    def __init__(self, recipe, model):
+        self.recipe = recipe
+        self.model = model
+        self.predictor = None  # the callback's ValidationPredictor, also traced once
+        model.optimizer.build(model.trainable_variables)  # what fit would do, done first to keep its start
+        self.optimizer_start = snapshot_variables(model.optimizer.variables)
+
+    def restart(self, fresh, learning_rate):
+        for variable, value in zip(self.model.variables, fresh.variables, strict=True):
+            variable.assign(value)
+        for variable, value in zip(self.model.optimizer.variables, self.optimizer_start, strict=True):
+            variable.assign(value)
+        self.model.optimizer.learning_rate = learning_rate
+        return self.model
+
+
+def model_recipe(run, info, optimizer_cls, optimizer_config, train):
+    """What a traced train step (and the validation predictor) depends on;
+    None when the architecture cannot say (no ``to_dict``)."""
+    to_dict = getattr(run.architecture, "to_dict", None)
+    if not callable(to_dict):
+        return None
+    config = run.config
+    settings = {key: value for key, value in optimizer_config.items() if key not in ("learning_rate", "name")}
+    return (to_dict(), info.strategy, optimizer_cls, settings, config["batch_size"], config["drop_remainder"],
+            config["jit_compile"], repr(train.element_spec), run.data)
+
+
+def compile_model(model, optimizer_cls, optimizer_config, config):
+    import keras
+
+    from .adapter import outputs_probabilities
+
+    model.compile(
+        optimizer=optimizer_cls.from_config({**optimizer_config, "learning_rate": config["learning_rate"]}),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not outputs_probabilities(model)),
+        metrics=["accuracy"],
+        jit_compile=config["jit_compile"],
+    )
+    return model
+
+
+class FinalModel:
+    """``run.model`` of a run whose trainer kept its model for the next run:
+    the run's own model, built and compiled as the run's was and given the
+    kept model's final variables and optimizer state, once (a copy taken when
+    the run ended, so the next run can start at once)."""
+
+    def __init__(self, run, optimizer_cls, optimizer_config, trained):
+        self.run, self.optimizer = run, (optimizer_cls, optimizer_config)
+        self.state = snapshot_variables([*trained.variables, *trained.optimizer.variables])
+        self.model = None
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            if self.model is None:
+                self.model, self.state = self._build(), None
+            return self.model
+
+    def prebuild(self):
+        """Build it on the training thread as soon as the run has ended: the
+        dashboard asks for it at once, and building takes tens of ms."""
+        try:
+            self()
+        except Exception:  # asked for again, it raises where someone sees it
+            pass
+
+    def _build(self):
+        run = self.run
+        with run.strategy.strategy.scope():
+            with BUILD_LOCK:
+                model = run.architecture.to_keras()
+            compile_model(model, *self.optimizer, run.config)
+            model.optimizer.build(model.trainable_variables)
+            for variable, value in zip([*model.variables, *model.optimizer.variables], self.state, strict=True):
+                variable.assign(value)
+        return model
+
+
+def snapshot_variables(variables):
+    import keras
+
+    return [keras.ops.convert_to_numpy(variable).copy() for variable in variables]
