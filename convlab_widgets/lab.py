@@ -59,6 +59,7 @@ class ConvLab(widgets.VBox):
         self._count = 0
         self._settings = settings  # the controls' settings as last seen, to tell what an edit changed
         self._lr_edit = None  # a learning rate typed while the run is paused, for resume()
+        self._undescribed = None  # a lab.callback() run adopted before its fit began
         super().__init__([self.builder, self.controls, self.dashboard, self.table], **kwargs)
         self.add_class("convlab-lab")
         c = self.controls
@@ -211,6 +212,7 @@ class ConvLab(widgets.VBox):
         run.color = run_color(self._count - 1)
         run.previous = previous
         run.changes = describe_changes(previous, run)
+        self._undescribed = run if getattr(run, "unstarted", False) else None  # its model is known once fit begins
         self.runs.append(run)
         if previous is not None:  # the run just before is what a learner compares with first
             self.table.select(self.table.selected | {id(previous)})
@@ -285,6 +287,8 @@ class ConvLab(widgets.VBox):
     def _on_monitor(self, change) -> None:
         status = change["new"].get("status")
         run = self.run
+        if run is not None and run is self._undescribed and not run.unstarted:
+            run.changes, self._undescribed = describe_changes(run.previous, run), None
         self.controls.show(status if status in ACTIVE else None, can_pause=getattr(run, "can_pause", True))
         self.table.show(self.runs, live=run)
 

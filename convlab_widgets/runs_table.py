@@ -81,12 +81,11 @@ class RunsTable(widgets.VBox):
             row.set_ticked(key in self.selected)
 
     def _param_count(self, key, run):
+        if run.architecture is None:  # a model.fit not begun yet, or one the catalog cannot describe
+            return run.param_count
         if key not in self._params:
-            if run.architecture is None:  # a model.fit the catalog cannot describe: Keras counted it
-                self._params[key] = run.param_count
-            else:
-                summary = run.architecture.summary()
-                self._params[key] = summary.total_params if summary.is_valid else None
+            summary = run.architecture.summary()
+            self._params[key] = summary.total_params if summary.is_valid else None
         return self._params[key]
 
     # Clicks ------------------------------------------------------------------------

@@ -142,6 +142,8 @@ def test_your_own_fit_is_a_run_of_the_lab_and_stop_stops_it(lab):
     assert click.batches <= 3 + 2 and len(run.batch_history["loss"]) <= 5
     assert lab.table._rows[id(run)].labels[-1].value == "stopped" and run.name == "run 1"
     assert run.param_count == model.count_params() and not run.can_pause
+    assert run.changes == ["Conv2D(4, 3×3) → Dense(4)"]  # described once its model was known
+    assert lab.table._rows[id(run)].labels[0].value == f"{model.count_params():,}"
     assert lab.dashboard.monitor.state["status"] == "stopped"
 
 

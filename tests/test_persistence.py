@@ -409,3 +409,22 @@ def test_an_architecture_lab_is_not_an_architecture(tmp_path):
     (tmp_path / "lab.json").write_text(Architecture(input_shape=(8, 8, 1)).to_json())
     with pytest.raises(LabFileError, match="not a convlab lab: 'format' must be 'convlab-lab', got 'convlab-arch"):
         load_lab(tmp_path)
+
+
+def test_a_lab_saved_before_settings_were_one_record_loads(copy):
+    """The first format kept the controls' values ("subset": 0 for all) for the lab and each lab run,
+    and nothing for a run trained outside a lab: what is missing is read from the run's config."""
+    lab_json = copy / "lab.json"
+    document = json.loads(lab_json.read_text())
+    document["settings"] = {"dataset": "digits", "subset": 0, "epochs": 2, "batch_size": 64, "optimizer": "momentum",
+                            "learning_rate": 0.001, "schedule": "exponential", "schedule_params": {"decay": 0.8}}
+    for entry in document["runs"]:
+        entry["settings"] = {}
+    document["runs"][0]["settings"] = {**document["settings"], "subset": 300, "seed": 0}
+    lab_json.write_text(json.dumps(document))
+    state = load_lab(copy)
+    assert state.settings == SETTINGS.replace(seed=None)
+    first, stopped = state.runs[0].settings, state.runs[1].settings
+    assert first.train_subset == 300 and first.optimizer == "momentum" and first.seed == 0
+    assert (stopped.epochs, stopped.seed, stopped.filter_every, stopped.optimizer) == (20, 1, 5, "adam")
+    assert state.runs[3].settings.optimizer == "sgd" and state.runs[3].settings.learning_rate == 1e4

@@ -1,13 +1,15 @@
 """The whole product in one cell, driven in a real JupyterLab: train, watch, pause, change LR, stop."""
 
+import pytest
+
 SETUP = "from convlab_widgets import ConvLab\nlab = ConvLab(dataset='digits', architecture='conv_small')\nlab"
 STATUS = ".convlab-monitor[data-status='{}']"
 LOSS_DRAWN = """() => [...document.querySelectorAll('.convlab-dashboard .bqplot path.line')]
     .some(p => (p.getAttribute('d') || '').split('L').length > 3)"""
 
 
-def open_lab(nb):
-    nb.open([SETUP])
+def open_lab(nb, ui="lab"):
+    nb.open([SETUP], ui=ui)
     nb.run_all()
     nb.wait_for(".convlab-monitor")
     nb.wait_for(".convlab-builder .convlab-row")
@@ -161,16 +163,17 @@ def _stop_while_the_cell_blocks(nb):
     assert status == "stopped" and len(at_stop) == 1 and batches - at_stop[0] <= 2
 
 
-def test_stop_stops_your_own_blocking_fit_within_two_batches(notebook):
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_stop_stops_your_own_blocking_fit_within_two_batches(notebook, ui):
     nb = notebook
-    open_lab(nb)
+    open_lab(nb, ui)
     nb.run_cell(FIT_SETUP)
     nb.start_cell("model.fit(x, y, epochs=50, batch_size=32, verbose=0, callbacks=[stream, Slow()])")
     nb.wait_for(STATUS.format("running"), timeout=60)
     assert button(nb, "Pause").is_disabled()  # your own fit cannot pause
     _stop_while_the_cell_blocks(nb)
     assert nb.eval("[len(lab.runs), lab.runs[0] is lab.run]") == [1, True]
-    nb.screenshot("lab_own_fit_stopped")
+    nb.screenshot(f"{ui}_own_fit_stopped")
 
 
 def test_stop_stops_a_run_that_the_cell_waits_for(notebook):
