@@ -12,34 +12,19 @@ keeps the downloaded sets four times smaller in memory until then.
 from __future__ import annotations
 
 import functools
-import gzip
-import io
 import os
-import pickle
-import socket
-import tarfile
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import numpy as np
 
-from ..architecture.errors import short  # a bounded repr: messages quote the learner's input
+from .dataset_checks import (DatasetError, add_channel, check_arrays, check_class_names, check_image_size,
+                             check_seed, check_train_subset, check_validation_split)
+from .dataset_sources import DOWNLOADED, EMBEDDED, LOADERS, flowers_folder, is_tf_dataset, materialize
 
-EMBEDDED = ("digits", "shapes")
-DOWNLOADED = ("mnist", "fashion_mnist", "cifar10", "flowers")
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 DEFAULT_FOLDER_IMAGE_SIZE = (128, 128)
-PROBE_TIMEOUT_S = 3.0
-MAX_MATERIALIZED_BYTES = 2 << 30
-#: More classes than any classroom dataset; labels beyond it are a mistake, not a task.
-MAX_CLASSES = 1000
 
-_KERAS_BASE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-_MNIST = ("mnist.npz", _KERAS_BASE + "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
-_FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
-_CIFAR10 = ("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce")
-_FLOWERS = ("flower_photos.tgz", "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz")
 
 CLASS_NAMES = {
     "digits": [str(i) for i in range(10)],
@@ -57,10 +42,6 @@ DESCRIPTIONS = {
     "cifar10": "32×32 colour photos, 10 classes (50,000 + 10,000 images, 163 MB download)",
     "flowers": "flower photos of the Keras-on-TPU codelabs, 5 classes (3,670 images, 218 MB download)",
 }
-
-
-class DatasetError(ValueError):
-    """What is wrong with the data, in words a learner can act on."""
 
 
 def names():
@@ -267,13 +248,13 @@ def load(
     points the downloaded sets at a local copy in the original format, and
     ``cache_dir`` replaces Keras' cache (``~/.keras``).
     """
-    validation_split = _check_validation_split(validation_split)
-    train_subset = _check_train_subset(train_subset)
-    seed = _check_seed(seed)
+    validation_split = check_validation_split(validation_split)
+    train_subset = check_train_subset(train_subset)
+    seed = check_seed(seed)
     if image_size is not None:
-        image_size = _check_image_size(image_size)
+        image_size = check_image_size(image_size)
     if class_names is not None:
-        class_names = _check_class_names(class_names)
+        class_names = check_class_names(class_names)
     # How the data was obtained, for run.to_script().
     recipe = {"validation_split": validation_split, "train_subset": train_subset, "seed": seed}
     if isinstance(name_or_data, str) and name_or_data in EMBEDDED + DOWNLOADED:
@@ -284,13 +265,13 @@ def load(
         elif name == "shapes":
             x, y = make_shapes(seed=seed)
         elif name == "flowers":
-            folder = _flowers_folder(path, cache_dir)
+            folder = flowers_folder(path, cache_dir)
             return _from_folder(folder, "flowers", validation_split, train_subset, seed, image_size or (192, 192), source)
         else:
-            (x, y), test = _LOADERS[name](path, cache_dir)
-            x, y = _add_channel(x), y.astype(np.int32)
+            (x, y), test = LOADERS[name](path, cache_dir)
+            x, y = add_channel(x), y.astype(np.int32)
             train, validation = _split(_Split(y, x), None, train_subset, seed)
-            validation = _Split(test[1].astype(np.int32), _add_channel(test[0]))
+            validation = _Split(test[1].astype(np.int32), add_channel(test[0]))
             return _bundle(name, train, validation, CLASS_NAMES[name], image_size, source, DESCRIPTIONS[name])
         train, validation = _split(_Split(y.astype(np.int32), x), validation_split, train_subset, seed)
         return _bundle(name, train, validation, CLASS_NAMES[name], image_size, source, DESCRIPTIONS[name])
@@ -304,12 +285,12 @@ def load(
         return _from_folder(folder, os.path.basename(os.path.normpath(folder)), validation_split, train_subset, seed,
                             image_size or DEFAULT_FOLDER_IMAGE_SIZE, source, class_names)
     if isinstance(name_or_data, tuple) and len(name_or_data) == 2:
-        x, y, names_ = _check_arrays(*name_or_data, class_names)
+        x, y, names_ = check_arrays(*name_or_data, class_names)
         train, validation = _split(_Split(y, x), validation_split, train_subset, seed)
         return _bundle("arrays", train, validation, names_, image_size, {"kind": "arrays", **recipe}, "your (x, y) arrays")
-    if _is_tf_dataset(name_or_data):
-        x, y = _materialize(name_or_data)
-        x, y, names_ = _check_arrays(x, y, class_names)
+    if is_tf_dataset(name_or_data):
+        x, y = materialize(name_or_data)
+        x, y, names_ = check_arrays(x, y, class_names)
         train, validation = _split(_Split(y, x), validation_split, train_subset, seed)
         return _bundle("tf.data", train, validation, names_, image_size, {"kind": "arrays", **recipe}, "your tf.data.Dataset")
     raise DatasetError(
@@ -322,99 +303,6 @@ def _bundle(name, train, validation, class_names, image_size, source, descriptio
     stored = train.x.shape[1:]
     shape = (*image_size, stored[2]) if image_size else stored
     return DataBundle(name, train, validation, class_names, shape, source, description)
-
-
-def _scalar(value):
-    """NumPy scalars as the Python numbers they hold, so that checks and recipes see one kind."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _whole(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_validation_split(value):
-    value = _scalar(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise DatasetError(f"validation_split must be a number in [0, 1), got {short(value)}")
-    return value
-
-
-def _check_train_subset(value):
-    value = _scalar(value)
-    if value is not None and not (_whole(value) and value >= 1):
-        raise DatasetError(f"train_subset must be a positive number of images, got {short(value)}")
-    return value
-
-
-def _check_seed(value):
-    value = _scalar(value)
-    if value is not None and not (_whole(value) and 0 <= value < 2**32):
-        raise DatasetError(f"seed must be a whole number from 0 to {2**32 - 1} (or None), got {short(value)}")
-    return value
-
-
-def _check_class_names(names):
-    if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
-        raise DatasetError(f"class_names must be a list of names like ['cat', 'dog'], got {short(names)}")
-    return list(names)
-
-
-def _check_image_size(size):
-    size = _scalar(size)
-    if _whole(size):
-        size = (size, size)
-    if not isinstance(size, (list, tuple)) or len(size) != 2 or not all(
-            _whole(_scalar(s)) and 4 <= s <= 1024 for s in size):
-        raise DatasetError(f"image_size must be (height, width) with sides from 4 to 1024 pixels, got {short(size)}")
-    return tuple(int(s) for s in size)
-
-
-def _listed(values):
-    """A few numbers as words: '0 and 2', '0, 1 and 7', '0, 100, 200, …, 1800, 1900'."""
-    words = [str(int(v)) for v in values]
-    if len(words) > 6:
-        return ", ".join([*words[:3], "…", *words[-2:]])
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def _check_labels(y, class_names):
-    """Integer class ids 0..K-1, every class present, K bounded; checked before anything is sized by K.
-
-    Labels like ``[0, 10**9]`` would otherwise make a billion class names and
-    counts (tens of gigabytes) before any message.
-    """
-    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        integral = True
-    else:
-        integral = y.dtype.kind in "iu"
-    if not integral or y.min() < 0:
-        raise DatasetError(
-            f"labels must be class numbers 0, 1, 2, … (or class names as strings); got {y.dtype} values like {y[:3]}"
-        )
-    top = y.max()
-    if top >= MAX_CLASSES:
-        found = np.unique(y)
-        raise DatasetError(
-            f"labels must be 0..K-1 with every class present; got labels {_listed(found)} "
-            f"({int(top) + 1:,} classes, at most {MAX_CLASSES:,})"
-        )
-    if class_names is not None and len(class_names) < int(top) + 1:
-        raise DatasetError(f"labels go up to {int(top)} but only {len(class_names)} class_names were given")
-    y = y.astype(np.int32)
-    n_classes = max(int(top) + 1, len(class_names) if class_names is not None else 0)
-    counts = np.bincount(y, minlength=n_classes)
-    missing = np.flatnonzero(counts == 0)
-    if len(missing):
-        found = np.flatnonzero(counts)
-        names = [f"{c} ({class_names[c]!r})" if class_names is not None else str(c) for c in missing[:5]]
-        more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
-        has = "has" if len(missing) == 1 else "have"
-        raise DatasetError(
-            f"labels must be 0..K-1 with every class present; got labels {_listed(found)}: "
-            f"class{'es' if len(missing) > 1 else ''} {', '.join(names)}{more} {has} no images"
-        )
-    return y
 
 
 def _split(split, validation_split, train_subset, seed):
@@ -503,123 +391,6 @@ def make_shapes(count=2000, size=32, seed=0):
 # Downloaded data ---------------------------------------------------------
 
 
-def _cache_root(cache_dir):
-    if cache_dir is None:
-        cache_dir = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return cache_dir
-
-
-def _fetch(fname, origin, file_hash, cache_dir, subdir="datasets"):
-    """The cached file, downloading it first if needed, failing fast offline.
-
-    A cached file is trusted as is (Keras re-hashes it on every load); the
-    hash is checked on download.  Keras' ``get_file`` has no timeout, so a
-    short connection probe comes first: offline it fails in seconds.
-    """
-    root = _cache_root(cache_dir)
-    cached = os.path.join(root, subdir, fname)
-    if os.path.exists(cached):
-        return cached
-    host = urlparse(origin).hostname
-    try:
-        socket.create_connection((host, 443), timeout=PROBE_TIMEOUT_S).close()
-    except OSError as exc:
-        raise DatasetError(_offline_message(fname, f"{host} is unreachable ({exc})")) from None
-    import keras
-
-    try:
-        return keras.utils.get_file(fname, origin, file_hash=file_hash, cache_dir=root, cache_subdir=subdir)
-    except Exception as exc:
-        raise DatasetError(_offline_message(fname, str(exc))) from None
-
-
-def _offline_message(what, why):
-    return (
-        f"Downloading {what} failed: {why}. Without internet access, use an embedded "
-        f"dataset: {' or '.join(repr(n) for n in EMBEDDED)} (or pass path= to a local copy)."
-    )
-
-
-def _mnist(path, cache_dir):
-    path = path or _fetch(*_MNIST, cache_dir)
-    with np.load(path, allow_pickle=False) as f:
-        return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
-
-
-def _fashion_mnist(path, cache_dir):
-    if path:
-        paths = [os.path.join(path, f) for f in _FASHION_FILES]
-    else:
-        paths = [_fetch(f, _KERAS_BASE + f, None, cache_dir, os.path.join("datasets", "fashion-mnist")) for f in _FASHION_FILES]
-    arrays = []
-    for file, offset in zip(paths, (8, 16, 8, 16)):
-        with gzip.open(file, "rb") as f:
-            arrays.append(np.frombuffer(f.read(), np.uint8, offset=offset))
-    y_train, x_train, y_test, x_test = arrays
-    return (x_train.reshape(len(y_train), 28, 28), y_train), (x_test.reshape(len(y_test), 28, 28), y_test)
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """CIFAR batches are pickles: allow the numpy array machinery only."""
-
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}  # encode: bytes in protocol 2
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
-        if module == "numpy.core.multiarray":
-            module = "numpy._core.multiarray" if hasattr(np, "_core") else module
-        return super().find_class(module, name)
-
-
-def _cifar10(path, cache_dir):
-    path = path or _fetch(*_CIFAR10, cache_dir)
-    batches = {}
-    with tarfile.open(path, "r:gz") as archive:
-        for member in archive.getmembers():
-            base = os.path.basename(member.name)
-            if member.isfile() and (base.startswith("data_batch_") or base == "test_batch"):
-                raw = _ArrayUnpickler(io.BytesIO(archive.extractfile(member).read()), encoding="bytes").load()
-                x = np.asarray(raw[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-                batches[base] = (x, np.asarray(raw[b"labels"], np.int32))
-    train_names = sorted(b for b in batches if b.startswith("data_batch_"))
-    if not train_names or "test_batch" not in batches:
-        raise DatasetError(f"{path} does not look like cifar-10-python.tar.gz (no data_batch_* / test_batch)")
-    x_train = np.concatenate([batches[b][0] for b in train_names])
-    y_train = np.concatenate([batches[b][1] for b in train_names])
-    return (x_train, y_train), batches["test_batch"]
-
-
-_LOADERS = {"mnist": _mnist, "fashion_mnist": _fashion_mnist, "cifar10": _cifar10}
-
-
-def _flowers_folder(path, cache_dir):
-    """The extracted ``flower_photos`` folder, from ``path`` (the folder or
-    the archive) or Keras' cache, downloading and extracting it once."""
-    if path and os.path.isdir(path):
-        return path
-    archive = path or os.path.join(_cache_root(cache_dir), "datasets", _FLOWERS[0])
-    folder = os.path.join(os.path.dirname(archive), "flower_photos")
-    if os.path.isdir(folder):
-        return folder
-    if not path:
-        archive = _fetch(*_FLOWERS, None, cache_dir)
-    # Extract beside the final folder, then rename: an interrupted
-    # extraction must not look like a complete cached dataset.
-    partial = folder + ".partial"
-    with tarfile.open(archive, "r:*") as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(partial, filter="data")
-        else:  # Python without PEP 706 (before 3.10.12 / 3.11.4)
-            tar.extractall(partial)
-    inner = os.path.join(partial, "flower_photos")
-    os.replace(inner if os.path.isdir(inner) else partial, folder)
-    if os.path.isdir(partial):
-        os.rmdir(partial)
-    return folder
-
-
 # The user's data ---------------------------------------------------------
 
 
@@ -654,83 +425,3 @@ def _from_folder(folder, name, validation_split, train_subset, seed, image_size,
     return DataBundle(name, train, validation, classes, (*image_size, 3), source, description)
 
 
-def _check_arrays(x, y, class_names):
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise DatasetError(
-            f"images must have shape (n, height, width) or (n, height, width, 1 or 3 channels); got {x.shape}"
-        )
-    if min(x.shape[1:3]) < 4:
-        raise DatasetError(f"images of {x.shape[1]}×{x.shape[2]} pixels are too small (at least 4×4)")
-    if y.ndim == 2 and y.shape[1] > 1 and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
-        y = y.argmax(axis=1)  # one-hot
-    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-    if y.ndim != 1:
-        raise DatasetError(f"labels must be one class per image, shape (n,); got {y.shape}")
-    if len(x) != len(y):
-        raise DatasetError(f"{len(x)} images but {len(y)} labels: there must be one label per image")
-    if len(y) < 2:
-        raise DatasetError("at least two images are needed")
-    if y.dtype.kind in "USO":
-        found, y = np.unique(y.astype(str), return_inverse=True)
-        if class_names is None:
-            class_names = list(found)
-    y = _check_labels(y, class_names)
-    if class_names is None:
-        class_names = [str(i) for i in range(int(y.max()) + 1)]
-    if len(class_names) < 2:
-        raise DatasetError("at least two classes are needed to train a classifier")
-    if x.dtype == np.uint8:
-        return x, y, list(class_names)
-    if x.dtype.kind not in "biuf":
-        raise DatasetError(f"images must be numbers, got dtype {x.dtype}")
-    x = x.astype(np.float32)
-    if not np.isfinite(x).all():
-        raise DatasetError("images contain NaN or infinite values")
-    if x.min() < 0 or x.max() > 1:
-        if x.min() >= 0 and x.max() <= 255:
-            x = x / 255.0  # 0–255 pixel values stored as floats or ints
-        else:
-            raise DatasetError(f"pixel values must be in [0, 1] or [0, 255]; got [{x.min():.3g}, {x.max():.3g}]")
-    return x, y, list(class_names)
-
-
-def _add_channel(x):
-    return x[..., None] if x.ndim == 3 else x
-
-
-def _is_tf_dataset(obj):
-    try:
-        import tensorflow as tf
-    except ImportError:
-        return False
-    return isinstance(obj, tf.data.Dataset)
-
-
-def _materialize(ds):
-    """Read a tf.data.Dataset into arrays: splitting, stratifying and taking
-    subsets all need the labels, and classroom datasets fit in memory."""
-    import tensorflow as tf
-
-    if ds.cardinality() == tf.data.INFINITE_CARDINALITY:
-        raise DatasetError("the tf.data.Dataset is infinite (a .repeat()?): pass a finite one")
-    spec = ds.element_spec
-    if not (isinstance(spec, tuple) and len(spec) == 2):
-        raise DatasetError(f"the tf.data.Dataset must yield (image, label) pairs; it yields {spec}")
-    if spec[0].shape.rank == 4:
-        ds = ds.unbatch()
-    images, labels, size = [], [], 0
-    for image, label in ds.as_numpy_iterator():
-        images.append(image)
-        labels.append(label)
-        size += image.nbytes
-        if size > MAX_MATERIALIZED_BYTES:
-            raise DatasetError("the tf.data.Dataset holds more than 2 GB of images: use an image folder or a subset")
-    if not images:
-        raise DatasetError("the tf.data.Dataset is empty")
-    shapes = {i.shape for i in images}
-    if len(shapes) > 1:
-        raise DatasetError(f"images must all have the same shape; found {sorted(shapes)[:3]}: resize them first")
-    return np.stack(images), np.asarray(labels)

@@ -15,7 +15,7 @@ import textwrap
 
 import numpy as np
 
-from . import datasets
+from . import dataset_sources, datasets
 from .schedules import ReduceOnPlateau
 
 _HEADER = '''\
@@ -211,7 +211,7 @@ def load_data():
 '''
         return _SPLIT + load + _ARRAY_PIPELINE.format(image_size=resize)
     if source["kind"] == "named" and name == "flowers":
-        url = datasets._FLOWERS[1]
+        url = dataset_sources.FLOWERS[1]
         load = f'''
 def load_folder():
     """The flower photos of the Keras-on-TPU codelabs, downloaded once."""
