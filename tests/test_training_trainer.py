@@ -131,6 +131,17 @@ def test_stop_also_stops_validation(monkeypatch):
     assert run.history["epoch"] == []  # the interrupted epoch is not recorded
 
 
+def test_a_run_stopped_in_its_first_epoch_does_no_validation(monkeypatch, digits):
+    evaluated = []
+    monkeypatch.setattr(RunCallback, "on_test_begin", lambda self, logs=None: evaluated.append(1))
+    run = Trainer(tiny(), digits).start(epochs=5, batch_size=8)
+    _until(lambda: len(run.batch_history["loss"]) >= 3)
+    run.stop()
+    assert run.wait(timeout=60) and run.status == "stopped"
+    assert evaluated == [] and run.predictions == [] and run.history["epoch"] == []
+    assert run.model is not None  # the stopped run still has its model
+
+
 def test_pause_resume_and_set_learning_rate(digits):
     run = Trainer(tiny(), digits).start(epochs=200, batch_size=8, learning_rate=0.01,
                                         lr_schedule=schedules.exponential(0.5))

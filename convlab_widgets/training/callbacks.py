@@ -80,6 +80,11 @@ def _read_only(array):
     return array
 
 
+class StopRun(Exception):
+    """Raised between two batches once Stop was asked: it leaves ``fit`` at once, so a stopped
+    run spends nothing on the rest (no validation pass, no epoch record, no predictions)."""
+
+
 class RunCallback(KerasAdapter):
     """The lab's run: its schedule sets each epoch's learning rate, it pauses, stops and
     takes new learning rates between batches, and predicts the validation images after
@@ -123,11 +128,8 @@ class RunCallback(KerasAdapter):
         then honour stop and learning-rate changes."""
         self.paused_s += self.run._pause_point()
         if self.run.stop_requested:
-            if evaluating:
-                self.model.stop_evaluating = True
-            self.model.stop_training = True
-        else:
-            self._apply_pending_lr()
+            raise StopRun
+        self._apply_pending_lr()
 
     def _epoch_recorded(self, epoch, logs):
         self._predict(epoch)

@@ -167,7 +167,7 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
     strategy's scope, because the scope and Keras' global state are per thread."""
     import keras
 
-    from .callbacks import RunCallback
+    from .callbacks import RunCallback, StopRun
 
     config, info, data = run.config, run.strategy, run.data
     registry = _custom_gradient_registry()
@@ -198,9 +198,12 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
                 config, info.description, info.replicas, batch, config["per_replica_batch_size"],
                 config["steps_per_epoch"], config["epochs"], run.param_count,
             ))
-            if not run.stop_requested:
-                model.fit(train, validation_data=validation, epochs=config["epochs"], verbose=0, callbacks=[callback],
-                          shuffle=False)  # the pipeline shuffles
+            try:
+                if not run.stop_requested:
+                    model.fit(train, validation_data=validation, epochs=config["epochs"], verbose=0,
+                              callbacks=[callback], shuffle=False)  # the pipeline shuffles
+            except StopRun:
+                pass  # stopped between two batches: nothing more to do
         if warm is None:
             run.model = model
         else:
