@@ -5,6 +5,7 @@ import threading
 import time
 
 import keras
+import numpy as np
 import pytest
 
 from convlab_widgets.architecture import Architecture, ArchitectureError, presets
@@ -237,13 +238,28 @@ def test_bad_settings_are_refused_before_anything_starts(digits):
 
 
 def test_numpy_numbers_are_the_numbers_they_hold(digits):
-    import numpy as np
-
     run = Trainer(tiny(), digits).start(epochs=np.int64(1), batch_size=np.int32(128), learning_rate=np.float32(0.01),
                                         seed=np.int64(0))
     assert run.wait(timeout=60) and run.status == "completed"
     assert run.settings.epochs == 1 and type(run.settings.epochs) is int
     assert run.config["learning_rate"] == 0.01 and run.settings.seed == 0
+
+
+def test_batch_values_are_each_batchs_own_not_the_running_mean(digits):
+    """Keras reports the epoch's running mean at every batch; the record keeps each batch's own value:
+    weighted by batch size, they average to exactly what Keras reports for the epoch."""
+    run = Trainer(tiny(), digits).start(epochs=2, batch_size=64, seed=0)
+    assert run.wait(timeout=60) and run.status == "completed"
+    batches, epochs = run.batch_history, run.history
+    steps = run.config["steps_per_epoch"]
+    sizes = np.array([64] * (steps - 1) + [digits.train_size - 64 * (steps - 1)], dtype=float)
+    for epoch in range(2):
+        rows = [i for i, e in enumerate(batches["epoch"]) if e == epoch]
+        for key in ("loss", "accuracy"):
+            own = np.array([batches[key][i] for i in rows])
+            assert float(own @ sizes / sizes.sum()) == pytest.approx(epochs[key][epoch], rel=1e-4), key
+    running = np.cumsum(own * sizes) / np.cumsum(sizes)
+    assert not np.allclose(own[1:], running[1:])  # not the running mean any more
 
 
 def test_seeded_runs_repeat_exactly(digits):

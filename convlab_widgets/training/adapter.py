@@ -61,8 +61,9 @@ class KerasAdapter(keras.callbacks.Callback):
     (and while evaluating), ``_epoch_recorded``.
     """
 
-    def __init__(self, run, *, global_batch_size=None, steps_per_epoch=None, filter_every=None):
+    def __init__(self, run, *, global_batch_size=None, steps_per_epoch=None, filter_every=None, train_size=None):
         super().__init__()
+        self.train_size = train_size  # with the batch size: how many images the last, partial batch holds
         self.run = run
         self.global_batch_size = global_batch_size
         self.steps_per_epoch = steps_per_epoch
@@ -130,15 +131,34 @@ class KerasAdapter(keras.callbacks.Callback):
         self._epoch_began(epoch)
         self._read_lr()
         self.epoch_start = self.last_time = time.perf_counter()
+        self._means, self._seen = {}, 0
         self.paused_s = 0.0
         self.last_step = -1
         self.paused_since_publish = 0.0
 
+    def _batch_size(self, batch) -> int:
+        """Images in ``batch`` (in units of one image, or 1 each where the batch size is unknown)."""
+        size = self.global_batch_size or 1
+        if self.train_size and self.global_batch_size and batch == self._steps() - 1:
+            return self.train_size - batch * self.global_batch_size or size
+        return size
+
+    def _own(self, key, mean, size):
+        """This batch's own value of a metric Keras reports as its running mean over the epoch
+        (weighted by batch size): plotted as is, the running mean saw-tooths at every epoch start."""
+        before = self._means.get(key)
+        self._means[key] = mean
+        if before is None or not (math.isfinite(mean) and math.isfinite(before)):
+            return mean
+        return ((self._seen + size) * mean - self._seen * before) / size
+
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        loss = float(logs.get("loss", math.nan))
+        size = self._batch_size(batch)
+        loss = self._own("loss", float(logs.get("loss", math.nan)), size)
         accuracy = logs.get("accuracy")
-        accuracy = None if accuracy is None else float(accuracy)
+        accuracy = None if accuracy is None else self._own("accuracy", float(accuracy), size)
+        self._seen += size
         now = time.perf_counter()
         steps = self._steps()
         last = batch == steps - 1

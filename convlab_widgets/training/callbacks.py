@@ -90,9 +90,9 @@ class RunCallback(KerasAdapter):
     takes new learning rates between batches, and predicts the validation images after
     each epoch."""
 
-    def __init__(self, run, stepper, steps_per_epoch, global_batch_size, filter_every=None):
+    def __init__(self, run, stepper, steps_per_epoch, global_batch_size, filter_every=None, train_size=None):
         super().__init__(run, global_batch_size=global_batch_size, steps_per_epoch=steps_per_epoch,
-                         filter_every=filter_every)
+                         filter_every=filter_every, train_size=train_size)
         self.stepper = stepper
         self.scale = 1.0  # set_learning_rate rescales the schedule from then on
         self.predictor = None

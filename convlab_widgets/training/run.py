@@ -89,8 +89,9 @@ class RunRecord:
 
     ``history``: per completed epoch, lists under ``EPOCH_KEYS`` (like Keras' History);
     ``batch_history``: every training batch (not just the throttled events) under
-    ``BATCH_KEYS``, ``loss``/``accuracy`` being running averages over the epoch as Keras
-    reports them; ``filters`` and ``predictions``: every snapshot, oldest first.
+    ``BATCH_KEYS``, ``loss``/``accuracy`` being each batch's own values (Keras reports
+    running means over the epoch; the adapter takes them apart); ``filters`` and
+    ``predictions``: every snapshot, oldest first.
     """
 
     can_pause = False

@@ -190,7 +190,8 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
                 model = compile_model(fresh, optimizer_cls, optimizer_config, config)
                 warm = WarmModel(recipe, model) if recipe is not None else None
             stepper = schedule.start(config["learning_rate"], config["epochs"])
-            callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"])
+            callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"],
+                                   train_size=None if drop else data.train_size)
             if warm is not None:
                 callback.predictor = warm.predictor  # traced for this model and data by an earlier run, or None
             run.param_count = model.count_params()
