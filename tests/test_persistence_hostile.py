@@ -387,3 +387,162 @@ def test_a_model_zip_bomb_is_refused_before_keras_unpacks_it(copy):
         members = [(info.filename, original.read(info)) for info in original.infolist()]
     npz(copy / "runs" / "1.keras", members + [("config.json.pad", (bytes(16 * MB) for _ in range(80)))])
     refused(copy, "1.keras: not a readable Keras model: member 'config.json.pad' unpacks to 1,342,177,280 bytes")
+
+
+# -- fuzz: a real saved lab, damaged at random ---------------------------------------------------
+
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+JSON = st.recursive(st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.floats()
+                    | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=8)
+SAME_KIND = {str: st.text(max_size=60) | st.sampled_from(['"><img src=x onerror="window.__pwned=1">', "", "\u202e",
+                                                         "a" * 201]),
+             int: st.integers(-3, 2**64), bool: st.booleans(), float: st.floats() | st.integers(-3, 10**6)}
+DTYPES = ["<f4", "<f8", "<i8", "|u1", "|b1", "<U3", "|V4", "<c8", "<M8[s]", "<f2"]
+
+
+def _paths(value, path=()):
+    """Every place in a JSON document, the document itself first."""
+    yield path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        yield from _paths(item, (*path, key))
+
+
+def _at_path(document, path):
+    for key in path:
+        document = document[key]
+    return document
+
+
+def _loads_or_refuses(lab, *, full=False):
+    """The one contract: a lab, or a LabFileError naming the lab; never another exception, within the bound.
+    ``full``: a lab that loads is opened as ConvLab.load opens it too (table, panels, builder)."""
+    with bounded(limit=MEMORY * (4 if full else 1)):
+        try:
+            state = load_lab(lab)
+        except LabFileError as error:
+            assert str(error).startswith(str(lab)), error
+            event(f"refused: {str(error)[len(str(lab)):].split(':')[1].strip()[:40]}")
+            return None
+    event("loaded")
+    if full:
+        ConvLab.load(lab)
+    return state
+
+
+@contextlib.contextmanager
+def _fresh(saved):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        yield shutil.copytree(saved, os.path.join(folder, "lab.convlab"), dirs_exist_ok=False)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_lab_json_fields_deleted_or_replaced(saved, data):
+    from pathlib import Path
+
+    with _fresh(saved) as folder:
+        lab = Path(folder)
+        document = json.loads((lab / "lab.json").read_text())
+        if data.draw(st.integers(0, 19), label="whole") == 0:
+            document = data.draw(JSON, label="document")  # not a lab at all
+        for _ in range(data.draw(st.integers(1, 3), label="edits") if isinstance(document, dict) else 0):
+            path = data.draw(st.sampled_from(list(_paths(document))[1:]), label="path")
+            parent, key = _at_path(document, path[:-1]), path[-1]
+            how = data.draw(st.sampled_from(["same kind", "delete", "replace", "same kind"]), label="how")
+            if how == "delete":
+                del parent[key]
+            elif how == "replace" or not isinstance(parent[key], (str, int, float)):
+                parent[key] = data.draw(JSON, label="value")
+            else:  # a value of the kind the field holds, so that more cases get past the type checks
+                parent[key] = data.draw(SAME_KIND[type(parent[key])], label="value")
+        (lab / "lab.json").write_text(json.dumps(document))
+        _loads_or_refuses(lab, full=True)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_lab_json_truncated_or_its_bytes_flipped(saved, data):
+    from pathlib import Path
+
+    with _fresh(saved) as folder:
+        lab = Path(folder)
+        raw = bytearray((lab / "lab.json").read_bytes())
+        if data.draw(st.booleans(), label="truncate"):
+            raw = raw[:data.draw(st.integers(0, len(raw) - 1), label="at")]
+        else:
+            for _ in range(data.draw(st.integers(1, 8), label="flips")):
+                raw[data.draw(st.integers(0, len(raw) - 1), label="byte")] = data.draw(st.integers(0, 255))
+        (lab / "lab.json").write_bytes(bytes(raw))
+        _loads_or_refuses(lab, full=True)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_the_array_file_truncated_flipped_or_its_members_replaced(saved, data):
+    from pathlib import Path
+
+    with _fresh(saved) as folder:
+        lab = Path(folder)
+        file = lab / "runs" / "1.npz"
+        how = data.draw(st.sampled_from(["truncate", "flip", "replace", "raw"]), label="how")
+        if how in ("truncate", "flip"):
+            raw = bytearray(file.read_bytes())
+            if how == "truncate":
+                raw = raw[:data.draw(st.integers(0, len(raw) - 1), label="at")]
+            else:
+                for _ in range(data.draw(st.integers(1, 8), label="flips")):
+                    raw[data.draw(st.integers(0, len(raw) - 1), label="byte")] = data.draw(st.integers(0, 255))
+            file.write_bytes(bytes(raw))
+        else:
+            with np.load(file) as arrays:
+                kept = dict(arrays)
+            key = data.draw(st.sampled_from(sorted(kept)), label="member")
+            if how == "raw":
+                members = [(name + ".npy", _npy(array)) for name, array in kept.items() if name != key]
+                npz(file, members + [(data.draw(st.sampled_from([key, key + ".npy"])),
+                                      data.draw(st.binary(max_size=300), label="bytes"))])
+            else:
+                dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
+                shape = tuple(data.draw(st.lists(st.integers(0, 6), max_size=4), label="shape"))
+                kept[key] = np.zeros(shape, dtype) if dtype[1] in "UVM" else \
+                    (np.arange(math.prod(shape)) - data.draw(st.integers(-5, 400))).astype(dtype).reshape(shape)
+                np.savez_compressed(file, **kept)
+        _loads_or_refuses(lab, full=True)
+
+
+def _npy(array):
+    import io
+
+    out = io.BytesIO()
+    np.lib.format.write_array(out, array)
+    return out.getvalue()
+
+
+@settings(FUZZ, max_examples=max(10, EXAMPLES // 3))
+@given(data=st.data())
+def test_fuzz_the_model_file_truncated_or_flipped(saved, data):
+    from pathlib import Path
+
+    with _fresh(saved) as folder:
+        lab = Path(folder)
+        file = lab / "runs" / "1.keras"
+        raw = bytearray(file.read_bytes())
+        if data.draw(st.booleans(), label="truncate"):
+            raw = raw[:data.draw(st.integers(0, len(raw) - 1), label="at")]
+        else:
+            for _ in range(data.draw(st.integers(1, 8), label="flips")):
+                raw[data.draw(st.integers(0, len(raw) - 1), label="byte")] = data.draw(st.integers(0, 255))
+        file.write_bytes(bytes(raw))
+        with bounded(limit=200 * MB):  # Keras' own reading of a model allocates more than the rest
+            try:
+                load_lab(lab)
+                event("loaded")
+            except LabFileError as error:
+                assert str(error).startswith(str(lab)), error
+                event("refused")
