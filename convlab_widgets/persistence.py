@@ -408,6 +408,7 @@ def _run(entry, root, where, keras_version, budget):
     _most(entry["history"].get("epoch"), MAX_EPOCH_ROWS, "epochs", f"{where}.history")
     history = _table(entry["history"], _EPOCH_COLUMNS, f"{where}.history")
     batch_history = _table(entry["batch_history"], _BATCH_COLUMNS, f"{where}.batch_history")
+    _in_order(history, batch_history, config["steps_per_epoch"], where)
     _most(entry["filters"], MAX_FILTER_SNAPSHOTS, "filter snapshots", f"{where}.filters")
     _most(entry["predictions"], MAX_PREDICTION_SNAPSHOTS, "prediction snapshots", f"{where}.predictions")
     arrays = _arrays(_member(root, entry["arrays"], f"{where}.arrays"), budget)
@@ -422,6 +423,25 @@ def _run(entry, root, where, keras_version, budget):
         status=entry["status"], message=entry["message"], started_at=started, ended_at=ended, filters=filters,
         predictions=predictions, model=model, param_count=entry["param_count"], settings=settings,
     )
+
+
+def _in_order(history, batch_history, steps_per_epoch, where):
+    """Rows as a run records them: epochs one after another, batches too, each step inside its epoch (the
+    dashboard's smoothing counts batches done from them and must never go backwards)."""
+    epochs = history["epoch"]
+    for i in range(1, len(epochs)):
+        if epochs[i] <= epochs[i - 1]:
+            raise LabFileError(f"{where}.history.epoch[{i}] is {epochs[i]}, not after the epoch before "
+                               f"({epochs[i - 1]}): a run records its epochs in order")
+    rows = list(zip(batch_history["epoch"], batch_history["step"]))
+    for i, row in enumerate(rows):
+        if steps_per_epoch and row[1] >= steps_per_epoch:
+            raise LabFileError(f"{where}.batch_history.step[{i}] is {row[1]}, but an epoch of this run has "
+                               f"{steps_per_epoch} steps (config.steps_per_epoch), counted from 0")
+        if i and row <= rows[i - 1]:
+            raise LabFileError(f"{where}.batch_history row {i} (epoch {row[0]}, step {row[1]}) is not after the row "
+                               f"before (epoch {rows[i - 1][0]}, step {rows[i - 1][1]}): a run records its batches "
+                               "in order")
 
 
 def _kept(value, where, depth):
