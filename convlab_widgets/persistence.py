@@ -4,7 +4,11 @@ Labs travel between learners and teachers, so loading treats the folder as
 untrusted: every field of ``lab.json`` is checked and a problem names the
 file and the place in it; arrays are read without pickle; Keras models are
 loaded in safe mode, so a model holding Python code (a ``Lambda`` layer) is
-refused instead of run.  Saving writes into a temporary folder beside the
+refused instead of run.  Sizes are bounded before what they measure is read
+(``MAX_*`` below: the bytes of ``lab.json``, text lengths, counts of runs,
+rows and snapshots, the declared sizes inside the zip files and the array
+headers), so a file built to exhaust memory is refused cheaply; only regular
+files are opened, never a FIFO that would wait.  Saving writes into a temporary folder beside the
 target and renames it into place once complete, so a failed save leaves no
 half-written lab and an overwritten one stays intact until the new one is
 whole.
@@ -695,7 +699,8 @@ def _check_kernels(filters, where):
     for i, snapshot in enumerate(filters):
         kernel = snapshot.kernel
         if kernel.ndim != 4 or not np.issubdtype(kernel.dtype, np.floating) or kernel.size == 0:
-            raise LabFileError(f"{where}[{i}].kernel must be a 4-D float array, not empty, got {kernel.dtype} {kernel.shape}")
+            raise LabFileError(f"{where}[{i}].kernel must be a 4-D float array, not empty, got {kernel.dtype} "
+                               f"{kernel.shape}")
         if kernel.shape != filters[0].kernel.shape:
             raise LabFileError(f"{where}[{i}].kernel has shape {kernel.shape}, unlike the run's first snapshot "
                                f"{filters[0].kernel.shape}")

@@ -14,6 +14,7 @@ import threading
 import time
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,7 +176,10 @@ def test_long_text_is_refused_with_its_limit(copy, field, limit):
 def test_long_text_inside_a_config_is_refused(copy):
     edit(copy, lambda d: d["runs"][0]["config"].__setitem__("note", ["z" * MB]))
     refused(copy, "runs[0].config.note[0] is 1,048,576 characters long, more than 10,000")
-    edit(copy, lambda d: d["runs"][0]["config"].__setitem__("note", [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]))
+    deep = 1
+    for _ in range(33):
+        deep = [deep]
+    edit(copy, lambda d: d["runs"][0]["config"].__setitem__("note", deep))
     refused(copy, "runs[0].config.note", "is nested more than 32 deep")
 
 
@@ -459,16 +463,24 @@ def _fresh(saved):
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
-        yield shutil.copytree(saved, os.path.join(folder, "lab.convlab"), dirs_exist_ok=False)
+        yield Path(shutil.copytree(saved, os.path.join(folder, "lab.convlab")))
+
+
+def _damage(file, data, how):
+    """``file`` cut at a random byte (``how="truncate"``) or with up to 8 random bytes changed."""
+    raw = bytearray(file.read_bytes())
+    if how == "truncate":
+        raw = raw[:data.draw(st.integers(0, len(raw) - 1), label="at")]
+    else:
+        for _ in range(data.draw(st.integers(1, 8), label="flips")):
+            raw[data.draw(st.integers(0, len(raw) - 1), label="byte")] = data.draw(st.integers(0, 255))
+    file.write_bytes(bytes(raw))
 
 
 @FUZZ
 @given(data=st.data())
 def test_fuzz_lab_json_fields_deleted_or_replaced(saved, data):
-    from pathlib import Path
-
-    with _fresh(saved) as folder:
-        lab = Path(folder)
+    with _fresh(saved) as lab:
         document = json.loads((lab / "lab.json").read_text())
         if data.draw(st.integers(0, 19), label="whole") == 0:
             document = data.draw(JSON, label="document")  # not a lab at all
@@ -492,37 +504,19 @@ def test_fuzz_lab_json_fields_deleted_or_replaced(saved, data):
 @FUZZ
 @given(data=st.data())
 def test_fuzz_lab_json_truncated_or_its_bytes_flipped(saved, data):
-    from pathlib import Path
-
-    with _fresh(saved) as folder:
-        lab = Path(folder)
-        raw = bytearray((lab / "lab.json").read_bytes())
-        if data.draw(st.booleans(), label="truncate"):
-            raw = raw[:data.draw(st.integers(0, len(raw) - 1), label="at")]
-        else:
-            for _ in range(data.draw(st.integers(1, 8), label="flips")):
-                raw[data.draw(st.integers(0, len(raw) - 1), label="byte")] = data.draw(st.integers(0, 255))
-        (lab / "lab.json").write_bytes(bytes(raw))
+    with _fresh(saved) as lab:
+        _damage(lab / "lab.json", data, data.draw(st.sampled_from(["truncate", "flip"]), label="how"))
         _loads_or_refuses(lab, full=True)
 
 
 @FUZZ
 @given(data=st.data())
 def test_fuzz_the_array_file_truncated_flipped_or_its_members_replaced(saved, data):
-    from pathlib import Path
-
-    with _fresh(saved) as folder:
-        lab = Path(folder)
+    with _fresh(saved) as lab:
         file = lab / "runs" / "1.npz"
         how = data.draw(st.sampled_from(["truncate", "flip", "replace", "raw"]), label="how")
         if how in ("truncate", "flip"):
-            raw = bytearray(file.read_bytes())
-            if how == "truncate":
-                raw = raw[:data.draw(st.integers(0, len(raw) - 1), label="at")]
-            else:
-                for _ in range(data.draw(st.integers(1, 8), label="flips")):
-                    raw[data.draw(st.integers(0, len(raw) - 1), label="byte")] = data.draw(st.integers(0, 255))
-            file.write_bytes(bytes(raw))
+            _damage(file, data, how)
         else:
             with np.load(file) as arrays:
                 kept = dict(arrays)
@@ -551,18 +545,8 @@ def _npy(array):
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 3))
 @given(data=st.data())
 def test_fuzz_the_model_file_truncated_or_flipped(saved, data):
-    from pathlib import Path
-
-    with _fresh(saved) as folder:
-        lab = Path(folder)
-        file = lab / "runs" / "1.keras"
-        raw = bytearray(file.read_bytes())
-        if data.draw(st.booleans(), label="truncate"):
-            raw = raw[:data.draw(st.integers(0, len(raw) - 1), label="at")]
-        else:
-            for _ in range(data.draw(st.integers(1, 8), label="flips")):
-                raw[data.draw(st.integers(0, len(raw) - 1), label="byte")] = data.draw(st.integers(0, 255))
-        file.write_bytes(bytes(raw))
+    with _fresh(saved) as lab:
+        _damage(lab / "runs" / "1.keras", data, data.draw(st.sampled_from(["truncate", "flip"]), label="how"))
         with bounded(limit=200 * MB):  # Keras' own reading of a model allocates more than the rest
             try:
                 load_lab(lab)
