@@ -4,7 +4,11 @@ Labs travel between learners and teachers, so loading treats the folder as
 untrusted: every field of ``lab.json`` is checked and a problem names the
 file and the place in it; arrays are read without pickle; Keras models are
 loaded in safe mode, so a model holding Python code (a ``Lambda`` layer) is
-refused instead of run.  Saving writes into a temporary folder beside the
+refused instead of run.  Sizes are bounded before what they measure is read
+(``MAX_*`` below: the bytes of ``lab.json``, text lengths, counts of runs,
+rows and snapshots, the declared sizes inside the zip files and the array
+headers), so a file built to exhaust memory is refused cheaply; only regular
+files are opened, never a FIFO that would wait.  Saving writes into a temporary folder beside the
 target and renames it into place once complete, so a failed save leaves no
 half-written lab and an overwritten one stays intact until the new one is
 whole.
@@ -32,10 +36,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import shutil
+import stat
+import struct
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +54,7 @@ from .architecture.errors import short
 from .training import datasets, events
 from .training import schedules
 from .training.record import SavedRun
-from .training.settings import OPTIMIZERS, Settings, SettingsError
+from .training.settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
 from .training.status import TERMINAL
 
 FORMAT = "convlab-lab"
@@ -54,31 +62,61 @@ VERSION = 1
 LAB_FILE = "lab.json"
 MODELS = ("latest", "all")
 
-# What a value must be, by name; "?" also admits null.
+# What a lab may hold at most.  Loading checks each bound before reading what it bounds (a file's
+# size before reading it, an array's declared size before decompressing it), so a hostile file
+# costs little memory; saving refuses a lab that loading would refuse.
+MAX_LAB_BYTES = 64 << 20  # lab.json
+MAX_RUNS = 1000
+MAX_NAME = 200  # a run's name, in characters
+MAX_MESSAGE = 10_000  # a run's message (saving shortens a longer one)
+MAX_TEXT = 200  # every other text field: status, paths, versions, layer names
+MAX_KEPT_TEXT = 10_000  # text inside a run's config, kept as it is
+MAX_KEPT_DEPTH = 32  # nesting inside a run's config
+MAX_COUNT = 10**9  # epochs, steps and batches in a run's tables and snapshots
+MAX_WHOLE = 2**53  # any other whole number (as far as JavaScript counts exactly)
+MAX_EPOCH_ROWS = MAX_EPOCHS  # per run
+MAX_BATCH_ROWS = 5_000_000  # in all the runs of a lab together
+MAX_FILTER_SNAPSHOTS = 20_000  # per run
+MAX_PREDICTION_SNAPSHOTS = MAX_EPOCHS + 1  # per run: one per epoch and the start
+MAX_ARRAY_BYTES = 256 << 20  # one array, as declared in its header
+MAX_ARRAYS_BYTES = 1 << 30  # all the arrays of a lab together
+MAX_MODEL_BYTES = 1 << 30  # the unpacked members of one .keras file together
+MAX_ZIP_MEMBERS = 65_000  # in one .npz or .keras file
+MAX_ZIP_DIRECTORY = 16 << 20  # a zip's table of contents, read whole by zipfile
+MAX_RATIO = 100  # unpacked / packed size of a zip member over 1 MiB: a zip bomb packs far tighter
+_HDF5 = b"\x89HDF\r\n\x1a\n"
+_ZIP = b"PK\x03\x04"
+
+
+# What a value must be, by name; "?" also admits null.  Each kind: (description, test, bound),
+# the bound being the longest text or the (low, high) of a number, checked once the type is right.
 _KINDS = {
-    "int": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "number": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
-    "bool": ("true or false", lambda v: isinstance(v, bool)),
-    "text": ("text", lambda v: isinstance(v, str)),
-    "object": ("an object", lambda v: isinstance(v, dict)),
-    "list": ("a list", lambda v: isinstance(v, list)),
+    "int": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool), (-MAX_WHOLE, MAX_WHOLE)),
+    "count": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool), (0, MAX_COUNT)),
+    "number": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), None),
+    "bool": ("true or false", lambda v: isinstance(v, bool), None),
+    "text": ("text", lambda v: isinstance(v, str), MAX_TEXT),
+    "name": ("text", lambda v: isinstance(v, str), MAX_NAME),
+    "message": ("text", lambda v: isinstance(v, str), MAX_MESSAGE),
+    "object": ("an object", lambda v: isinstance(v, dict), None),
+    "list": ("a list", lambda v: isinstance(v, list), None),
 }
 _LAB_FIELDS = {"format": "text", "version": "int", "keras_version": "text", "architecture": "object",
                "dataset": "text", "settings": "object", "runs": "list"}
-_RUN_FIELDS = {"name": "text", "status": "text", "message": "text", "started_at": "number", "ended_at": "number?",
-               "param_count": "int?", "config": "object", "architecture": "object", "history": "object",
-               "batch_history": "object", "filters": "list", "predictions": "list", "arrays": "text",
-               "model": "text?", "settings": "object"}
+_RUN_FIELDS = {"name": "name", "status": "text", "message": "message", "started_at": "number",
+               "ended_at": "number?", "param_count": "int?", "config": "object", "architecture": "object",
+               "history": "object", "batch_history": "object", "filters": "list", "predictions": "list",
+               "arrays": "text", "model": "text?", "settings": "object"}
 # The config entries a restored run reads; the others are kept as they are.
-_CONFIG_FIELDS = {"epochs": "int", "batch_size": "int", "per_replica_batch_size": "int", "replicas": "int",
-                  "steps_per_epoch": "int", "learning_rate": "number", "strategy": "text"}
-_EPOCH_COLUMNS = {"epoch": "int", "loss": "number", "accuracy": "number?", "val_loss": "number?",
+_CONFIG_FIELDS = {"epochs": "count", "batch_size": "count", "per_replica_batch_size": "count", "replicas": "count",
+                  "steps_per_epoch": "count", "learning_rate": "number", "strategy": "text"}
+_EPOCH_COLUMNS = {"epoch": "count", "loss": "number", "accuracy": "number?", "val_loss": "number?",
                   "val_accuracy": "number?", "lr": "number", "duration": "number"}
-_BATCH_COLUMNS = {"epoch": "int", "step": "int", "loss": "number", "accuracy": "number?", "lr": "number"}
+_BATCH_COLUMNS = {"epoch": "count", "step": "count", "loss": "number", "accuracy": "number?", "lr": "number"}
 # Where a run keeps its snapshots -> their event class (events.py).
 _SNAPSHOT_CLASSES = {"filters": "FilterSnapshot", "predictions": "PredictionSnapshot"}
 # Snapshot field annotations (events.py writes them as strings) -> kinds.
-_ANNOTATION_KINDS = {"int": "int", "float": "number", "bool": "bool", "str": "text", "dict": "object",
+_ANNOTATION_KINDS = {"int": "count", "float": "number", "bool": "bool", "str": "text", "dict": "object",
                      "list": "list", "tuple": "list"}
 
 
@@ -136,6 +174,7 @@ def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest
                 "architecture": architecture.to_dict(), "dataset": dataset,
                 "settings": (settings or Settings(dataset=dataset)).to_dict(), "runs": [entry for entry, _ in records]}
     text = json.dumps(document, separators=(",", ":"))
+    _savable(document, len(text.encode("utf-8")))
     steps = []
     for run, (entry, arrays) in zip(runs, records):
         steps.append((entry["arrays"], lambda file, arrays=arrays: np.savez_compressed(file, **arrays)))
@@ -154,7 +193,7 @@ def _run_entry(run, index, keep_model):
                         for i, snapshot in enumerate(getattr(run, kind, None) or ())]
                  for kind in _SNAPSHOT_CLASSES}
     entry = {
-        "name": getattr(run, "name", None) or where, "status": run.status, "message": run.message,
+        "name": getattr(run, "name", None) or where, "status": run.status, "message": _shortened(run.message),
         "started_at": run.started_at, "ended_at": run.ended_at,
         "param_count": run.param_count,
         "config": _plain(run.config, f"{where} config"), "architecture": run.architecture.to_dict(),
@@ -165,8 +204,36 @@ def _run_entry(run, index, keep_model):
     return entry, arrays
 
 
+def _shortened(message):
+    """A run's message as saved: a very long one (a traceback) is cut to ``MAX_MESSAGE`` characters."""
+    message = str(message or "")
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "\u2026"
+
+
+def _savable(document, size):
+    """A lab that loading would refuse for its size is not written: what is too big, and what to do."""
+    runs = document["runs"]
+    problems = []
+    if len(runs) > MAX_RUNS:
+        problems.append(f"it has {len(runs):,} runs, more than {MAX_RUNS:,}: delete some (lab.delete(run))")
+    for index, entry in enumerate(runs):
+        if len(entry["name"]) > MAX_NAME:
+            problems.append(f"run {index + 1}'s name is {len(entry['name']):,} characters long, more than {MAX_NAME}:"
+                            " rename it (lab.rename(run, name))")
+        for kind, most in (("filters", MAX_FILTER_SNAPSHOTS), ("predictions", MAX_PREDICTION_SNAPSHOTS)):
+            if len(entry[kind]) > most:
+                problems.append(f"run {index + 1} has {len(entry[kind]):,} {kind} snapshots, more than {most:,}")
+    batches = sum(len(entry["batch_history"]["step"]) for entry in runs)
+    if batches > MAX_BATCH_ROWS:
+        problems.append(f"its runs have {batches:,} batches in all, more than {MAX_BATCH_ROWS:,}: delete some runs")
+    if size > MAX_LAB_BYTES:
+        problems.append(f"its lab.json would be {size:,} bytes, more than {MAX_LAB_BYTES:,}: delete some runs")
+    if problems:
+        raise ValueError("this lab cannot be saved, as loading it would be refused: " + "; ".join(problems))
+
+
 def _columns(table, kinds):
-    cast = {"int": int, "number": float}
+    cast = {"count": int, "number": float}
     return {key: [None if v is None else cast[kinds[key].rstrip("?")](v) for v in table[key]] for key in kinds}
 
 
@@ -242,12 +309,9 @@ def load_lab(path) -> LabState:
     if not root.exists():
         raise LabFileError(f"{root}: there is no saved lab here (the path does not exist)")
     file = root / LAB_FILE
-    if not file.is_file():
+    if not (file.exists() or file.is_symlink()):
         raise LabFileError(f"{root}: not a saved lab (a lab is a folder holding a {LAB_FILE})")
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise LabFileError(f"{file}: not readable as JSON ({str(error)[:200]})") from None
+    document = _read_json(file)
     _check(document, "object", f"{file}:")
     if document.get("format") != FORMAT:
         raise LabFileError(f"{file}: not a convlab lab: 'format' must be {FORMAT!r}, "
@@ -262,38 +326,143 @@ def load_lab(path) -> LabState:
     if document["dataset"] not in datasets.names():
         raise LabFileError(f"{file}: dataset must be one of {', '.join(datasets.names())}, "
                            f"got {short(document['dataset'])}")
+    _most(document["runs"], MAX_RUNS, "runs", f"{file}: runs")
+    _most(sum(len(entry.get("batch_history", {}).get("step", ())) for entry in document["runs"]
+              if isinstance(entry, dict) and isinstance(entry.get("batch_history"), dict)
+              and isinstance(entry["batch_history"].get("step"), list)),
+          MAX_BATCH_ROWS, "batches", f"{file}: runs (all together)")
     # The builder keeps values a learner was still typing, so the lab's own architecture is read leniently.
     architecture = _architecture(document["architecture"], f"{file}: architecture", strict=False)
-    runs = [_run(entry, root, f"{file}: runs[{index}]", document["keras_version"])
-            for index, entry in enumerate(document["runs"])]
     settings = _settings(document["settings"], {"data": document["dataset"]}, f"{file}: settings")
+    budget = {"array bytes": 0}
+    runs = [_run(entry, root, f"{file}: runs[{index}]", document["keras_version"], budget)
+            for index, entry in enumerate(document["runs"])]
     return LabState(architecture, document["dataset"], settings, runs)
 
 
-def _run(entry, root, where, keras_version):
+def _read_json(file):
+    """lab.json, its size checked before it is read; a byte-order mark is allowed."""
+    with _open_regular(file, f"{file}:") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_LAB_BYTES:
+            raise LabFileError(f"{file}: {size:,} bytes is more than a lab file may hold ({MAX_LAB_BYTES:,} bytes); "
+                               "this is not a lab saved by convlab_widgets, or it was damaged")
+        try:
+            data = handle.read(size + 1)  # a file that grows is caught below; read(n) takes n bytes at once
+        except OSError as error:
+            raise LabFileError(f"{file}: could not be read ({error})") from None
+    if len(data) > MAX_LAB_BYTES:
+        raise LabFileError(f"{file}: more than a lab file may hold ({MAX_LAB_BYTES:,} bytes)")
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise LabFileError(f"{file}: not readable as JSON ({str(error)[:200]}); it was damaged or is another "
+                           "kind of file: open the lab as it was saved") from None
+
+
+def _open_regular(file, where):
+    """An open binary file, refused unless it is a regular file: a FIFO or a device is never read (opening
+    without blocking, then looking at what was opened, so nothing can wait forever)."""
+    try:
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise LabFileError(f"{where} the file {file.name} is missing") from None
+    except OSError as error:
+        raise LabFileError(f"{where} could not be opened ({error.strerror or error})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise LabFileError(_irregular(file, mode, where))
+    return os.fdopen(fd, "rb")
+
+
+def _irregular(file, mode, where):
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+            "not a plain file")
+    return (f"{where} {file.name} is not a regular file: it is {kind}, so it is not read; "
+            "put the file saved with the lab in its place")
+
+
+def _most(items, limit, what, where):
+    """At most ``limit`` of ``items`` (a list, or a count)."""
+    count = items if isinstance(items, int) else len(items) if isinstance(items, list) else 0
+    if count > limit:
+        raise LabFileError(f"{where} holds {count:,} {what}, more than a lab may hold ({limit:,})")
+
+
+def _run(entry, root, where, keras_version, budget):
     _fields(entry, _RUN_FIELDS, where)
     if entry["status"] not in TERMINAL:
         raise LabFileError(f"{where}.status must be one of {', '.join(TERMINAL)}, got {short(entry['status'])}")
+    started, ended = entry["started_at"], entry["ended_at"]
+    for key, value in (("started_at", started), ("ended_at", ended)):
+        if value is not None and not math.isfinite(value):
+            raise LabFileError(f"{where}.{key} must be a finite time (seconds since 1970), got {short(value)}")
+    if ended is not None and ended < started:
+        raise LabFileError(f"{where}.ended_at ({ended}) is before started_at ({started}): a run ends after it starts")
     config = entry["config"]
+    _kept(config, f"{where}.config", 0)
     for key, kind in _CONFIG_FIELDS.items():
         if key not in config:
             raise LabFileError(f"{where}.config lacks {key!r}")
         _check(config[key], kind, f"{where}.config.{key}")
+    settings = _settings(entry["settings"], config, f"{where}.settings")
     architecture = _architecture(entry["architecture"], f"{where}.architecture", strict=True)
+    _most(entry["history"].get("epoch"), MAX_EPOCH_ROWS, "epochs", f"{where}.history")
     history = _table(entry["history"], _EPOCH_COLUMNS, f"{where}.history")
     batch_history = _table(entry["batch_history"], _BATCH_COLUMNS, f"{where}.batch_history")
-    arrays = _arrays(_member(root, entry["arrays"], f"{where}.arrays"))
+    _in_order(history, batch_history, config["steps_per_epoch"], where)
+    _most(entry["filters"], MAX_FILTER_SNAPSHOTS, "filter snapshots", f"{where}.filters")
+    _most(entry["predictions"], MAX_PREDICTION_SNAPSHOTS, "prediction snapshots", f"{where}.predictions")
+    arrays = _arrays(_member(root, entry["arrays"], f"{where}.arrays"), budget)
     filters, predictions = (_snapshots(entry[kind], kind, arrays, f"{where}.{kind}") for kind in _SNAPSHOT_CLASSES)
     _check_kernels(filters, f"{where}.filters")
+    _check_predictions(predictions, architecture.num_classes, config.get("validation_size"), f"{where}.predictions")
     model = None
     if entry["model"] is not None:
         model = _model(_member(root, entry["model"], f"{where}.model"), architecture, keras_version)
     return SavedRun(
         name=entry["name"], config=config, architecture=architecture, history=history, batch_history=batch_history,
-        status=entry["status"], message=entry["message"], started_at=entry["started_at"],
-        ended_at=entry["ended_at"], filters=filters, predictions=predictions, model=model,
-        param_count=entry["param_count"], settings=_settings(entry["settings"], config, f"{where}.settings"),
+        status=entry["status"], message=entry["message"], started_at=started, ended_at=ended, filters=filters,
+        predictions=predictions, model=model, param_count=entry["param_count"], settings=settings,
     )
+
+
+def _in_order(history, batch_history, steps_per_epoch, where):
+    """Rows as a run records them: epochs one after another, batches too, each step inside its epoch (the
+    dashboard's smoothing counts batches done from them and must never go backwards)."""
+    epochs = history["epoch"]
+    for i in range(1, len(epochs)):
+        if epochs[i] <= epochs[i - 1]:
+            raise LabFileError(f"{where}.history.epoch[{i}] is {epochs[i]}, not after the epoch before "
+                               f"({epochs[i - 1]}): a run records its epochs in order")
+    rows = list(zip(batch_history["epoch"], batch_history["step"]))
+    for i, row in enumerate(rows):
+        if steps_per_epoch and row[1] >= steps_per_epoch:
+            raise LabFileError(f"{where}.batch_history.step[{i}] is {row[1]}, but an epoch of this run has "
+                               f"{steps_per_epoch} steps (config.steps_per_epoch), counted from 0")
+        if i and row <= rows[i - 1]:
+            raise LabFileError(f"{where}.batch_history row {i} (epoch {row[0]}, step {row[1]}) is not after the row "
+                               f"before (epoch {rows[i - 1][0]}, step {rows[i - 1][1]}): a run records its batches "
+                               "in order")
+
+
+def _kept(value, where, depth):
+    """A config is kept as it is, within bounds: text no longer than ``MAX_KEPT_TEXT``, nesting no deeper than
+    ``MAX_KEPT_DEPTH``."""
+    if depth > MAX_KEPT_DEPTH:
+        raise LabFileError(f"{where} is nested more than {MAX_KEPT_DEPTH} deep")
+    if isinstance(value, str) and len(value) > MAX_KEPT_TEXT:
+        raise LabFileError(f"{where} is {len(value):,} characters long, more than {MAX_KEPT_TEXT:,}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if len(key) > MAX_TEXT:
+                raise LabFileError(f"{where} has a key {len(key):,} characters long, more than {MAX_TEXT}")
+            _kept(item, _at(where, key), depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _kept(item, f"{where}[{i}]", depth + 1)
 
 
 _SCHEDULE_REPR = re.compile(r"schedules\.(\w+)\((.*)\)")
@@ -317,10 +486,10 @@ def _settings(values, config, where):
         params = dict(part.split("=", 1) for part in schedule[2].split(", ") if "=" in part)
         recorded.update(schedule=schedule[1], schedule_params={key: float(value) for key, value in params.items()
                                                                if _FLOAT.fullmatch(value)})
+    if recorded["dataset"] not in datasets.names():
+        recorded["dataset"] = None  # a Trainer's data of its own, named after its folder or "arrays"
     values = {**{key: value for key, value in recorded.items() if value is not None}, **values}
-    if values.get("dataset") not in datasets.names():
-        values["dataset"] = None  # a Trainer's data of its own
-    try:
+    try:  # a dataset named in the settings themselves must be one this version knows, or clone would fail
         return Settings.from_dict(values)
     except (SettingsError, TypeError) as error:
         raise LabFileError(f"{where}: {str(error)[:300]}") from None
@@ -336,9 +505,16 @@ def _at(where, key):
 
 def _check(value, kind, where):
     nullable = kind.endswith("?")
-    description, test = _KINDS[kind.rstrip("?")]
+    description, test, bound = _KINDS[kind.rstrip("?")]
     if not (test(value) or (nullable and value is None)):
         raise LabFileError(f"{where} must be {description}{' or null' if nullable else ''}, got {short(value)}")
+    if value is None or bound is None:
+        return value
+    if isinstance(value, str) and len(value) > bound:
+        raise LabFileError(f"{where} is {len(value):,} characters long; at most {bound:,} are allowed here "
+                           f"(it begins {short(value[:40])})")
+    if isinstance(value, int) and not bound[0] <= value <= bound[1]:
+        raise LabFileError(f"{where} must be from {bound[0]:,} to {bound[1]:,}, got {short(value)}")
     return value
 
 
@@ -376,21 +552,106 @@ def _architecture(data, where, *, strict):
 
 
 def _member(root, name, where):
-    """A file inside the lab: a name in lab.json can point nowhere else."""
+    """A regular file inside the lab: a name in lab.json can point nowhere else."""
     file = (root / name).resolve()
     if not file.is_relative_to(root.resolve()):
         raise LabFileError(f"{where} must name a file inside the lab folder, got {short(name)}")
-    if not file.is_file():
-        raise LabFileError(f"{where} names {short(name)}, which is missing from {root}")
+    try:
+        mode = file.stat().st_mode  # stat, never open: opening a FIFO would wait for a writer
+    except OSError:
+        raise LabFileError(f"{where} names {short(name)}, which is missing from {root}") from None
+    if not stat.S_ISREG(mode):
+        raise LabFileError(_irregular(file, mode, f"{where} names {short(name)}, but"))
     return file
 
 
-def _arrays(file):
+_END = struct.Struct("<4s4H2LH")  # a zip's end record: signature, disks, entries here and in all, directory size...
+
+
+def _zip(file, handle, where, *, most):
+    """``handle`` as a zip file, its table of contents bounded before zipfile reads it, its members' declared
+    sizes bounded before any is unpacked: at most ``most`` bytes unpacked in all, ``MAX_RATIO`` times packed."""
+    size = os.fstat(handle.fileno()).st_size
+    tail = min(size, _END.size + 0xFFFF)
+    handle.seek(size - tail)
+    data = handle.read(tail)
+    start = len(data) - _END.size if data[-_END.size:-_END.size + 4] == b"PK\x05\x06" else data.rfind(b"PK\x05\x06")
+    if start < 0 or start + _END.size > len(data):
+        raise LabFileError(f"{where} not a zip archive (no end record): the file is damaged or of another kind")
+    _, _, _, _, entries, directory, _, _ = _END.unpack_from(data, start)
+    if data[max(0, start - 20):start].startswith(b"PK\x06\x07") or entries == 0xFFFF or directory == 0xFFFFFFFF:
+        raise LabFileError(f"{where} a ZIP64 archive, holding more than a lab may ({MAX_ZIP_MEMBERS:,} members)")
+    if entries > MAX_ZIP_MEMBERS or directory > MAX_ZIP_DIRECTORY:
+        raise LabFileError(f"{where} lists {entries:,} members in {directory:,} bytes; a lab's file holds at most "
+                           f"{MAX_ZIP_MEMBERS:,} in {MAX_ZIP_DIRECTORY:,} bytes")
+    handle.seek(0)
     try:
-        with np.load(file, allow_pickle=False) as stored:
-            return {key: stored[key] for key in stored.files}
-    except Exception as error:  # np.load raises many kinds on damaged files; all mean the same here
-        raise LabFileError(f"{file}: not a readable array file ({type(error).__name__}: {str(error)[:200]})") from None
+        archive = zipfile.ZipFile(handle)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError) as error:
+        raise LabFileError(f"{where} not a readable zip archive ({error})") from None
+    members = archive.infolist()
+    if len(members) > MAX_ZIP_MEMBERS or len({m.filename for m in members}) != len(members):
+        raise LabFileError(f"{where} lists {len(members):,} members, some of them twice or too many")
+    unpacked = 0
+    for member in members:
+        at = f"{where} member {short(member.filename)}"
+        if member.file_size > most or member.file_size > 1 << 20 and member.file_size > MAX_RATIO * max(
+                member.compress_size, 1):
+            raise LabFileError(f"{at} unpacks to {member.file_size:,} bytes from {member.compress_size:,}: more than "
+                               f"a lab's file may hold ({most:,} bytes, at most {MAX_RATIO} times packed); refused "
+                               "before unpacking it")
+        unpacked += member.file_size
+    if unpacked > most:
+        raise LabFileError(f"{where} unpacks to {unpacked:,} bytes in all, more than a lab's file may ({most:,})")
+    return archive
+
+
+def _arrays(file, budget):
+    """The arrays of a run's .npz, each header read first (its shape and type, never Python objects), each
+    declared size bounded: ``MAX_ARRAY_BYTES`` an array, ``MAX_ARRAYS_BYTES`` a lab (``budget`` counts)."""
+    where = f"{file}: not a readable array file —"
+    with _open_regular(file, f"{file}:") as handle, _zip(file, handle, where, most=MAX_ARRAYS_BYTES) as archive:
+        headers = {}
+        for member in archive.infolist():
+            at = f"{where} member {short(member.filename)}"
+            if not member.filename.endswith(".npy"):
+                raise LabFileError(f"{at} is not a .npy array; a run's array file holds arrays only")
+            try:
+                with archive.open(member) as stream:
+                    version = np.lib.format.read_magic(stream)
+                    if version not in ((1, 0), (2, 0)):
+                        raise ValueError(f"array format version {version} is not one numpy's savez writes")
+                    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _fortran, dtype = reader(stream)
+                    offset = stream.tell()
+            except Exception as error:  # numpy and zipfile raise many kinds on damaged headers
+                raise LabFileError(f"{at}: {type(error).__name__}: {str(error)[:200]}") from None
+            if dtype.hasobject:
+                raise LabFileError(f"{at} holds Python objects, which loading would unpickle (allow_pickle); "
+                                   "a lab's arrays are numbers only")
+            if dtype.names is not None or dtype.subdtype is not None:
+                raise LabFileError(f"{at} has a structured dtype {dtype}; a lab's arrays are plain")
+            declared = math.prod(shape) * dtype.itemsize
+            if declared > MAX_ARRAY_BYTES:
+                raise LabFileError(f"{at} declares a {dtype} array of shape {shape} ({declared:,} bytes), more than "
+                                   f"one array of a lab may hold ({MAX_ARRAY_BYTES:,} bytes)")
+            if offset + declared != member.file_size:
+                raise LabFileError(f"{at} declares shape {shape} of {dtype} ({declared:,} bytes) but holds "
+                                   f"{member.file_size - offset:,} bytes of data: it was cut short or changed")
+            budget["array bytes"] += declared
+            if budget["array bytes"] > MAX_ARRAYS_BYTES:
+                raise LabFileError(f"{file}: member {short(member.filename)}: with it, the lab's arrays come to more "
+                                   f"than a lab may hold ({MAX_ARRAYS_BYTES:,} bytes in all)")
+            headers[member.filename[:-4]] = member
+        try:
+            arrays = {}
+            for key, member in headers.items():
+                with archive.open(member) as stream:
+                    arrays[key] = np.lib.format.read_array(stream, allow_pickle=False)
+            return arrays
+        except Exception as error:  # a damaged deflate stream, a bad CRC
+            raise LabFileError(f"{where} {type(error).__name__}: {str(error)[:200]}") from None
 
 
 def _snapshots(entries, kind, arrays, where):
@@ -437,16 +698,51 @@ def _check_kernels(filters, where):
     """The filter panel draws (height, width, channels, filters) kernels, one shape per run."""
     for i, snapshot in enumerate(filters):
         kernel = snapshot.kernel
-        if kernel.ndim != 4 or not np.issubdtype(kernel.dtype, np.floating):
-            raise LabFileError(f"{where}[{i}].kernel must be a 4-D float array, got {kernel.dtype} {kernel.shape}")
+        if kernel.ndim != 4 or not np.issubdtype(kernel.dtype, np.floating) or kernel.size == 0:
+            raise LabFileError(f"{where}[{i}].kernel must be a 4-D float array, not empty, got {kernel.dtype} "
+                               f"{kernel.shape}")
         if kernel.shape != filters[0].kernel.shape:
             raise LabFileError(f"{where}[{i}].kernel has shape {kernel.shape}, unlike the run's first snapshot "
                                f"{filters[0].kernel.shape}")
 
 
+def _check_predictions(predictions, classes, validation_size, where):
+    """The predictions panel indexes validation images and counts (true, predicted) classes with these arrays."""
+    for i, snapshot in enumerate(predictions):
+        at = f"{where}[{i}]"
+        columns = {"indices": snapshot.indices, "labels": snapshot.labels, "predicted": snapshot.predicted,
+                   "confidence": snapshot.confidence}
+        length = snapshot.indices.shape[0] if snapshot.indices.ndim == 1 else None
+        for name, array in columns.items():
+            if array.ndim != 1 or array.shape[0] != length:
+                raise LabFileError(f"{at}.{name} must be a 1-D array, as long as indices, got shape {array.shape}")
+        for name, high in (("indices", validation_size), ("labels", classes), ("predicted", classes)):
+            array = columns[name]
+            if not np.issubdtype(array.dtype, np.integer):
+                raise LabFileError(f"{at}.{name} must hold whole numbers, got dtype {array.dtype}")
+            bounded = type(high) is int
+            if len(array) and (array.min() < 0 or bounded and array.max() >= high):
+                raise LabFileError(f"{at}.{name} must be from 0 to {high - 1 if bounded else 'any'}, "
+                                   f"got {array.min()} to {array.max()}")
+        if not np.issubdtype(snapshot.confidence.dtype, np.floating):
+            raise LabFileError(f"{at}.confidence must hold numbers from 0 to 1, got dtype {snapshot.confidence.dtype}")
+
+
 def _model(file, architecture, keras_version):
     import keras
 
+    where = f"{file}:"
+    with _open_regular(file, where) as handle:
+        magic = handle.read(8)
+        if magic.startswith(_HDF5):
+            raise LabFileError(f"{where} an HDF5 file (Keras' legacy .h5 format) named .keras; a lab keeps models in "
+                               "the .keras format: load it with keras.saving.load_model and save it again as "
+                               "model.save('model.keras')")
+        if not magic.startswith(_ZIP):
+            raise LabFileError(f"{where} not a readable Keras model (saved with Keras {keras_version}, this is Keras "
+                               f"{keras.__version__}): a .keras file is a zip archive and this one begins {magic!r}; "
+                               "save the model again with model.save('model.keras')")
+        _zip(file, handle, f"{where} not a readable Keras model:", most=MAX_MODEL_BYTES).close()
     try:
         model = keras.saving.load_model(file, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for unreadable or unsafe files
