@@ -53,7 +53,7 @@ class ConvLab(widgets.VBox):
         self.dashboard = Dashboard()
         self.table = RunsTable(on_select=lambda _keys: self._overlay(), on_clone=lambda run: self._guarded(
             lambda: self.clone(run), None), on_delete=lambda run: self._guarded(lambda: self.delete(run), None),
-            on_rename=lambda run, name: self.rename(run, name))
+            on_rename=lambda run, name: self._guarded(lambda: self.rename(run, name), None))
         self.runs: list = []
         self._trainers: dict = {}
         self._count = 0
@@ -106,6 +106,9 @@ class ConvLab(widgets.VBox):
         if epochs is not None:
             settings["epochs"] = epochs
         chosen = self.controls.settings.replace(**settings)
+        if chosen.dataset is None:
+            raise SettingsError("dataset", f"a lab trains on one of {', '.join(datasets.names())}; for data of your "
+                                           "own, use Trainer(architecture, datasets.load(...)) or lab.callback()")
         self._check_fits(chosen)
         trainer = self._trainer(chosen)
         self._drop_unstarted()
@@ -122,6 +125,9 @@ class ConvLab(widgets.VBox):
         self._refuse_while_training("clone a run")
         if run.settings is None:
             raise RuntimeError(f"{run.name} is your own model.fit: the lab has no settings of it to load")
+        if run.settings.dataset is None:
+            raise RuntimeError(f"{run.name} trained on data of its own, which this lab cannot load: train it again "
+                               "with a Trainer and that data")
         self.controls.show_settings(run.settings)  # the dataset first: it sets the builder's input shape
         self.builder.architecture.restore(run.architecture.to_dict())
         self.dashboard.say(f"Cloned {run.name}: change something, then press Train.")
@@ -136,6 +142,12 @@ class ConvLab(widgets.VBox):
         self._show_runs()
 
     def rename(self, run, name: str) -> None:
+        """Give ``run`` a name (shown in the table and the legends); 1 to ``MAX_NAME`` characters."""
+        from .persistence import MAX_NAME
+
+        name = str(name).strip()
+        if not name or len(name) > MAX_NAME:
+            raise ValueError(f"a run's name must be 1 to {MAX_NAME} characters, got {len(name)}")
         run.name = name
         self._show_runs()
 

@@ -182,6 +182,8 @@ class _Row:
             return
         if table.on_rename:
             table.on_rename(self.run, name)
+        if self.name.value != self.run.name:  # a refused name goes back to the run's own
+            self.name.value = self.run.name
 
     def close(self):
         for widget in (*self.cells, self.changes, *self.box.children, self.box):

@@ -208,3 +208,38 @@ def test_one_status_vocabulary(lab):
     assert run.status in STATUSES and all(event.status in STATUSES for event in run.events
                                           if event.kind in ("status", "ended"))
     assert math.isfinite(run.learning_rate)
+
+
+def test_a_name_too_long_is_refused_in_the_table_and_the_run_keeps_its_own(lab):
+    run = lab.train(epochs=1, batch_size=128, wait=True)
+    row = lab.table._rows[id(run)]
+    row.name.value = "x" * 201
+    assert run.name == "run 1" and row.name.value == "run 1"
+    assert "1 to 200 characters" in lab.dashboard.monitor.state["message"]
+    with pytest.raises(ValueError, match="1 to 200 characters"):
+        lab.rename(run, "")
+
+
+def test_a_lab_trains_on_a_named_dataset_only(lab):
+    with pytest.raises(SettingsError, match="dataset: a lab trains on one of digits"):
+        lab.train(dataset=None)
+    assert lab.settings.dataset == "digits"
+
+
+def test_a_saved_run_on_data_of_its_own_loads_and_says_why_it_cannot_be_cloned(tmp_path):
+    from convlab_widgets import Architecture, Trainer, datasets
+    from convlab_widgets.persistence import save_lab
+
+    x = np.random.default_rng(0).random((120, 8, 8, 1)).astype("float32")
+    arch = Architecture(input_shape=(8, 8, 1), num_classes=4).add("Flatten").add("Dense", units=4,
+                                                                                 activation="softmax")
+    run = Trainer(arch, datasets.load((x, np.arange(120) % 4))).start(epochs=1, batch_size=32)
+    assert run.wait(60) and run.status == "completed" and run.settings.dataset is None
+    run.name = "my arrays"
+    path = save_lab(tmp_path / "own.convlab", architecture=arch, dataset="digits", runs=[run])
+    lab = ConvLab.load(path)
+    (restored,) = lab.runs
+    with pytest.raises(RuntimeError, match="trained on data of its own"):
+        lab.clone(restored)
+    lab.table._rows[id(restored)].clone.click()
+    assert "trained on data of its own" in lab.dashboard.monitor.state["message"]
