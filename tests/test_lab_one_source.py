@@ -145,6 +145,9 @@ def test_your_own_fit_is_a_run_of_the_lab_and_stop_stops_it(lab):
     assert run.changes == ["Conv2D(4, 3×3) → Dense(4)"]  # described once its model was known
     assert lab.table._rows[id(run)].labels[0].value == f"{model.count_params():,}"
     assert lab.dashboard.monitor.state["status"] == "stopped"
+    for shown in (lab.dashboard.predictions.body.value, lab.dashboard.confusion.message.value,
+                  lab.dashboard.activations.message.value):
+        assert "your own model.fit keeps its data to itself" in shown  # said, not "after the first epoch"
 
 
 def test_your_own_fit_whose_loss_goes_nan_is_diverged_not_completed(lab):

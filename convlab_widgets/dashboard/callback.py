@@ -35,6 +35,9 @@ class FitRun(RunRecord):
     as an ``Architecture`` when it can be, else None.
     """
 
+    cannot_look_inside = ("Predictions, the confusion matrix and activation maps come from the lab's own runs, "
+                          "which hold their validation images: your own model.fit keeps its data to itself.")
+
     def __init__(self):
         super().__init__()
         self.model = None

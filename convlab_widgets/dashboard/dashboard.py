@@ -145,11 +145,12 @@ class Dashboard(widgets.VBox):
         """Predictions need the images their indices point to; activation maps
         need a model that has stopped changing, so only a finished run's
         (``ended``: its "ended" event has been read, which comes just before ``run.done``)."""
-        if data is not None:
-            self.predictions.set_data(data)
-            self.confusion.set_data(data)
-        finished = ended or getattr(run, "done", False)
-        self.activations.set_model(getattr(run, "model", None) if finished else None, data)
+        reason = run.cannot_look_inside
+        if data is not None or reason:
+            self.predictions.set_data(data, reason)
+            self.confusion.set_data(data, reason)
+        finished = ended or run.done
+        self.activations.set_model(run.model if finished else None, data, reason)
 
     def preview_schedule(self, values) -> None:
         """Draw a schedule's planned learning rates before any training."""

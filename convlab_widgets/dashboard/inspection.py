@@ -66,8 +66,11 @@ class PredictionsGrid:
         self._data = None
         self._cells = {}  # validation index -> data URI: the images do not change between epochs
         self._drawn = None
+        self._reason = ""
 
-    def set_data(self, data):
+    def set_data(self, data, reason: str = ""):
+        """The run's dataset, or None with the ``reason`` there will be no predictions to show."""
+        self._reason = reason
         if data is not self._data:
             self._data = data
             self._cells.clear()
@@ -75,12 +78,12 @@ class PredictionsGrid:
     def update(self, history):
         """Draw the newest snapshot if it is not the one on show; send nothing otherwise."""
         snapshots = history.predictions
-        revision = (history.generation, len(snapshots), id(self._data))
+        revision = (history.generation, len(snapshots), id(self._data), self._reason)
         if revision == self._drawn:
             return
         self._drawn = revision
         if not snapshots:
-            self.body.value = text_html(WAITING_PREDICTIONS, italic=True)
+            self.body.value = text_html(escape(self._reason) or WAITING_PREDICTIONS, italic=True)
         elif self._data is None:
             self.body.value = text_html(NO_DATA_PREDICTIONS, italic=True)
         else:
@@ -160,9 +163,11 @@ class ConfusionMatrix:
         self._names = None
         self._drawn = None
 
-    def set_data(self, data):
-        """Class names (tick labels) and the number of rows, from a ``DataBundle``."""
-        self._names = list(data.class_names)
+    def set_data(self, data, reason: str = ""):
+        """Class names (tick labels) and the number of rows, from a ``DataBundle``; or None with
+        the ``reason`` there will be no matrix to show."""
+        self._names = list(data.class_names) if data is not None else None
+        self.message.value = text_html(escape(reason) or WAITING_CONFUSION, italic=True)
 
     def update(self, history):
         snapshots = history.predictions
@@ -255,12 +260,15 @@ class ActivationMaps:
         self.image_index.observe(self._picked, names="value")
         self.layer.observe(self._picked, names="value")
 
-    def set_model(self, model, data=None):
+    def set_model(self, model, data=None, reason: str = ""):
         """Look inside ``model`` (a Keras model) with ``data``'s validation
-        images; None shows the waiting message."""
-        if model is self._model and data is self._data:
+        images; None shows the waiting message, or the ``reason`` there will be none."""
+        if model is self._model and data is self._data and not reason:
             return
         self._model, self._data, self._layers, self._submodels, self._shown = model, data, {}, {}, None
+        if reason:
+            self._say(escape(reason))
+            return
         if model is None:
             self._say(WAITING_ACTIVATIONS)
             return

@@ -95,6 +95,10 @@ class RunRecord:
     """
 
     can_pause = False
+    #: Why the predictions, the confusion matrix and the activation maps stay empty for this kind
+    #: of run ("" when they fill in as it trains).
+    cannot_look_inside = ""
+    model = None  # the trained keras.Model, where the run has one
 
     def __init__(self, *, settings=None, config=None, architecture=None, started_at=None):
         self.settings = settings

@@ -65,6 +65,7 @@ function render({ model, el }) {
     const s = model.get("state") || {};
     badge.textContent = s.badge || "";
     badge.title = s.badge_detail || "";
+    badge.style.display = s.badge ? "" : "none"; // no empty pill before the first run
     const fraction = Math.max(0, Math.min(1, s.fraction || 0));
     bar.style.width = `${fraction * 100}%`;
     epochBar.style.width = `${Math.max(0, Math.min(1, s.epoch_fraction || 0)) * 100}%`;
