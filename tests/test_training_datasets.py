@@ -342,3 +342,18 @@ def test_numpy_numbers_are_fine_as_options():
                          image_size=(np.int64(8), 8))
     assert data.train_size == 100 and data.validation_size == pytest.approx(1797 * 0.25, abs=1)
     assert datasets.load("digits", seed=None).train_size > 0
+
+
+def test_a_tf_data_generator_that_raises_is_named_with_its_own_error():
+    import tensorflow as tf
+
+    def images():
+        for i in range(10):
+            if i == 3:
+                raise ValueError("bad image 3")
+            yield np.zeros((8, 8, 1), np.float32), i % 2
+
+    ds = tf.data.Dataset.from_generator(images, output_signature=(tf.TensorSpec((8, 8, 1), tf.float32),
+                                                                  tf.TensorSpec((), tf.int32)))
+    with pytest.raises(datasets.DatasetError, match=r"failed after 3 images: ValueError: bad image 3; fix the code"):
+        datasets.load(ds)

@@ -10,6 +10,7 @@ import gzip
 import io
 import os
 import pickle
+import re
 import socket
 import tarfile
 from urllib.parse import urlparse
@@ -167,6 +168,13 @@ def is_tf_dataset(obj):
     return isinstance(obj, tf.data.Dataset)
 
 
+def _cause(error) -> str:
+    """The user's own exception in a TensorFlow op error ("ValueError: bad image 3"), without the op's name."""
+    text = (error.message or str(error)).strip()
+    first = re.sub(r"^\{\{[^}]*\}\}\s*", "", text.splitlines()[0] if text else "")
+    return re.sub(r"\s*\[\[.*\]\]\s*$", "", first)[:300] or type(error).__name__
+
+
 def materialize(ds):
     """Read a tf.data.Dataset into arrays: splitting, stratifying and taking
     subsets all need the labels, and classroom datasets fit in memory."""
@@ -180,12 +188,16 @@ def materialize(ds):
     if spec[0].shape.rank == 4:
         ds = ds.unbatch()
     images, labels, size = [], [], 0
-    for image, label in ds.as_numpy_iterator():
-        images.append(image)
-        labels.append(label)
-        size += image.nbytes
-        if size > MAX_MATERIALIZED_BYTES:
-            raise DatasetError("the tf.data.Dataset holds more than 2 GB of images: use an image folder or a subset")
+    try:
+        for image, label in ds.as_numpy_iterator():
+            images.append(image)
+            labels.append(label)
+            size += image.nbytes
+            if size > MAX_MATERIALIZED_BYTES:
+                raise DatasetError("the tf.data.Dataset holds more than 2 GB of images: use an image folder or a subset")
+    except tf.errors.OpError as error:  # the user's generator or map function raised: name their error
+        raise DatasetError(f"reading the tf.data.Dataset failed after {len(images)} images: {_cause(error)}; "
+                           "fix the code that produces its elements") from None
     if not images:
         raise DatasetError("the tf.data.Dataset is empty")
     shapes = {i.shape for i in images}
