@@ -69,7 +69,8 @@ class FitRun(RunRecord):
 
 
 class FitStream(KerasAdapter):
-    """Made by ``Dashboard.callback()`` on the main thread, which starts the watch; one fit per stream."""
+    """Made by ``Dashboard.callback()`` on the main thread, which starts the watch; one fit per stream.
+    ``stream.run`` is the :class:`FitRun` (``run.stop()``, or the lab's Stop, stops the fit)."""
 
     def __init__(self, dashboard, batch_size: int | None = None):
         super().__init__(FitRun(), global_batch_size=batch_size)
@@ -78,18 +79,6 @@ class FitStream(KerasAdapter):
         self._blocking = None
         dashboard.watch(self.run)
         after_cell(self._cell_ended)
-
-    @property
-    def events(self):
-        return self.run.events
-
-    @property
-    def done(self) -> bool:
-        return self.run.done
-
-    def stop(self) -> None:
-        """Ask the fit to stop after the current batch (the dashboard's Stop)."""
-        self.run.stop()
 
     # -- Keras hooks (any thread) ---------------------------------------------------------------
 
