@@ -137,9 +137,9 @@ class Builder(anywidget.AnyWidget):
         ``"adapt"`` (make the input the data's) or a dataset name (switch the data to it)."""
         self._data_fix_callbacks.append(callback)
 
-    def data_mismatch(self) -> str:
-        """Why the architecture cannot train on the chosen dataset ("" when it can)."""
-        choice = self._choice(self.dataset)
+    def data_mismatch(self, dataset: str | None = None) -> str:
+        """Why the architecture cannot train on ``dataset`` (default: the chosen one); "" when it can."""
+        choice = self._choice(dataset or self.dataset)
         arch = self._architecture
         if choice is None or _fits(choice, arch):
             return ""

@@ -247,9 +247,12 @@ class ConvLab(widgets.VBox):
 
     def _check_fits(self, settings: Settings) -> None:
         """The builder's input must be the data's images: said in the lab's own words, with the fix on screen."""
-        mismatch = self.builder.data_mismatch()
-        if mismatch:
+        mismatch = self.builder.data_mismatch(settings.dataset)
+        if mismatch and settings.dataset == self.builder.dataset:
             raise ArchitectureError(f"{mismatch} Use the fix offered above the layers.")
+        if mismatch:
+            raise ArchitectureError(f"{mismatch} Choose {settings.dataset} in the Data control first: the input then "
+                                    "follows the data (or the builder offers the fix).")
 
     def _data_of(self, run):
         """The dataset a loaded run's predictions point into (its validation split does not depend on the

@@ -47,6 +47,12 @@ def test_one_dataset_selector_and_a_preset_that_does_not_fit_says_so(lab):
     assert lab.builder.view["data_mismatch"] is None and lab.builder.dataset == "flowers"
 
 
+def test_train_on_other_data_says_the_input_does_not_fit_in_the_labs_words(lab):
+    with pytest.raises(Exception, match="the data, shapes, is 32×32×3.*Choose shapes in the Data control first"):
+        lab.train(dataset="shapes")
+    assert lab.settings.dataset == "digits" and lab.runs == []
+
+
 def test_a_refused_setting_never_sticks(lab):
     before = lab.settings
     for bad in (dict(epochs=0), dict(epochs=-1), dict(epochs=2.5), dict(epochs=5000 * 10), dict(learning_rate=-1),
