@@ -20,7 +20,7 @@ from .training import datasets, schedules
 from .training.settings import CONTROL_OPTIMIZERS, Settings, SettingsError
 from .threads import answer_while_blocked
 from .training.status import ACTIVE
-from .widget_base import check_keywords
+from .widget_base import TOOLTIP, check_keywords
 
 _WIDE = {"description_width": "initial"}
 # widget name -> Settings field
@@ -32,7 +32,7 @@ def _number_widget(param):
     """A form field for one schedule parameter; its range is checked by the schedule."""
     text = widgets.IntText if param.type is int else widgets.FloatText
     limits = f" ({param.min:g} to {param.max:g})" if param.min is not None and param.max is not None else ""
-    return text(value=param.default, description=param.name, style=_WIDE, tooltip=param.help + limits,
+    return text(value=param.default, description=param.name, style=_WIDE, **{TOOLTIP: param.help + limits},
                 layout=widgets.Layout(width="150px"))
 
 
@@ -47,7 +47,7 @@ class Controls(widgets.VBox):
         self.dataset = widgets.Dropdown(options=choices, description="Data", style=_WIDE,
                                         layout=widgets.Layout(width="210px"))
         self.subset = widgets.IntText(step=100, description="Train images", style=_WIDE,
-                                      tooltip="0 = all; a small number makes the model overfit",
+                                      **{TOOLTIP: "0 = all; a small number makes the model overfit"},
                                       layout=widgets.Layout(width="170px"))
         self.epochs = widgets.IntText(description="Epochs", style=_WIDE, layout=widgets.Layout(width="120px"))
         self.batch_size = widgets.IntText(description="Batch", style=_WIDE, layout=widgets.Layout(width="120px"))

@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 from .html import escape
 from .training.status import ACTIVE
+from .widget_base import TOOLTIP
 
 COLUMNS = (
     ("", "1.8em"), ("", "1.2em"), ("run", "7.6em"), ("parameters", "6.4em"), ("best val acc", "4.8em"),
@@ -29,8 +30,6 @@ STYLE = """<style>
 .convlab-runs .widget-html-content { font-size: 14px; line-height: 1.3; }
 .convlab-runs .convlab-runs-changes .widget-html-content { color: #444; margin-bottom: 6px; }
 </style>"""
-# ipywidgets 8 calls it tooltip (description_tooltip is deprecated there); 7.7 (Colab's) has only the old name.
-_TOOLTIP = "tooltip" if "tooltip" in widgets.Checkbox.class_trait_names() else "description_tooltip"
 EMPTY_MESSAGE = "No runs yet: press Train. Every run is kept here to compare with the next."
 
 
@@ -107,7 +106,7 @@ class _Row:
         key = id(run)
         self._updating = False
         self.tick = widgets.Checkbox(value=False, indent=False, layout=widgets.Layout(width="2em"),
-                                     **{_TOOLTIP: "overlay this run on the panels"})
+                                     **{TOOLTIP: "overlay this run on the panels"})
         self.swatch = widgets.HTML("")
         self.name = widgets.Text(value=run.name, continuous_update=False, layout=widgets.Layout(width="7.2em"))
         self.labels = [widgets.HTML("") for _ in range(7)]
@@ -158,7 +157,7 @@ class _Row:
             if live:
                 self.tick.value = True
             self.tick.disabled = live
-            setattr(self.tick, _TOOLTIP, "the run being watched is always shown in full" if live
+            setattr(self.tick, TOOLTIP, "the run being watched is always shown in full" if live
                     else "overlay this run on the panels")
         finally:
             self._updating = False

@@ -11,6 +11,13 @@ from __future__ import annotations
 import difflib
 import inspect
 
+import ipywidgets as widgets
+
+#: The hover text of a description widget (a text field, a checkbox): ipywidgets 8 calls it ``tooltip``
+#: (``description_tooltip`` is deprecated there); 7.7, Colab's, knows only ``description_tooltip``.
+#: Buttons have ``tooltip`` in both.
+TOOLTIP = "tooltip" if "tooltip" in widgets.Checkbox.class_trait_names() else "description_tooltip"
+
 
 def check_keywords(cls: type, kwargs: dict) -> None:
     """Raise ``TypeError`` for a keyword that neither ``cls``'s constructor nor its traits know."""
