@@ -152,8 +152,10 @@ def dashboard(arch, data, epochs, batch_size, counter, board, pumping=True):
     drawn = time.perf_counter() - start, time.process_time() - cpu
     assert run.status == "completed", run.error
     assert run.model is not None  # as in trainer(): the training thread is done
-    batches = sum(1 for event in run.events if event.kind == "batch")
-    assert len(board.history.batch["loss"]) == batches and len(board.history.epoch["loss"]) == epochs
+    # The dashboard draws the run's own record: every batch, kept once.
+    assert board.history is run.record
+    assert len(run.record.batch["loss"]) == epochs * run.config["steps_per_epoch"]
+    assert len(run.record.epoch["loss"]) == epochs
     messages, size = counter.take()
     ended = run.ended_at - clock, drawn[1]  # the CPU time until the end was drawn, a slight overestimate
     return ended, drawn, {"pumps": pumps, "events": len(run.events), "messages": messages, "bytes": size,
