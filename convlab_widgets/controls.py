@@ -92,11 +92,10 @@ class Controls(widgets.VBox):
 
     def show_settings(self, settings: Settings) -> None:
         """Draw ``settings`` (already valid) and use them for the next run."""
-        changed = settings != self._settings
-        self._settings = settings
+        before, self._settings = self._settings, settings
         self._draw(settings)
-        if changed:
-            self._notify()
+        if settings != before:
+            self._notify(before)
 
     def values(self) -> dict:
         """The settings as plain values (``Settings.to_dict``)."""
@@ -107,7 +106,7 @@ class Controls(widgets.VBox):
         self.show_settings(self._settings.replace(**values))
 
     def observe_settings(self, callback) -> None:
-        """Call ``callback(settings)`` whenever the settings change, from an edit or from Python."""
+        """Call ``callback(before, after)`` whenever the settings change, from an edit or from Python."""
         self._listeners.append(callback)
 
     # -- state ----------------------------------------------------------------------------------
@@ -188,15 +187,15 @@ class Controls(widgets.VBox):
             self.say(f"{error}; kept {_current(self._settings, change)}")
             return
         self.say("")
-        self._settings = settings
+        before, self._settings = self._settings, settings
         if "lr_schedule" in change:
             with self._drawing():
                 self._build_schedule_params(settings.schedule)
-        self._notify()
+        self._notify(before)
 
-    def _notify(self) -> None:
+    def _notify(self, before: Settings) -> None:
         for callback in list(self._listeners):
-            callback(self._settings)
+            callback(before, self._settings)
 
 
 def _current(settings: Settings, change: dict) -> str:

@@ -57,7 +57,6 @@ class ConvLab(widgets.VBox):
         self.runs: list = []
         self._trainers: dict = {}
         self._count = 0
-        self._settings = settings  # the controls' settings as last seen, to tell what an edit changed
         self._lr_edit = None  # a learning rate typed while the run is paused, for resume()
         self._undescribed = None  # a lab.callback() run adopted before its fit began
         super().__init__([self.builder, self.controls, self.dashboard, self.table], **kwargs)
@@ -283,8 +282,7 @@ class ConvLab(widgets.VBox):
             log.exception("lab action failed")
             self.dashboard.refuse("failed", f"Unexpected error: {error}")
 
-    def _settings_changed(self, settings: Settings) -> None:
-        before, self._settings = self._settings, settings
+    def _settings_changed(self, before: Settings, settings: Settings) -> None:
         run = self.run
         if settings.learning_rate != before.learning_rate and run is not None and run.status == "paused":
             self._lr_edit = settings.learning_rate

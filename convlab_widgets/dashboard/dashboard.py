@@ -56,7 +56,6 @@ class Dashboard(widgets.VBox):
         self._run = None
         self._last_render = 0.0
         self._progress = {}
-        self._compared = {}  # run key -> (run, RunHistory) of the runs overlaid
         # Heartbeats may be handled on a comm subshell while a cell on the main
         # thread follows a run (wait=True): one drawer at a time.
         self._lock = threading.RLock()
@@ -114,16 +113,7 @@ class Dashboard(widgets.VBox):
     def compare(self, runs) -> None:
         """Overlay finished ``runs`` (with ``name``, ``color`` and ``changes``) on the loss and accuracy panels."""
         self._assert_kernel_thread()
-        entries = []
-        for run in runs:
-            key = id(run)
-            cached = self._compared.get(key)
-            if cached is None or cached[0] is not run or not run.done:
-                cached = (run, RunHistory.from_run(run))
-            self._compared[key] = cached
-            entries.append((key, _legend_label(run), run.color, cached[1]))
-        for key in set(self._compared) - {key for key, *_ in entries}:
-            del self._compared[key]
+        entries = [(id(run), _legend_label(run), run.color, RunHistory.from_run(run)) for run in runs]
         with self._lock:
             for panel in (self.loss, self.accuracy):
                 panel.overlay(entries)

@@ -7,7 +7,3 @@ ACTIVE = ("starting", "running", "paused")
 #: A run that has ended, and why.
 TERMINAL = ("completed", "stopped", "diverged", "failed")
 STATUSES = ACTIVE + TERMINAL
-
-
-def is_active(status: str) -> bool:
-    return status in ACTIVE
