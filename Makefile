@@ -2,19 +2,26 @@
 #   make demo    install what the demo needs (the package and JupyterLab), open JupyterLab on the quickstart
 #                (HEADLESS=1: run it without a browser)
 #   make test    install everything (Debian chromium included) and run the whole test suite
-# `make colab-check` is the second CI leg: install into Colab's pinned stack and run the unit tests.
+# The other CI legs (.ci/run): `make jax-check` and `make torch-check` run the unit tests on the other Keras
+# backends (JAX sharding across 2 CPU devices); `make colab-check` and `make colab-tpu-check` install into
+# Colab's pinned stacks (constraints/, copies of ../shared's) and run the unit tests there.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 COLAB_VENV ?= .venv-colab
-COLAB_CONSTRAINTS ?= ../shared/colab-constraints.txt
+COLAB_CONSTRAINTS ?= constraints/colab.txt
+COLAB_TPU_VENV ?= .venv-colab-tpu
+COLAB_TPU_CONSTRAINTS ?= constraints/colab-tpu.txt
+UNIT := -m "not ui and not packaging"
+# JAX's data parallelism for real on a CPU: two devices to shard each batch across.
+TWO_DEVICES := XLA_FLAGS=--xla_force_host_platform_device_count=2
 DEMO ?= examples/01_quickstart.ipynb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: demo test install js chromium colab-check clean
+.PHONY: demo test install js chromium torch jax-check torch-check colab-check colab-tpu-check clean
 
 demo: $(VENV)/.installed-demo
 ifdef HEADLESS
@@ -42,14 +49,22 @@ js: js/node_modules/.package-lock.json
 # first keeps the bundle fresh when js/src changed since the last install.
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml js/package.json js/package-lock.json $(wildcard js/src/*)
 	$(MAKE) js
-	$(PY) -m pip install -e ".[test,bench]"
+	$(PY) -m pip install -e ".[test,bench,tensorflow,jax]"
+	$(MAKE) torch
 	touch $@
 
-# The demo needs only the `lab` extra (JupyterLab; nbclient and ipykernel for HEADLESS=1), not the test
-# and benchmark tools.
+# PyTorch's CPU build (the registry's default build brings 3 GB of CUDA libraries): a CPU wheel on this
+# machine when there is one, else PyTorch's own CPU index.
+torch: $(VENV)/bin/python
+	@wheel=$$(ls /opt/wheels/torch-*+cpu-*.whl 2>/dev/null | head -1); \
+	if [ -n "$$wheel" ]; then $(PY) -m pip install -q "$$wheel"; \
+	else $(PY) -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu; fi
+
+# The demo needs only the `lab` extra (JupyterLab; nbclient and ipykernel for HEADLESS=1) and one Keras
+# backend (JAX: a tenth of TensorFlow's download), not the test and benchmark tools.
 $(VENV)/.installed-demo: $(VENV)/bin/python pyproject.toml js/package.json js/package-lock.json $(wildcard js/src/*)
 	$(MAKE) js
-	$(PY) -m pip install -e ".[lab]"
+	$(PY) -m pip install -e ".[lab,jax]"
 	touch $@
 
 chromium:
@@ -62,9 +77,26 @@ colab-check: js
 	rm -rf $(COLAB_VENV)
 	$(PYTHON) -m venv $(COLAB_VENV)
 	$(COLAB_VENV)/bin/python -m pip install -q --upgrade pip
-	$(COLAB_VENV)/bin/python -m pip install -c $(COLAB_CONSTRAINTS) ".[test]"
+	$(COLAB_VENV)/bin/python -m pip install -c $(COLAB_CONSTRAINTS) ".[test,tensorflow,jax]"
 	$(COLAB_VENV)/bin/python tests/check_pins.py $(COLAB_CONSTRAINTS)
-	$(COLAB_VENV)/bin/python -m pytest -m "not ui and not packaging" $(PYTEST_ARGS)
+	$(COLAB_VENV)/bin/python -m pytest $(UNIT) $(PYTEST_ARGS)
+
+jax-check: install
+	KERAS_BACKEND=jax $(TWO_DEVICES) $(PY) -m pytest $(UNIT) --ignore=tests/test_examples.py $(PYTEST_ARGS)
+
+# PyTorch on one device: training, pause, stop, export and saving.
+torch-check: install
+	KERAS_BACKEND=torch $(PY) -m pytest $(UNIT) $(PYTEST_ARGS) tests/test_training_trainer.py \
+		tests/test_training_script.py tests/test_training_predictions.py tests/test_lab_runs.py tests/test_persistence.py
+
+# Colab's TPU runtime: JAX and Keras, no TensorFlow (the install must not pull it) and no bqplot.
+colab-tpu-check: js
+	rm -rf $(COLAB_TPU_VENV)
+	$(PYTHON) -m venv $(COLAB_TPU_VENV)
+	$(COLAB_TPU_VENV)/bin/python -m pip install -q --upgrade pip
+	$(COLAB_TPU_VENV)/bin/python -m pip install -c $(COLAB_TPU_CONSTRAINTS) ".[test,jax]"
+	$(COLAB_TPU_VENV)/bin/python tests/check_pins.py $(COLAB_TPU_CONSTRAINTS) --absent tensorflow
+	$(TWO_DEVICES) $(COLAB_TPU_VENV)/bin/python -m pytest $(UNIT) --ignore=tests/test_examples.py $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(COLAB_VENV) js/node_modules convlab_widgets/static build dist
+	rm -rf $(VENV) $(COLAB_VENV) $(COLAB_TPU_VENV) js/node_modules convlab_widgets/static build dist

@@ -1,16 +1,19 @@
 """Jupyter widgets to build convolutional networks by hand and watch them train.
 
 Names are resolved lazily: ``import convlab_widgets`` stays instant, and
-TensorFlow is imported only when a name that needs it is first used, and
-imported quietly (see :mod:`convlab_widgets.quiet`; ``CONVLAB_VERBOSE=1`` shows
+Keras (on the backend :mod:`convlab_widgets.backend` picks when the user did
+not) is imported only when a name that needs it is first used, TensorFlow
+quietly (see :mod:`convlab_widgets.quiet`; ``CONVLAB_VERBOSE=1`` shows
 its start-up logs).
 """
 
 from importlib import import_module
 
+from . import backend as _backend
 from . import quiet as _quiet
 
 _quiet.install()  # before any submodule can import TensorFlow; imports nothing heavy
+_backend.choose()  # before any submodule imports Keras, which reads its backend once
 
 __version__ = "0.1.0"
 

@@ -38,7 +38,7 @@ class ConvLab(widgets.VBox):
 
     ``dataset``: a name from ``datasets.names()``.  ``architecture``: an ``Architecture``, a
     preset name, or None for an empty stack.  ``strategy``: None to detect (TPU → GPUs → CPU),
-    or a ``tf.distribute`` strategy.  Other keywords are the VBox's (``layout=...``); an
+    or the backend's own (a ``tf.distribute`` strategy, a ``keras.distribution`` on JAX).  Other keywords are the VBox's (``layout=...``); an
     unknown one is a ``TypeError``.
     """
 

@@ -2,6 +2,8 @@
 
 Run in the fresh Colab-constrained virtualenv after installing convlab-widgets:
 a difference would mean `pip install convlab-widgets` in Colab changes Colab.
+``--absent NAME...``: packages that runtime does not have and the install must not pull in
+(TensorFlow on the TPU runtime).
 """
 
 import re
@@ -17,7 +19,15 @@ def pins(path):
             yield name, pinned
 
 
-def main(path):
+def main(path, absent=()):
+    present = []
+    for name in absent:
+        try:
+            present.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            print(f"  {name:22} not installed, as on Colab")
+    if present:
+        sys.exit(f"Installing convlab-widgets pulled in {', '.join(present)}, which Colab's runtime does not have.")
     changed = []
     for name, pinned in pins(path):
         try:
@@ -35,4 +45,6 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    args = sys.argv[1:]
+    absent = args[args.index("--absent") + 1:] if "--absent" in args else []
+    main(args[0], absent)

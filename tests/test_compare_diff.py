@@ -11,7 +11,7 @@ from convlab_widgets.compare.diff import MAX_LABEL
 CONFIG = {
     "epochs": 10, "batch_size": 32, "per_replica_batch_size": 32, "replicas": 1, "optimizer": "Adam",
     "learning_rate": 0.01, "lr_schedule": "schedules.constant()", "seed": 0, "filter_every": None,
-    "jit_compile": False, "drop_remainder": False, "steps_per_epoch": 45, "strategy": "CPU · default strategy",
+    "jit_compile": False, "drop_remainder": False, "steps_per_epoch": 45, "strategy": "CPU · TensorFlow",
     "data": "digits", "train_size": 1437, "validation_size": 360, "train_subset": None,
 }
 

@@ -64,7 +64,7 @@ def test_wait_true_drains_on_the_main_thread(sent):
 def _twenty_thousand_steps(run):
     """Feeds ``run`` as the adapter does, every batch recorded and told (the worst case for traffic)."""
     steps, epochs = 2000, 10
-    run._publish(RunStarted({}, "CPU · default strategy", 1, 32, 32, steps, epochs, 1000))
+    run._publish(RunStarted({}, "CPU · TensorFlow", 1, 32, 32, steps, epochs, 1000))
     rng = np.random.default_rng(0)
     for epoch in range(epochs):
         for step in range(steps):

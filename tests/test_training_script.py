@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -28,8 +29,13 @@ def test_exported_script_trains_one_epoch_standalone(tmp_path, name, schedule):
     text = run.to_script(str(script))
     assert script.read_text() == text
     assert "convlab_widgets" not in text.replace("Exported by convlab_widgets", "")  # standalone
-    assert "TPUClusterResolver.connect()" in text and "MirroredStrategy()" in text
-    assert "drop_remainder=DROP_REMAINDER" in text and "with strategy.scope():" in text
+    if keras.backend.backend() == "tensorflow":
+        assert "TPUClusterResolver.connect()" in text and "MirroredStrategy()" in text
+        assert "with strategy.scope():" in text and "def tf_batches(" in text
+    else:
+        assert f'os.environ.setdefault("KERAS_BACKEND", "{keras.backend.backend()}")' in text
+        assert "class Batches(keras.utils.PyDataset)" in text and "import tensorflow" not in text
+    assert "BATCH_SIZE, DROP_REMAINDER, shuffle=True, seed=SEED)" in text
     assert "keras.optimizers.RMSprop(learning_rate=LEARNING_RATE" in text
     assert name != "shapes" or "def make_shapes(count=2000, size=32, seed=0):" in text
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

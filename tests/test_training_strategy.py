@@ -5,18 +5,23 @@ import sys
 import textwrap
 from pathlib import Path
 
+import keras
 import pytest
-import tensorflow as tf
 
+from convlab_widgets import backend
 from convlab_widgets.training import StrategyInfo, detect_strategy
-from convlab_widgets.training import strategy as strategy_module
+
+if keras.backend.backend() != "tensorflow":
+    pytest.skip("tf.distribute strategies: the TensorFlow backend only (tests/test_backends.py covers JAX)",
+                allow_module_level=True)
+import tensorflow as tf  # noqa: E402  (after the skip: TensorFlow may not be installed)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def no_local_tpu(monkeypatch):
-    monkeypatch.setattr(strategy_module, "_local_tpu", lambda: False)
+    monkeypatch.setattr(backend, "_local_tpu", lambda: False)
 
 
 def test_cpu_machine_uses_the_default_strategy(no_local_tpu, monkeypatch):
@@ -26,14 +31,14 @@ def test_cpu_machine_uses_the_default_strategy(no_local_tpu, monkeypatch):
     monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", never)
     info = detect_strategy(environ={})
     assert (info.kind, info.replicas, info.devices) == ("cpu", 1, ("/cpu:0",))
-    assert info.description == "CPU · default strategy" and info.note == ""
+    assert info.description == "CPU · TensorFlow" and info.note == "" and info.backend == "tensorflow"
     assert info.strategy is tf.distribute.get_strategy()
 
 
 def test_tpu_hints_come_from_the_environment_or_local_devices(no_local_tpu):
-    assert not strategy_module.tpu_hint({})
+    assert not backend.tpu_hint({})
     for name in ("TPU_NAME", "COLAB_TPU_ADDR", "TPU_WORKER_ID"):
-        assert strategy_module.tpu_hint({name: "x"})
+        assert backend.tpu_hint({name: "x"})
 
 
 class FakeResolver:
@@ -61,7 +66,7 @@ def test_tpu_branch_with_mocked_resolver(monkeypatch):
     resolver = FakeResolver()
     info = detect_strategy(tpu_resolver=resolver)
     assert calls == [("connect", resolver), ("initialize", resolver)]
-    assert (info.kind, info.replicas, info.description) == ("tpu", 8, "TPU · 8 replicas")
+    assert (info.kind, info.replicas, info.description) == ("tpu", 8, "TPU · 8 replicas · TensorFlow TPUStrategy")
     assert isinstance(info.strategy, FakeTPUStrategy) and len(info.devices) == 8
 
 
@@ -77,7 +82,7 @@ def test_a_tpu_that_fails_to_initialize_falls_back_with_a_note(monkeypatch):
 
 def test_any_strategy_is_described():
     info = StrategyInfo.from_strategy(tf.distribute.OneDeviceStrategy("/cpu:0"))
-    assert (info.kind, info.replicas, info.description) == ("cpu", 1, "1 × CPU · one-device strategy")
+    assert (info.kind, info.replicas, info.description) == ("cpu", 1, "1 × CPU · TensorFlow")
 
 
 TWO_REPLICAS = textwrap.dedent("""
@@ -120,7 +125,7 @@ def test_two_logical_cpus_train_under_mirrored_strategy():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] == "completed", result["error"]
     assert (result["replicas"], result["per_replica"]) == (2, 32)
-    assert result["strategy"] == "2 × CPU · mirrored strategy"
+    assert result["strategy"] == "2 × CPU · TensorFlow MirroredStrategy"
     assert result["loss"][-1] < result["loss"][0]
     assert result["filters"] > 4  # snapshots read from mirrored variables
     assert "does not split evenly across the 2 replicas" in result["refused"] and "multiple of 2" in result["refused"]

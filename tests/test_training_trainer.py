@@ -11,6 +11,7 @@ import pytest
 from convlab_widgets.architecture import Architecture, ArchitectureError, presets
 from convlab_widgets.training import RunStarted, SettingsError, Trainer, active_run, datasets, schedules
 from convlab_widgets.training.callbacks import RunCallback
+from convlab_widgets.training.strategy import describe
 
 
 def tiny(input_shape=(8, 8, 1), classes=10, output="probabilities"):
@@ -53,7 +54,8 @@ def test_run_streams_events_on_the_main_thread_and_keeps_everything(digits):
     started_event = events[0]
     assert isinstance(started_event, RunStarted)
     assert (started_event.replicas, started_event.global_batch_size, started_event.per_replica_batch_size) == (1, 32, 32)
-    assert started_event.strategy == "CPU · default strategy" == run.config["strategy"]
+    assert started_event.strategy == describe(None).description == run.config["strategy"]
+    assert started_event.strategy in ("CPU · TensorFlow", "2 × CPU · JAX DataParallel", "CPU · JAX", "CPU · PyTorch")
     assert started_event.param_count == arch.summary().total_params == run.model.count_params()
     steps = math.ceil(digits.train_size / 32)
     assert started_event.steps_per_epoch == steps
@@ -299,6 +301,8 @@ def test_interrupting_wait_stops_the_run(digits):
 def test_runs_leave_no_traced_graphs_behind(digits):
     """TensorFlow keeps a gradient entry per traced custom gradient forever;
     each run's entries would pin its whole train step in memory."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's gradient registry")
     from tensorflow.python.framework import ops
 
     before = set(ops._gradient_registry._registry)
@@ -308,9 +312,23 @@ def test_runs_leave_no_traced_graphs_behind(digits):
     assert run.model.evaluate(digits.validation(128), verbose=0)  # the trained model still works
 
 
+def test_tpu_batch_arithmetic_on_jax_with_stand_in_tpu_devices(digits):
+    """The same on JAX: the stand-in StrategyInfo says TPU over the one CPU device (no TPU exists here)."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("the JAX backend")
+    from convlab_widgets.training import StrategyInfo
+
+    fake_tpu = StrategyInfo(None, "tpu", 1, ("cpu:0",), "TPU v5 lite · stand-in · JAX", backend="jax")
+    run = Trainer(tiny(), digits, strategy=fake_tpu).start(epochs=1, batch_size=32)
+    assert run.wait(timeout=120) and run.status == "completed", run.error
+    assert run.config["drop_remainder"] and run.config["steps_per_epoch"] == 1438 // 32 and run.config["jit_compile"]
+
+
 def test_tpu_batch_arithmetic_with_a_stand_in_strategy_info(digits):
     """A TPU needs static batch shapes: the last partial batch is dropped.
     The stand-in describes the CPU's default strategy as a TPU."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("a tf.distribute stand-in")
     import tensorflow as tf
 
     from convlab_widgets.training import StrategyInfo

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 
+import keras
 import numpy as np
 
 from .adapter import KerasAdapter, outputs_probabilities
@@ -31,29 +32,19 @@ def prediction_sample(size, input_shape):
 class ValidationPredictor:
     """Predicts the validation sample between epochs, on the training thread.
 
-    The images are read (decoded, for image folders) once per run.  The
-    forward pass is traced once without autograph, as Keras' own predict
-    step is: eager calls cost tens of ms per epoch on the digits, and
-    ``predict_on_batch`` would repeat the batch on every replica of a
-    mirrored strategy.
+    The images are read (decoded, for image folders) once per run and the
+    forward pass is compiled once per model (see :func:`forward_pass`).
     """
 
-    def __init__(self, model, data):
-        import tensorflow as tf
-
+    def __init__(self, model, data, replicas=1):
         indices = prediction_sample(data.validation_size, data.input_shape)
         images, labels = data.validation_images(indices)
-        self.images = tf.constant(images)
         self.indices, self.labels = _read_only(indices), _read_only(labels)
         self.logits = not outputs_probabilities(model)
-        self.forward = tf.function(lambda x: model(x, training=False), autograph=False,
-                                   input_signature=[tf.TensorSpec((None, *images.shape[1:]), tf.float32)])
+        self.forward = forward_pass(model, images, replicas)
 
     def __call__(self, epoch):
-        outputs = np.concatenate([
-            np.asarray(self.forward(self.images[start:start + PREDICTION_BATCH]), dtype=np.float32)
-            for start in range(0, len(self.indices), PREDICTION_BATCH)
-        ])
+        outputs = self.forward()
         if self.logits:
             outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
             outputs /= outputs.sum(axis=1, keepdims=True)
@@ -61,6 +52,37 @@ class ValidationPredictor:
         confidence = outputs[np.arange(len(predicted)), predicted]
         return PredictionSnapshot(epoch, self.indices, self.labels, predicted.astype(np.int32),
                                   confidence.astype(np.float32))
+
+
+def forward_pass(model, images, replicas=1):
+    """A function computing ``model(images)`` (float32 numpy), compiled once, in batches of PREDICTION_BATCH.
+
+    TensorFlow: the call traced once without autograph, as Keras' own predict
+    step is (``predict_on_batch`` would repeat the batch on every replica of a
+    mirrored strategy).  JAX and PyTorch: Keras' compiled ``predict_on_batch``,
+    each batch padded to a multiple of the devices it is split across.
+    """
+    chunks = range(0, len(images), PREDICTION_BATCH)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        constant = tf.constant(images)
+        traced = tf.function(lambda x: model(x, training=False), autograph=False,
+                             input_signature=[tf.TensorSpec((None, *images.shape[1:]), tf.float32)])
+        return lambda: np.concatenate([np.asarray(traced(constant[start:start + PREDICTION_BATCH]), np.float32)
+                                       for start in chunks])
+
+    def predict():
+        outputs = []
+        for start in chunks:
+            batch = images[start:start + PREDICTION_BATCH]
+            short = -len(batch) % replicas
+            padded = np.concatenate([batch, np.repeat(batch[-1:], short, axis=0)]) if short else batch
+            outputs.append(np.asarray(keras.ops.convert_to_numpy(model.predict_on_batch(padded)),
+                                      np.float32)[:len(batch)])
+        return np.concatenate(outputs)
+
+    return predict
 
 
 class _DeliberateRetracing(logging.Filter):
@@ -110,7 +132,7 @@ class RunCallback(KerasAdapter):
         if not data.validation_size:
             return
         if self.predictor is None:
-            self.predictor = ValidationPredictor(self.model, data)
+            self.predictor = ValidationPredictor(self.model, data, self.run.strategy.replicas)
         self.run._publish(self.predictor(epoch))
 
     # What differs from the plain adapter -----------------------------------------

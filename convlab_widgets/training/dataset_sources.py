@@ -1,4 +1,4 @@
-"""Where images come from besides the embedded sets: Keras' downloads, the flowers archive, tf.data.
+"""Where images come from besides the embedded sets: Keras' downloads, the flowers archive, image files, tf.data.
 
 Each loader returns plain arrays (or a folder); ``datasets.load`` splits and bundles them.
 Offline, a download fails fast with the way to give a local copy (``path=...``).
@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import socket
+import sys
 import tarfile
 from urllib.parse import urlparse
 
@@ -160,12 +161,36 @@ def flowers_folder(path, cache_dir):
     return folder
 
 
+def decode_images(paths, input_shape) -> np.ndarray:
+    """Image files as one uint8 array at ``input_shape`` (h, w, channels), decoded with Pillow on any backend.
+
+    Resized with an antialiasing filter as ``tf.image.resize(antialias=True)``
+    does; the size of the array is checked before it is allocated.
+    """
+    from PIL import Image
+
+    height, width, channels = (int(v) for v in input_shape)
+    size = len(paths) * height * width * channels
+    if size > MAX_MATERIALIZED_BYTES:
+        raise DatasetError(f"{len(paths)} images at {height}×{width}×{channels} take {size / 2**30:.1f} GB, more than "
+                           f"the {MAX_MATERIALIZED_BYTES >> 30} GB allowed: pass a smaller image_size or a train_subset")
+    images = np.empty((len(paths), height, width, channels), np.uint8)
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+    for i, path in enumerate(paths):
+        try:
+            with Image.open(path) as image:
+                image = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR, reducing_gap=None)
+                pixels = np.asarray(image, dtype=np.uint8)
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise DatasetError(f"cannot read the image {os.fspath(path)!r}: {error}; remove or replace it") from None
+        images[i] = pixels.reshape(height, width, channels)
+    return images
+
+
 def is_tf_dataset(obj):
-    try:
-        import tensorflow as tf
-    except ImportError:
-        return False
-    return isinstance(obj, tf.data.Dataset)
+    """Whether ``obj`` is a ``tf.data.Dataset``; never imports TensorFlow (if it is one, TensorFlow is imported)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(obj, tf.data.Dataset)
 
 
 def _cause(error) -> str:

@@ -1,8 +1,11 @@
 """Datasets for training runs: embedded, downloaded once, or the user's own.
 
-``load()`` returns a :class:`DataBundle`: the split data plus metadata.  The
-``tf.data`` pipelines are built per run by ``bundle.train(batch_size, ...)``
-because the batch size, and ``drop_remainder`` on TPU, are run settings.
+``load()`` returns a :class:`DataBundle`: the split data plus metadata, as
+numpy arrays (any backend; image folders are decoded with Pillow when first
+read).  The batches are made per run by ``bundle.train(batch_size, ...)``
+(:mod:`.pipelines`: ``tf.data`` on TensorFlow, a ``PyDataset`` on JAX and
+PyTorch) because the batch size, and dropping the last partial batch, are run
+settings.
 
 Labels are always integer class ids (the trainer uses sparse categorical
 cross-entropy), images are scaled to [0, 1] in the pipeline; uint8 storage
@@ -19,7 +22,8 @@ import numpy as np
 
 from .dataset_checks import (DatasetError, add_channel, check_arrays, check_class_names, check_image_size,
                              check_seed, check_train_subset, check_validation_split)
-from .dataset_sources import DOWNLOADED, EMBEDDED, LOADERS, flowers_folder, is_tf_dataset, materialize
+from . import pipelines
+from .dataset_sources import DOWNLOADED, EMBEDDED, LOADERS, decode_images, flowers_folder, is_tf_dataset, materialize
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -137,7 +141,7 @@ class DataBundle:
         if self._samples is None:
             picked = np.concatenate([np.flatnonzero(self._train.y == c)[:4] for c in range(self.num_classes)])
             split = self._train.subset(np.sort(picked))
-            self._samples = (_to_float(self._pixels(split)), split.y.copy())
+            self._samples = (pipelines.prepare(self._pixels(split), self.input_shape), split.y.copy())
         return self._samples
 
     def validation_images(self, indices):
@@ -156,12 +160,7 @@ class DataBundle:
                 f"there is no validation image {outside[0]}: the {size} validation images are numbered 0 to {size - 1}"
             )
         split = self._validation.subset(indices)
-        images = _to_float(self._pixels(split))
-        if images.shape[1:3] != self.input_shape[:2]:
-            import tensorflow as tf
-
-            images = tf.image.resize(images, self.input_shape[:2], antialias=True).numpy()
-        return images, split.y.copy()
+        return pipelines.prepare(self._pixels(split), self.input_shape), split.y.copy()
 
     def __repr__(self):
         h, w, c = self.input_shape
@@ -171,58 +170,19 @@ class DataBundle:
         )
 
     def _pixels(self, split):
-        """A split's images as stored: its array, or its files decoded."""
-        if split.x is not None:
-            return split.x
-        if not len(split):
-            return np.zeros((0, *self.input_shape), np.uint8)
-        return np.stack([self._decode(p).numpy() for p in split.paths])
-
-    def _decode(self, path):
-        import tensorflow as tf
-
-        image = tf.io.decode_image(tf.io.read_file(path), channels=self.input_shape[2], expand_animations=False)
-        image = tf.image.resize(image, self.input_shape[:2], antialias=True)
-        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        """A split's images as stored: its array, or its files decoded (once, then kept: a run
+        reads them every epoch, as the cached pipeline of a folder did)."""
+        if split.x is None:
+            split.x = decode_images(split.paths, self.input_shape)
+        return split.x
 
     def _pipeline(self, split, batch_size, drop_remainder, shuffle, seed):
-        import tensorflow as tf
-
-        if split.x is not None:
-            ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
-            stored_shape = split.x.shape[1:]
-        else:
-            ds = tf.data.Dataset.from_tensor_slices((split.paths, split.y))
-            ds = ds.map(lambda p, y: (self._decode(p), y), num_parallel_calls=tf.data.AUTOTUNE).cache()
-            stored_shape = self.input_shape
-        if shuffle:
-            ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        scale = split.x is None or split.x.dtype == np.uint8
-        resize = tuple(stored_shape[:2]) != self.input_shape[:2]
-        target = self.input_shape[:2]
-
-        def prepare(x, y):
-            x = tf.cast(x, tf.float32)
-            if scale:
-                x = x / 255.0
-            if resize:
-                x = tf.image.resize(x, target, antialias=True)
-            return x, y
-
-        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-        options = tf.data.Options()
-        # In-memory data cannot be sharded by file across workers.
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+        return pipelines.batches(self._pixels(split), split.y, self.input_shape, batch_size, drop_remainder,
+                                 shuffle, seed)
 
 
 def _steps(n, batch_size, drop_remainder):
     return n // batch_size if drop_remainder else -(-n // batch_size)
-
-
-def _to_float(images):
-    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
 
 
 def load(

@@ -44,16 +44,19 @@ class WarmModel:
         return self.model
 
 
-def model_recipe(run, info, optimizer_cls, optimizer_config, train):
+def model_recipe(run, info, optimizer_cls, optimizer_config):
     """What a traced train step (and the validation predictor) depends on;
-    None when the architecture cannot say (no ``to_dict``)."""
+    None when a warm restart cannot equal a cold run: the architecture cannot say
+    (no ``to_dict``), or the backend is PyTorch."""
     to_dict = getattr(run.architecture, "to_dict", None)
-    if not callable(to_dict):
+    if not callable(to_dict) or info.backend == "torch":
+        # PyTorch: Keras' unseeded dropout draws from torch's global generator, which a warm
+        # restart cannot put back where a cold run has it: the numbers would differ.
         return None
     config = run.config
     settings = {key: value for key, value in optimizer_config.items() if key not in ("learning_rate", "name")}
     return (to_dict(), info.strategy, optimizer_cls, settings, config["batch_size"], config["drop_remainder"],
-            config["jit_compile"], repr(train.element_spec), run.data)
+            config["jit_compile"], run.data)
 
 
 def compile_model(model, optimizer_cls, optimizer_config, config):
@@ -98,7 +101,7 @@ class FinalModel:
 
     def _build(self):
         run = self.run
-        with run.strategy.strategy.scope():
+        with run.strategy.scope():
             with BUILD_LOCK:
                 model = run.architecture.to_keras()
             compile_model(model, *self.optimizer, run.config)

@@ -1,9 +1,11 @@
 """Export a run as a standalone training script.
 
-The script is what a learner takes away: plain TensorFlow/Keras with no
-dependency on this package, the strategy detection written as the Keras-on-TPU
-codelabs write it, so that it runs unchanged on a Cloud TPU VM, a multi-GPU
-machine or a laptop.
+The script is what a learner takes away: plain Keras on the run's backend with
+no dependency on this package, the distribution detected as that backend's
+users write it (TensorFlow: the Keras-on-TPU codelabs' strategy detection;
+JAX: ``keras.distribution.DataParallel`` over all devices), so that it runs
+unchanged on a Cloud TPU VM, a multi-GPU machine or a laptop.  The batches are
+made by the source of :mod:`.pipelines` itself, copied in.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import textwrap
 
 import numpy as np
 
-from . import dataset_sources, datasets
+from . import dataset_sources, datasets, pipelines
 from .schedules import ReduceOnPlateau
 
 _HEADER = '''\
@@ -28,11 +30,7 @@ Run it with:  python {filename} [--epochs N] [--batch-size N] [--output model.ke
 """
 import argparse
 import math
-
-import numpy as np
-import tensorflow as tf
-import keras
-
+{imports}
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--epochs", type=int, default={epochs})
 parser.add_argument("--batch-size", type=int, default={batch_size}, help="global batch, split across replicas")
@@ -46,9 +44,18 @@ SEED = {seed!r}  # training randomness
 DATA_SEED = {data_seed!r}  # the train/validation split, as in the run
 VALIDATION_SPLIT = {validation_split!r}
 TRAIN_SUBSET = {train_subset!r}
+INPUT_SHAPE = {input_shape!r}
 if SEED is not None:
     keras.utils.set_random_seed(SEED)
+'''
 
+# Per backend: what to import, and the distribution detected as that backend's users write it.
+_BACKENDS = {
+    "tensorflow": ('''
+import numpy as np
+import tensorflow as tf
+import keras
+''', '''
 # Strategy: TPU, then GPUs, then CPU, as in the Keras-on-TPU codelabs.
 try:  # detect TPUs
     tpu = tf.distribute.cluster_resolver.TPUClusterResolver.connect()
@@ -57,7 +64,35 @@ except ValueError:  # detect GPUs
     strategy = tf.distribute.MirroredStrategy()  # for CPU/GPU or multi-GPU machines
 print("Replicas:", strategy.num_replicas_in_sync)
 DROP_REMAINDER = isinstance(strategy, tf.distribute.TPUStrategy)  # TPUs need fixed batch shapes
-'''
+'''),
+    "jax": ('''import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is imported: it reads its backend once
+
+import jax
+import numpy as np
+import keras
+''', '''
+# Distribution: every device JAX sees (TPU cores, GPUs, or CPU devices), each batch split across them.
+DEVICES = jax.devices()
+if len(DEVICES) > 1:
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
+print("Replicas:", len(DEVICES), DEVICES[0].platform)
+# JAX splits each batch across the devices: a last partial batch may not split, so it is left out.
+DROP_REMAINDER = len(DEVICES) > 1 or DEVICES[0].platform == "tpu"
+'''),
+    "torch": ('''import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is imported: it reads its backend once
+
+import numpy as np
+import keras
+''', '''
+# PyTorch trains on one device here (the GPU when there is one): several would need one process each.
+print("Replicas:", 1)
+DROP_REMAINDER = False
+'''),
+}
 
 _SPLIT = '''
 def split(x, y, validation_split=VALIDATION_SPLIT):
@@ -79,58 +114,45 @@ def split(x, y, validation_split=VALIDATION_SPLIT):
 '''
 
 _ARRAY_PIPELINE = '''
-IMAGE_SIZE = {image_size!r}
-
-
-def pipeline(x, y, training):
-    scale = 255.0 if x.dtype == np.uint8 else 1.0
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    if training:
-        ds = ds.shuffle(len(y), seed=SEED)
-    ds = ds.batch(BATCH_SIZE, drop_remainder=DROP_REMAINDER)
-
-    def prepare(images, labels):
-        images = tf.cast(images, tf.float32) / scale
-        if IMAGE_SIZE is not None:
-            images = tf.image.resize(images, IMAGE_SIZE, antialias=True)
-        return images, labels
-
-    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
+{pipeline}
 
 (x_train, y_train), (x_val, y_val) = load_data()
-train_ds = pipeline(x_train, y_train, training=True)
-val_ds = None if x_val is None else pipeline(x_val, y_val, training=False)
+train_ds = batches(x_train, y_train, INPUT_SHAPE, BATCH_SIZE, DROP_REMAINDER, shuffle=True, seed=SEED)
+val_ds = None if x_val is None else batches(x_val, y_val, INPUT_SHAPE, BATCH_SIZE, DROP_REMAINDER, shuffle=False)
 '''
 
-_FOLDER_PIPELINE = '''
-IMAGE_SIZE = {image_size!r}
+
+def _pipeline_source(backend):
+    """The batches of the run, as the run made them: the source of :mod:`.pipelines` itself."""
+    if backend == "tensorflow":
+        code = inspect.getsource(pipelines.tf_batches).replace("    import tensorflow as tf\n\n", "")
+        return code + "\n\nbatches = tf_batches\n"
+    return "\n\n".join(inspect.getsource(part) for part in (pipelines.prepare, pipelines.Batches)) + \
+        "\n\nbatches = Batches\n"
 
 
-def folder_pipelines(folder):
-    """Class per sub-folder, as keras.utils.image_dataset_from_directory reads it."""
-    both = keras.utils.image_dataset_from_directory(
-        folder, labels="inferred", label_mode="int", image_size=IMAGE_SIZE, batch_size=None,
-        validation_split=VALIDATION_SPLIT or None, subset="both" if VALIDATION_SPLIT else None,
-        seed=DATA_SEED, shuffle=True,
-    )
-    train, val = both if VALIDATION_SPLIT else (both, None)
-    if TRAIN_SUBSET is not None:
-        train = train.take(TRAIN_SUBSET)
+_FOLDER_LOADER = '''
+def load_folder_data(folder):
+    """One sub-folder of images per class (sorted names), decoded at INPUT_SHAPE, split as in the run."""
+    import os
 
-    def batched(ds, training):
-        ds = ds.cache()
-        if training:
-            ds = ds.shuffle(2048, seed=SEED)
-        ds = ds.batch(BATCH_SIZE, drop_remainder=DROP_REMAINDER)
-        ds = ds.map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
-
-    return batched(train, True), None if val is None else batched(val, False)
+    classes = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)) and not d.startswith("."))
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        for root, _, files in sorted(os.walk(os.path.join(folder, name))):
+            found = [os.path.join(root, f) for f in files if f.lower().endswith({extensions!r}) and not f.startswith(".")]
+            paths += found
+            labels += [label] * len(found)
+    order = np.argsort(paths, kind="stable")
+    x = np.stack([np.asarray(keras.utils.load_img(paths[i], target_size=INPUT_SHAPE[:2], interpolation="bilinear"),
+                             dtype=np.uint8) for i in order])
+    return split(x, np.asarray(labels, np.int32)[order])
 
 
-train_ds, val_ds = folder_pipelines(load_folder())
+def load_data():
+    return load_folder_data(load_folder())
 '''
+
 
 _FIT = '''
 callbacks = [{schedule_callback}]
@@ -145,7 +167,10 @@ def run_to_script(run, path=None):
     config = run.config
     source = data.source
     filename = os.path.basename(path) if path else "train.py"
+    imports, distribution = _BACKENDS[run.strategy.backend]
     header = _HEADER.format(
+        imports=imports,
+        input_shape=tuple(data.input_shape),
         title=f"Train a convnet on {data.name} ({data.num_classes} classes).",
         strategy=run.strategy.description,
         data=data.description or data.name,
@@ -158,7 +183,7 @@ def run_to_script(run, path=None):
         validation_split=source.get("validation_split", 0.0),
         train_subset=source.get("train_subset"),
     )
-    parts = [header, _data_section(run, path), _model_section(run), _schedule_section(run), _FIT.format(
+    parts = [header, distribution, _data_section(run, path), _model_section(run), _schedule_section(run), _FIT.format(
         schedule_callback=_callback_expression(run.schedule))]
     text = "\n".join(part.rstrip() + "\n" for part in parts)
     if path:
@@ -167,11 +192,15 @@ def run_to_script(run, path=None):
     return text
 
 
+def _folder_section(backend):
+    return _FOLDER_LOADER.format(extensions=datasets.IMAGE_EXTENSIONS) + \
+        _ARRAY_PIPELINE.format(pipeline=_pipeline_source(backend))
+
+
 def _data_section(run, path):
     data = run.data
     source = data.source
-    stored = data._train.x.shape[1:3] if data._train.x is not None else None
-    resize = list(data.input_shape[:2]) if stored is not None and tuple(stored) != data.input_shape[:2] else None
+    backend = run.strategy.backend
     name = source.get("name")
     if source["kind"] == "named" and name == "digits":
         load = '''
@@ -182,7 +211,7 @@ def load_data():
     x = (digits.images / 16.0).astype("float32")[..., None]
     return split(x, digits.target.astype("int32"))
 '''
-        return _SPLIT + load + _ARRAY_PIPELINE.format(image_size=resize)
+        return _SPLIT + load + _ARRAY_PIPELINE.format(pipeline=_pipeline_source(backend))
     if source["kind"] == "named" and name == "shapes":
         generator = "\n".join(
             line for line in inspect.getsource(datasets.make_shapes.__wrapped__).splitlines() if not line.startswith("@")
@@ -198,7 +227,7 @@ def load_data():
     x, y = make_shapes(seed=DATA_SEED)
     return split(x, y)
 '''
-        return _SPLIT + load + _ARRAY_PIPELINE.format(image_size=resize)
+        return _SPLIT + load + _ARRAY_PIPELINE.format(pipeline=_pipeline_source(backend))
     if source["kind"] == "named" and name in ("mnist", "fashion_mnist", "cifar10"):
         load = f'''
 def load_data():
@@ -209,7 +238,7 @@ def load_data():
     (x, y), _ = split(add_channel(x), y, validation_split=0)
     return (x, y), (add_channel(x_val), y_val)
 '''
-        return _SPLIT + load + _ARRAY_PIPELINE.format(image_size=resize)
+        return _SPLIT + load + _ARRAY_PIPELINE.format(pipeline=_pipeline_source(backend))
     if source["kind"] == "named" and name == "flowers":
         url = dataset_sources.FLOWERS[1]
         load = f'''
@@ -225,13 +254,13 @@ def load_folder():
             tar.extractall(os.path.dirname(archive), filter="data")
     return folder
 '''
-        return load + _FOLDER_PIPELINE.format(image_size=tuple(data.input_shape[:2]))
+        return _SPLIT + load + _folder_section(backend)
     if source["kind"] == "folder":
         load = f'''
 def load_folder():
     return {source["path"]!r}  # one sub-folder of images per class
 '''
-        return load + _FOLDER_PIPELINE.format(image_size=tuple(data.input_shape[:2]))
+        return _SPLIT + load + _folder_section(backend)
     data_file = (os.path.splitext(path)[0] if path else "convlab") + "_data.npz"
     if path:
         train, val = data._train, data._validation
@@ -249,7 +278,7 @@ def load_data():
         y_val = f["y_val"] if len(f["y_val"]) else None
         return (f["x_train"], f["y_train"]), (x_val, y_val)
 '''
-    return load + _ARRAY_PIPELINE.format(image_size=resize)
+    return load + _ARRAY_PIPELINE.format(pipeline=_pipeline_source(backend))
 
 
 def _model_section(run):
@@ -271,6 +300,8 @@ def _model_section(run):
         f"    jit_compile={run.config['jit_compile']},\n"
         ")\n"
     )
+    if run.strategy.backend != "tensorflow":  # the distribution, if any, is set for the whole script
+        return "\n# The model.\n" + build + compile_call
     return (
         "\n# The model, built in the strategy's scope so that its variables are replicated.\n"
         "with strategy.scope():\n" + textwrap.indent(build + compile_call, "    ")

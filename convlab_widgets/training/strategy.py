@@ -1,131 +1,106 @@
-"""Which tf.distribute strategy to train under, and how to describe it.
+"""Which devices a run trains on, under which backend's distribution, and how to say it.
 
-Detection follows the Keras-on-TPU codelabs (TPU, then GPUs, then CPU) with
-one change: a TPU is only looked for when something hints at one, because
-``TPUClusterResolver`` may query the GCE metadata server and wait on it
-when run anywhere else.
+One :class:`StrategyInfo` per run, whatever the backend: TensorFlow keeps its
+``tf.distribute`` strategies (:mod:`.strategy_tf`), JAX uses Keras'
+``keras.distribution.DataParallel`` over all its devices (:mod:`.strategy_jax`),
+PyTorch trains on its one device (several GPUs would need one process each,
+which a notebook is not).  Detection follows the Keras-on-TPU codelabs: TPU,
+then GPUs, then CPU.
 """
 
 from __future__ import annotations
 
-import glob
-import importlib.util
-import os
+import contextlib
 from dataclasses import dataclass
+from typing import Any
 
-import tensorflow as tf
-
-TPU_ENV_HINTS = ("TPU_NAME", "COLAB_TPU_ADDR", "TPU_WORKER_ID", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_HOSTNAMES")
+from ..backend import TITLES, current
 
 
 @dataclass(frozen=True)
 class StrategyInfo:
-    strategy: tf.distribute.Strategy
-    kind: str  # "tpu" | "gpu" | "cpu"
+    """The devices and distribution of a run.
+
+    ``strategy``: the backend's object (a ``tf.distribute.Strategy``, a
+    ``keras.distribution.Distribution``, or None: one device).  ``kind``:
+    "tpu", "gpu" or "cpu".  ``replicas``: how many ways each batch is split.
+    ``description``: the badge's words ("TPU v5 lite · 8 cores · JAX
+    DataParallel").  ``note``: why detection fell back, when it did.
+    """
+
+    strategy: Any
+    kind: str
     replicas: int
     devices: tuple
     description: str
-    note: str = ""  # why detection fell back, when it did
+    note: str = ""
+    backend: str = "tensorflow"
 
     @classmethod
     def from_strategy(cls, strategy, note=""):
-        """Describe any strategy, including one the user built (multi-worker, a TPU pod)."""
-        replicas = int(strategy.num_replicas_in_sync)
-        name = type(strategy).__name__
-        default = name == "_DefaultDistributionStrategy"  # its worker_devices raises
-        devices = ("/cpu:0",) if default else tuple(strategy.extended.worker_devices)
-        if "TPU" in name:
-            kind = "tpu"
-        elif any("GPU" in d.upper() for d in devices):
-            kind = "gpu"
-        else:
-            kind = "cpu"
-        if kind == "tpu":
-            description = f"TPU · {replicas} replicas"
-        elif default:
-            description = "CPU · default strategy"
-        else:
-            label = {
-                "OneDeviceStrategy": "one-device strategy",
-                "MirroredStrategy": "mirrored strategy",
-                "MultiWorkerMirroredStrategy": "multi-worker mirrored strategy",
-                "CollectiveAllReduceStrategy": "multi-worker mirrored strategy",
-            }.get(name, name)
-            hardware = f"{len(devices) or replicas} × {kind.upper()}"
-            if kind == "gpu":
-                gpu_name = _gpu_name()
-                if gpu_name:
-                    hardware += f" · {gpu_name}"
-            description = f"{hardware} · {label}"
-            workers = {d.split("/device:")[0] for d in devices if "/device:" in d}
-            if len(workers) > 1:
-                description += f" · {len(workers)} workers"
-        return cls(strategy, kind, replicas, devices, description, note)
+        """Describe any strategy, including one the user built (multi-worker, a TPU pod, a device mesh)."""
+        if strategy is None:
+            return _single_device(note)
+        backend = current()
+        if backend == "tensorflow":
+            from . import strategy_tf
+
+            return strategy_tf.describe(cls, strategy, note)
+        if backend == "jax":
+            from . import strategy_jax
+
+            return strategy_jax.describe(cls, strategy, note)
+        raise TypeError(f"{TITLES.get(backend, backend)} trains on one device here: pass strategy=None")
+
+    def scope(self):
+        """The context a model is built and trained in, on this run's thread (Keras keeps it per thread)."""
+        if self.strategy is None:
+            return contextlib.nullcontext()
+        return self.strategy.scope()
+
+    @property
+    def drop_remainder(self) -> bool:
+        """Whether the last partial batch is dropped: TPUs need fixed batch shapes, and JAX splits
+        every batch across its devices, which a partial batch may not allow."""
+        return self.kind == "tpu" or (self.backend == "jax" and self.replicas > 1)
 
 
-def tpu_hint(environ=None):
-    """Whether this machine looks like it has a TPU (never a network call)."""
-    environ = os.environ if environ is None else environ
-    if any(environ.get(name) for name in TPU_ENV_HINTS):
-        return True
-    return _local_tpu()
+def _single_device(note=""):
+    """The one device PyTorch (or a one-device JAX) trains on."""
+    backend = current()
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            name = torch.cuda.get_device_name(0)
+            return StrategyInfo(None, "gpu", 1, ("cuda:0",), f"1 × GPU · {name} · PyTorch", note, backend)
+        return StrategyInfo(None, "cpu", 1, ("cpu",), "CPU · PyTorch", note, backend)
+    from . import strategy_jax
+
+    return strategy_jax.single_device(StrategyInfo, note)
 
 
-def _local_tpu():
-    return bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*")) or (
-        importlib.util.find_spec("libtpu") is not None
-    )
+def detect_strategy(tpu_resolver=None, environ=None) -> StrategyInfo:
+    """Pick the distribution for this machine under the backend in force: TPU → several GPUs → one GPU → CPU.
 
-
-def detect_strategy(tpu_resolver=None, environ=None):
-    """Pick a strategy for this machine: TPU → several GPUs → one GPU → CPU.
-
-    ``tpu_resolver`` (a ``TPUClusterResolver`` or a stand-in) skips the hint
-    check and is used as is; tests use it to exercise the TPU branch.
+    ``tpu_resolver`` (TensorFlow: a ``TPUClusterResolver`` or a stand-in) skips the hint check.
     """
-    note = ""
-    if tpu_resolver is not None or tpu_hint(environ):
-        try:
-            return _tpu_strategy(tpu_resolver, environ)
-        except Exception as exc:  # every failure means "no usable TPU here"
-            note = f"TPU hinted but not usable ({type(exc).__name__}: {exc}); fell back"
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        return StrategyInfo.from_strategy(tf.distribute.MirroredStrategy([g.name for g in gpus]), note)
-    if gpus:
-        return StrategyInfo.from_strategy(tf.distribute.OneDeviceStrategy("/gpu:0"), note)
-    return StrategyInfo.from_strategy(tf.distribute.get_strategy(), note)
+    backend = current()
+    if backend == "tensorflow":
+        from . import strategy_tf
 
+        return strategy_tf.detect(StrategyInfo, tpu_resolver, environ)
+    if backend == "jax":
+        from . import strategy_jax
 
-def _tpu_strategy(resolver, environ):
-    environ = os.environ if environ is None else environ
-    if resolver is None:
-        if environ.get("TPU_NAME"):
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(environ["TPU_NAME"])
-        elif environ.get("COLAB_TPU_ADDR"):
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver("grpc://" + environ["COLAB_TPU_ADDR"])
-        else:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver("local")
-    if resolver.master() not in ("", "local"):
-        tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return StrategyInfo.from_strategy(tf.distribute.TPUStrategy(resolver))
-
-
-def _gpu_name():
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return ""
-    try:
-        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "")
-    except Exception:  # details are cosmetic; some builds do not provide them
-        return ""
+        return strategy_jax.detect(StrategyInfo)
+    return _single_device()
 
 
 _detected = []
 
 
-def describe(strategy):
+def describe(strategy) -> StrategyInfo:
     """StrategyInfo for ``strategy``; None means detect, once per process:
     initialising a TPU again would wipe the variables of earlier runs."""
     if strategy is None:
@@ -134,11 +109,18 @@ def describe(strategy):
         return _detected[0]
     if isinstance(strategy, StrategyInfo):
         return strategy
-    if isinstance(strategy, tf.distribute.Strategy):
-        return StrategyInfo.from_strategy(strategy)
-    raise TypeError(f"strategy must be a tf.distribute.Strategy or None (detect), got {strategy!r}")
+    return StrategyInfo.from_strategy(strategy)
 
 
-def current_strategy():
-    """The strategy a user's own ``model.fit`` runs under: the one whose scope is open here."""
-    return describe(tf.distribute.get_strategy())
+def current_strategy() -> StrategyInfo:
+    """The distribution a user's own ``model.fit`` runs under: the one whose scope is open here."""
+    backend = current()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return StrategyInfo.from_strategy(tf.distribute.get_strategy())
+    if backend == "jax":
+        import keras
+
+        return StrategyInfo.from_strategy(keras.distribution.distribution())
+    return _single_device()

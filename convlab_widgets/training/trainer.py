@@ -1,4 +1,4 @@
-"""Start training runs in the background under a tf.distribute strategy."""
+"""Start training runs in the background, under the detected distribution of the backend in force."""
 
 from __future__ import annotations
 
@@ -46,8 +46,10 @@ class Trainer:
     ``architecture``: an ``Architecture`` (read again at every ``start()``,
     so edits made in the builder apply to the next run) or a preset name.
     ``data``: a :class:`~.datasets.DataBundle` or anything ``datasets.load``
-    accepts.  ``strategy``: None to detect (TPU → GPUs → CPU) or any
-    ``tf.distribute.Strategy``, including multi-worker and TPU pods.
+    accepts.  ``strategy``: None to detect (TPU → GPUs → CPU) or the backend's
+    own: on TensorFlow any ``tf.distribute.Strategy`` (multi-worker, TPU pods),
+    on JAX any ``keras.distribution.Distribution`` (a DataParallel or
+    ModelParallel device mesh); PyTorch trains on one device.
     """
 
     def __init__(self, architecture, data="digits", strategy=None):
@@ -108,14 +110,14 @@ class Trainer:
         summary = getattr(self.architecture, "summary", None)
         if callable(summary) and not summary().is_valid:
             self.architecture.to_keras()  # raises the architecture's own error, naming the problem
-        drop_remainder = info.kind == "tpu"  # TPUs need static batch shapes
+        drop_remainder = info.drop_remainder
         steps = data.steps_per_epoch(settings.batch_size, drop_remainder)
         if steps == 0:
             raise SettingsError("batch_size", f"{settings.batch_size} is larger than the {data.train_size} training "
                                               "images: use a smaller batch")
         jit_compile = settings.jit_compile
         if jit_compile is None:
-            jit_compile = info.kind == "gpu" and replicas == 1
+            jit_compile = _default_jit(info)
         config = {
             "epochs": settings.epochs,
             "batch_size": settings.batch_size,
@@ -170,11 +172,11 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
     from .callbacks import RunCallback, StopRun
 
     config, info, data = run.config, run.strategy, run.data
-    registry = _custom_gradient_registry()
+    registry = _custom_gradient_registry() if info.backend == "tensorflow" else None
     registered_before = set(registry) if registry is not None else set()
     final = None
     try:
-        with info.strategy.scope():
+        with info.scope():
             with BUILD_LOCK:
                 if config["seed"] is not None:
                     keras.utils.set_random_seed(config["seed"])
@@ -182,7 +184,7 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
             batch, drop = config["batch_size"], config["drop_remainder"]
             train = data.train(batch, drop, seed=config["seed"])
             validation = data.validation(batch, drop) if data.validation_steps(batch, drop) else None
-            recipe = model_recipe(run, info, optimizer_cls, optimizer_config, train)
+            recipe = model_recipe(run, info, optimizer_cls, optimizer_config)
             warm, trainer._warm = trainer._warm, None  # a run that fails leaves nothing behind
             if warm is not None and warm.recipe == recipe:
                 model = warm.restart(fresh, config["learning_rate"])
@@ -250,6 +252,15 @@ def _custom_gradient_registry():
     except (ImportError, AttributeError):
         return None
     return registry if isinstance(registry, dict) else None
+
+
+def _default_jit(info):
+    """XLA where it pays: JAX always compiles (uncompiled, it runs op by op); TensorFlow on one GPU
+    (on a CPU its compile costs more than it saves for a classroom model); PyTorch's compile takes
+    minutes for seconds of training."""
+    if info.backend == "jax":
+        return True
+    return info.backend == "tensorflow" and info.kind == "gpu" and info.replicas == 1
 
 
 def _optimizer_recipe(optimizer):
