@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import keras
 import pytest
 
 from convlab_widgets.architecture import Architecture
@@ -154,6 +155,8 @@ def subset():
     return datasets.load("digits", train_subset=300)
 
 
+@pytest.mark.xfail(keras.backend.backend() == "jax", strict=True,
+                   reason="open (#12): the 300-image memorising run on JAX's numbers does not reach the detector's threshold")
 @pytest.mark.slow
 def test_a_large_dense_net_on_300_images_is_caught_memorising(subset):
     epochs = train(dense_net(dropout=False), subset, epochs=40, learning_rate=3e-3)

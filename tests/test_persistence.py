@@ -52,7 +52,7 @@ def runs(digits):
         ("baseline", dict(epochs=2, batch_size=64, seed=0)),
         ("stopped", dict(epochs=20, batch_size=64, seed=1, filter_every=5)),
         ("failed", dict(epochs=3, batch_size=64, seed=2, lr_schedule=_flaky_schedule())),
-        ("diverged", dict(epochs=2, batch_size=64, seed=3, optimizer="sgd", learning_rate=1e4)),
+        ("diverged", dict(epochs=2, batch_size=64, seed=3, optimizer="sgd", learning_rate=1e30)),  # NaN on every backend
     ]:
         run = trainer.start(**settings)
         if name == "stopped":

@@ -97,11 +97,21 @@ class KerasAdapter(keras.callbacks.Callback):
         return self.lr
 
     def _set_lr(self, value) -> None:
+        self._sync_variables()
         self.model.optimizer.learning_rate = value
         self._read_lr()
 
+    def _sync_variables(self) -> None:
+        """Make the model's variables current between two batches.  JAX trains on a copy of the
+        state and writes it back at the epoch's end; after ``jax_state_sync`` the variables can be
+        read, and what is assigned to them (a learning rate) is what the next step uses."""
+        sync = getattr(self.model, "jax_state_sync", None)
+        if sync is not None:
+            sync()
+
     def _snapshot(self, epoch, batch) -> None:
         if self.conv is not None:
+            self._sync_variables()
             kernel = np.array(keras.ops.convert_to_numpy(self.conv.kernel), dtype=np.float32, copy=True)
             self.run._publish(FilterSnapshot(epoch, batch, self.conv.name, kernel))
 

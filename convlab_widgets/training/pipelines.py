@@ -64,7 +64,7 @@ class Batches(keras.utils.PyDataset):
             raise IndexError(f"batch {index} of {len(self)}")
         rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
         if self._order is not None:
-            picked = np.sort(self._order[rows])  # sorted: contiguous reads, same members
+            picked = self._order[rows]
             return prepare(self.x[picked], self.input_shape), self.y[picked]
         return prepare(self.x[rows], self.input_shape), self.y[rows]
 
