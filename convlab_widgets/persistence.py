@@ -67,6 +67,10 @@ MODELS = ("latest", "all")
 # size before reading it, an array's declared size before decompressing it), so a hostile file
 # costs little memory; saving refuses a lab that loading would refuse.
 MAX_LAB_BYTES = 64 << 20  # lab.json
+# Values in lab.json (numbers, texts, lists, objects), counted before it is parsed: parsing costs 30 to 64
+# bytes a value, so 64 MiB of "[]," would take 1.4 GB.  A lab of 1,000 runs of 20 epochs of 23 batches holds
+# 3.2 million in 35 MB (150 MB to parse); at this bound parsing takes at most about 300 MB.
+MAX_LAB_VALUES = 4_000_000
 MAX_RUNS = 1000
 MAX_NAME = 200  # a run's name, in characters
 MAX_MESSAGE = 10_000  # a run's message (saving shortens a longer one)
@@ -177,7 +181,7 @@ def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest
                 "architecture": architecture.to_dict(), "dataset": dataset,
                 "settings": (settings or Settings(dataset=dataset)).to_dict(), "runs": [entry for entry, _ in records]}
     text = json.dumps(document, separators=(",", ":"))
-    _savable(document, len(text.encode("utf-8")))
+    _savable(document, text)
     steps = []
     for run, (entry, arrays) in zip(runs, records):
         steps.append((entry["arrays"], lambda file, arrays=arrays: np.savez_compressed(file, **arrays)))
@@ -213,9 +217,9 @@ def _shortened(message):
     return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "\u2026"
 
 
-def _savable(document, size):
+def _savable(document, text):
     """A lab that loading would refuse for its size is not written: what is too big, and what to do."""
-    runs = document["runs"]
+    runs, size, values = document["runs"], len(text.encode("utf-8")), _values(text)
     problems = []
     if len(runs) > MAX_RUNS:
         problems.append(f"it has {len(runs):,} runs, more than {MAX_RUNS:,}: delete some (lab.delete(run))")
@@ -231,6 +235,9 @@ def _savable(document, size):
         problems.append(f"its runs have {batches:,} batches in all, more than {MAX_BATCH_ROWS:,}: delete some runs")
     if size > MAX_LAB_BYTES:
         problems.append(f"its lab.json would be {size:,} bytes, more than {MAX_LAB_BYTES:,}: delete some runs")
+    if values > MAX_LAB_VALUES:
+        problems.append(f"its lab.json would hold up to {values:,} values, more than {MAX_LAB_VALUES:,}: delete "
+                        "some runs")
     if problems:
         raise ValueError("this lab cannot be saved, as loading it would be refused: " + "; ".join(problems))
 
@@ -356,11 +363,27 @@ def _read_json(file):
             raise LabFileError(f"{file}: could not be read ({error})") from None
     if len(data) > MAX_LAB_BYTES:
         raise LabFileError(f"{file}: more than a lab file may hold ({MAX_LAB_BYTES:,} bytes)")
+    values = _values(data)
+    if values > MAX_LAB_VALUES:
+        raise LabFileError(f"{file}: holds up to {values:,} values (numbers, texts, lists, objects), more than a lab "
+                           f"file may hold ({MAX_LAB_VALUES:,}); refused before parsing it: this is not a lab saved "
+                           "by convlab_widgets, or it was damaged")
     try:
-        return json.loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8-sig")
+        del data  # parsing needs the text only
+        return json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise LabFileError(f"{file}: not readable as JSON ({str(error)[:200]}); it was damaged or is another "
                            "kind of file: open the lab as it was saved") from None
+
+
+def _values(text):
+    """At least the number of values in JSON ``text`` (bytes or str), counted without parsing it: a value
+    is the first of its list or object (each opens with a bracket), follows a comma, or follows the colon
+    of an object's key (which is a value too, counted by its colon).  Commas, colons and brackets inside
+    strings count as well, so this only over-counts."""
+    marks = (",", ":", "[", "{") if isinstance(text, str) else (b",", b":", b"[", b"{")
+    return 1 + sum(text.count(mark) for mark in marks)
 
 
 def _open_regular(file, where, identity=None):

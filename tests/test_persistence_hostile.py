@@ -166,6 +166,46 @@ def test_a_huge_lab_json_is_refused_before_it_is_read(copy):
     refused(copy, "lab.json: 104,8", f"more than a lab file may hold ({persistence.MAX_LAB_BYTES:,} bytes)")
 
 
+def test_a_lab_json_of_many_small_values_is_refused_before_it_is_parsed(copy):
+    """64 MiB of "[]," took 1.4 GB and 15 s to parse; the values are counted first."""
+    (copy / "lab.json").write_bytes(b"[" + b"[]," * (persistence.MAX_LAB_BYTES // 3 - 1) + b"0]")
+    refused(copy, "lab.json: holds up to 44,739,242 values (numbers, texts, lists, objects), more than a lab file may "
+            "hold (4,000,000); refused before parsing it", limit=80 * MB)
+
+
+@pytest.mark.parametrize("unit, marks", [(b'"ab",', 1), (b'{"a":0},', 3), (b"[],", 2), (b"0.5,", 1)],
+                         ids=["short texts", "small objects", "empty lists", "numbers"])
+def test_parsing_a_lab_json_at_the_value_bound_is_bounded(copy, unit, marks):
+    """The costliest values a byte (a text object is 50 bytes for 5 of JSON), just under the bound: parsed
+    within 300 MB, then refused as not a lab."""
+    count = (persistence.MAX_LAB_VALUES - 10) // marks
+    (copy / "lab.json").write_bytes(b"[" + unit * count + b"0]")
+    refused(copy, "lab.json: must be an object, got [", limit=300 * MB)
+    with resident(400 * MB), pytest.raises(LabFileError):  # tracemalloc's own records (off here) would count
+        load_lab(copy)
+
+
+def test_a_realistic_big_lab_fits_the_bounds():
+    """1,000 runs of 20 epochs of 23 batches (digits at batch size 64), each with filters every 10 batches
+    and predictions every epoch, as save_lab writes them: within the value bound with room to spare."""
+    epochs, steps = 20, 23
+    number = 0.123456789012345  # a loss as JSON writes a float: 17 digits
+    run = {"history": {"epoch": list(range(epochs)), **{key: [number] * epochs for key in (
+               "loss", "accuracy", "val_loss", "val_accuracy", "lr", "duration")}},
+           "batch_history": {"epoch": [epoch for epoch in range(epochs) for _ in range(steps)],
+                             "step": list(range(steps)) * epochs,
+                             **{key: [number] * epochs * steps for key in ("loss", "accuracy", "lr")}},
+           "filters": [{"values": {"epoch": 1, "batch": 2, "layer": "conv2d", "time": number},
+                        "arrays": {"kernel": f"filters_{i}_kernel"}} for i in range(epochs * steps // 10)],
+           "predictions": [{"values": {"epoch": 1, "time": number},
+                            "arrays": {key: f"predictions_{i}_{key}" for key in ("indices", "labels", "predicted",
+                                                                                  "confidence")}}
+                           for i in range(epochs + 1)]}
+    text = json.dumps({"runs": [run] * persistence.MAX_RUNS}, separators=(",", ":"))
+    assert 3_000_000 < persistence._values(text) < 0.9 * persistence.MAX_LAB_VALUES
+    assert len(text) < persistence.MAX_LAB_BYTES
+
+
 @pytest.mark.parametrize("field, limit", [("name", persistence.MAX_NAME), ("message", persistence.MAX_MESSAGE),
                                           ("status", persistence.MAX_TEXT), ("arrays", persistence.MAX_TEXT)])
 def test_long_text_is_refused_with_its_limit(copy, field, limit):
