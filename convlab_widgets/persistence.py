@@ -2,13 +2,14 @@
 
 Labs travel between learners and teachers, so loading treats the folder as
 untrusted: every field of ``lab.json`` is checked and a problem names the
-file and the place in it; arrays are read without pickle; Keras models are
-loaded in safe mode, so a model holding Python code (a ``Lambda`` layer) is
-refused instead of run.  Sizes are bounded before what they measure is read
+file and the place in it; arrays are read without pickle; a run's model is
+built from the run's own (checked) architecture and only its numbers are read
+from the ``.keras`` file, so nothing the file declares is built or run.  Sizes are bounded before what they measure is read
 (``MAX_*`` below: the bytes of ``lab.json``, text lengths, counts of runs,
 rows and snapshots, the declared sizes inside the zip files and the array
 headers), so a file built to exhaust memory is refused cheaply; only regular
-files are opened, never a FIFO that would wait.  Saving writes into a temporary folder beside the
+files are opened, never a FIFO that would wait, and each is read through the one descriptor
+whose file was checked.  Saving writes into a temporary folder beside the
 target and renames it into place once complete, so a failed save leaves no
 half-written lab and an overwritten one stays intact until the new one is
 whole.
@@ -66,6 +67,10 @@ MODELS = ("latest", "all")
 # size before reading it, an array's declared size before decompressing it), so a hostile file
 # costs little memory; saving refuses a lab that loading would refuse.
 MAX_LAB_BYTES = 64 << 20  # lab.json
+# Values in lab.json (numbers, texts, lists, objects), counted before it is parsed: parsing costs 30 to 64
+# bytes a value, so 64 MiB of "[]," would take 1.4 GB.  A lab of 1,000 runs of 20 epochs of 23 batches holds
+# 3.2 million in 35 MB (150 MB to parse); at this bound parsing takes at most about 300 MB.
+MAX_LAB_VALUES = 4_000_000
 MAX_RUNS = 1000
 MAX_NAME = 200  # a run's name, in characters
 MAX_MESSAGE = 10_000  # a run's message (saving shortens a longer one)
@@ -81,11 +86,13 @@ MAX_PREDICTION_SNAPSHOTS = MAX_EPOCHS + 1  # per run: one per epoch and the star
 MAX_ARRAY_BYTES = 256 << 20  # one array, as declared in its header
 MAX_ARRAYS_BYTES = 1 << 30  # all the arrays of a lab together
 MAX_MODEL_BYTES = 1 << 30  # the unpacked members of one .keras file together
+MAX_MODEL_CONFIG = 16 << 20  # a .keras file's config.json, read whole
 MAX_ZIP_MEMBERS = 65_000  # in one .npz or .keras file
 MAX_ZIP_DIRECTORY = 16 << 20  # a zip's table of contents, read whole by zipfile
 MAX_RATIO = 100  # unpacked / packed size of a zip member over 1 MiB: a zip bomb packs far tighter
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 _ZIP = b"PK\x03\x04"
+_MODEL_CONFIG, _WEIGHTS = "config.json", "model.weights.h5"  # the members of a .keras file read here
 
 
 # What a value must be, by name; "?" also admits null.  Each kind: (description, test, bound),
@@ -174,7 +181,7 @@ def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest
                 "architecture": architecture.to_dict(), "dataset": dataset,
                 "settings": (settings or Settings(dataset=dataset)).to_dict(), "runs": [entry for entry, _ in records]}
     text = json.dumps(document, separators=(",", ":"))
-    _savable(document, len(text.encode("utf-8")))
+    _savable(document, text)
     steps = []
     for run, (entry, arrays) in zip(runs, records):
         steps.append((entry["arrays"], lambda file, arrays=arrays: np.savez_compressed(file, **arrays)))
@@ -210,9 +217,9 @@ def _shortened(message):
     return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "\u2026"
 
 
-def _savable(document, size):
+def _savable(document, text):
     """A lab that loading would refuse for its size is not written: what is too big, and what to do."""
-    runs = document["runs"]
+    runs, size, values = document["runs"], len(text.encode("utf-8")), _values(text)
     problems = []
     if len(runs) > MAX_RUNS:
         problems.append(f"it has {len(runs):,} runs, more than {MAX_RUNS:,}: delete some (lab.delete(run))")
@@ -228,6 +235,9 @@ def _savable(document, size):
         problems.append(f"its runs have {batches:,} batches in all, more than {MAX_BATCH_ROWS:,}: delete some runs")
     if size > MAX_LAB_BYTES:
         problems.append(f"its lab.json would be {size:,} bytes, more than {MAX_LAB_BYTES:,}: delete some runs")
+    if values > MAX_LAB_VALUES:
+        problems.append(f"its lab.json would hold up to {values:,} values, more than {MAX_LAB_VALUES:,}: delete "
+                        "some runs")
     if problems:
         raise ValueError("this lab cannot be saved, as loading it would be refused: " + "; ".join(problems))
 
@@ -353,26 +363,48 @@ def _read_json(file):
             raise LabFileError(f"{file}: could not be read ({error})") from None
     if len(data) > MAX_LAB_BYTES:
         raise LabFileError(f"{file}: more than a lab file may hold ({MAX_LAB_BYTES:,} bytes)")
+    values = _values(data)
+    if values > MAX_LAB_VALUES:
+        raise LabFileError(f"{file}: holds up to {values:,} values (numbers, texts, lists, objects), more than a lab "
+                           f"file may hold ({MAX_LAB_VALUES:,}); refused before parsing it: this is not a lab saved "
+                           "by convlab_widgets, or it was damaged")
     try:
-        return json.loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8-sig")
+        del data  # parsing needs the text only
+        return json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise LabFileError(f"{file}: not readable as JSON ({str(error)[:200]}); it was damaged or is another "
                            "kind of file: open the lab as it was saved") from None
 
 
-def _open_regular(file, where):
+def _values(text):
+    """At least the number of values in JSON ``text`` (bytes or str), counted without parsing it: a value
+    is the first of its list or object (each opens with a bracket), follows a comma, or follows the colon
+    of an object's key (which is a value too, counted by its colon).  Commas, colons and brackets inside
+    strings count as well, so this only over-counts."""
+    marks = (",", ":", "[", "{") if isinstance(text, str) else (b",", b":", b"[", b"{")
+    return 1 + sum(text.count(mark) for mark in marks)
+
+
+def _open_regular(file, where, identity=None):
     """An open binary file, refused unless it is a regular file: a FIFO or a device is never read (opening
-    without blocking, then looking at what was opened, so nothing can wait forever)."""
+    without blocking, then looking at what was opened, so nothing can wait forever).  ``identity``:
+    the (device, inode) the file had when it was checked; another file in its place is refused, so that
+    what is read is what was checked (all reading then goes through this one descriptor)."""
     try:
         fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise LabFileError(f"{where} the file {file.name} is missing") from None
     except OSError as error:
         raise LabFileError(f"{where} could not be opened ({error.strerror or error})") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    opened = os.fstat(fd)
+    if not stat.S_ISREG(opened.st_mode):
         os.close(fd)
-        raise LabFileError(_irregular(file, mode, where))
+        raise LabFileError(_irregular(file, opened.st_mode, where))
+    if identity is not None and (opened.st_dev, opened.st_ino) != identity:
+        os.close(fd)
+        raise LabFileError(f"{where} {file.name} was replaced by another file while the lab was loading; "
+                           "load the lab again once nothing is changing it")
     return os.fdopen(fd, "rb")
 
 
@@ -415,13 +447,14 @@ def _run(entry, root, where, keras_version, budget):
     _in_order(history, batch_history, config["steps_per_epoch"], where)
     _most(entry["filters"], MAX_FILTER_SNAPSHOTS, "filter snapshots", f"{where}.filters")
     _most(entry["predictions"], MAX_PREDICTION_SNAPSHOTS, "prediction snapshots", f"{where}.predictions")
-    arrays = _arrays(_member(root, entry["arrays"], f"{where}.arrays"), budget)
+    arrays = _arrays(*_member(root, entry["arrays"], f"{where}.arrays"), budget)
     filters, predictions = (_snapshots(entry[kind], kind, arrays, f"{where}.{kind}") for kind in _SNAPSHOT_CLASSES)
     _check_kernels(filters, f"{where}.filters")
     _check_predictions(predictions, architecture.num_classes, config.get("validation_size"), f"{where}.predictions")
     model = None
     if entry["model"] is not None:
-        model = _model(_member(root, entry["model"], f"{where}.model"), architecture, keras_version)
+        model = _model(*_member(root, entry["model"], f"{where}.model"), architecture, settings,
+                       entry["param_count"], keras_version, where)
     return SavedRun(
         name=entry["name"], config=config, architecture=architecture, history=history, batch_history=batch_history,
         status=entry["status"], message=entry["message"], started_at=started, ended_at=ended, filters=filters,
@@ -552,17 +585,18 @@ def _architecture(data, where, *, strict):
 
 
 def _member(root, name, where):
-    """A regular file inside the lab: a name in lab.json can point nowhere else."""
+    """(path, identity) of a regular file inside the lab: a name in lab.json can point nowhere else.  The
+    identity (device, inode) is what was checked: :func:`_open_regular` refuses a file swapped in since."""
     file = (root / name).resolve()
     if not file.is_relative_to(root.resolve()):
         raise LabFileError(f"{where} must name a file inside the lab folder, got {short(name)}")
     try:
-        mode = file.stat().st_mode  # stat, never open: opening a FIFO would wait for a writer
+        found = file.stat()  # stat, never open: opening a FIFO would wait for a writer
     except OSError:
         raise LabFileError(f"{where} names {short(name)}, which is missing from {root}") from None
-    if not stat.S_ISREG(mode):
-        raise LabFileError(_irregular(file, mode, f"{where} names {short(name)}, but"))
-    return file
+    if not stat.S_ISREG(found.st_mode):
+        raise LabFileError(_irregular(file, found.st_mode, f"{where} names {short(name)}, but"))
+    return file, (found.st_dev, found.st_ino)
 
 
 _END = struct.Struct("<4s4H2LH")  # a zip's end record: signature, disks, entries here and in all, directory size...
@@ -606,11 +640,12 @@ def _zip(file, handle, where, *, most):
     return archive
 
 
-def _arrays(file, budget):
+def _arrays(file, identity, budget):
     """The arrays of a run's .npz, each header read first (its shape and type, never Python objects), each
     declared size bounded: ``MAX_ARRAY_BYTES`` an array, ``MAX_ARRAYS_BYTES`` a lab (``budget`` counts)."""
     where = f"{file}: not a readable array file —"
-    with _open_regular(file, f"{file}:") as handle, _zip(file, handle, where, most=MAX_ARRAYS_BYTES) as archive:
+    with _open_regular(file, f"{file}:", identity) as handle, \
+            _zip(file, handle, where, most=MAX_ARRAYS_BYTES) as archive:
         headers = {}
         for member in archive.infolist():
             at = f"{where} member {short(member.filename)}"
@@ -728,31 +763,135 @@ def _check_predictions(predictions, classes, validation_size, where):
             raise LabFileError(f"{at}.confidence must hold numbers from 0 to 1, got dtype {snapshot.confidence.dtype}")
 
 
-def _model(file, architecture, keras_version):
+def _model(file, identity, architecture, settings, param_count, keras_version, where):
+    """The run's model: the run's own architecture, built, compiled as a run compiles it, and given the
+    variables (weights and optimizer state) that ``file`` holds; ``where`` locates the run in lab.json.
+
+    Why not ``keras.saving.load_model``: it builds whatever the file's config.json declares, before
+    anything can be checked (a Dense of 10**9 units allocates gigabytes), and resolves the class names
+    written there.  Comparing that config with the run's architecture instead would mean re-deriving
+    Keras' shapes and parameter counts from a format that changes with Keras versions.  The run's
+    architecture is already checked and bounded, so the model is built from it, config.json is only
+    looked at for Python code (refused, though nothing in it would run), and only numbers are read from
+    the file.  Before building, the architecture's parameter count must agree with the run's
+    ``param_count`` and fit in the bytes of weights the file holds, so building allocates no more than
+    the bounded file; before Keras reads a number, every dataset of the weights is checked (numbers, no
+    links to other files, declared sizes within the member's bytes).  Everything is read from the one
+    descriptor opened and checked first, so a file swapped in meanwhile is never read; the weights are
+    copied from it into a private temporary file, which Keras reads by its path.
+    """
     import keras
 
-    where = f"{file}:"
-    with _open_regular(file, where) as handle:
+    at = f"{file}:"
+    summary = architecture.summary()
+    if not summary.is_valid:
+        raise LabFileError(f"{where}.architecture is not a model Keras can build ({summary.errors[0].message}), "
+                           "so its saved model cannot be restored")
+    params = summary.total_params
+    if param_count is not None and param_count != params:
+        raise LabFileError(f"{where}.param_count is {param_count:,}, but the run's architecture has {params:,} "
+                           "parameters: one of them was changed after saving")
+    with _open_regular(file, at, identity) as handle:
         magic = handle.read(8)
         if magic.startswith(_HDF5):
-            raise LabFileError(f"{where} an HDF5 file (Keras' legacy .h5 format) named .keras; a lab keeps models in "
+            raise LabFileError(f"{at} an HDF5 file (Keras' legacy .h5 format) named .keras; a lab keeps models in "
                                "the .keras format: load it with keras.saving.load_model and save it again as "
                                "model.save('model.keras')")
         if not magic.startswith(_ZIP):
-            raise LabFileError(f"{where} not a readable Keras model (saved with Keras {keras_version}, this is Keras "
+            raise LabFileError(f"{at} not a readable Keras model (saved with Keras {keras_version}, this is Keras "
                                f"{keras.__version__}): a .keras file is a zip archive and this one begins {magic!r}; "
                                "save the model again with model.save('model.keras')")
-        _zip(file, handle, f"{where} not a readable Keras model:", most=MAX_MODEL_BYTES).close()
-    try:
-        model = keras.saving.load_model(file, safe_mode=True)
-    except Exception as error:  # Keras raises many kinds for unreadable or unsafe files
-        if "safe_mode" in str(error):
-            raise LabFileError(f"{file}: refused: the model holds Python code (such as a Lambda layer) that loading "
-                               "would run; saved labs are loaded with Keras' safe mode on") from None
-        raise LabFileError(f"{file}: not a readable Keras model (saved with Keras {keras_version}, this is Keras "
-                           f"{keras.__version__}): {type(error).__name__}: {str(error)[:200]}") from None
-    shape, classes = tuple(model.input_shape[1:]), model.output_shape[-1]
-    if shape != architecture.input_shape or classes != architecture.num_classes:
-        raise LabFileError(f"{file}: the model takes {shape} inputs and predicts {classes} classes, but the run's "
-                           f"architecture takes {architecture.input_shape} and predicts {architecture.num_classes}")
+        unreadable = f"{at} not a readable Keras model:"
+        with _zip(file, handle, unreadable, most=MAX_MODEL_BYTES) as archive, \
+                tempfile.TemporaryDirectory(prefix="convlab-model-") as folder:
+            names = set(archive.namelist())
+            for name in (_MODEL_CONFIG, _WEIGHTS):
+                if name not in names:
+                    raise LabFileError(f"{unreadable} it lacks the member {name}, which every .keras file holds")
+            _no_code(archive, archive.getinfo(_MODEL_CONFIG), f"{at} member {_MODEL_CONFIG}")
+            member = archive.getinfo(_WEIGHTS)
+            if 4 * params > member.file_size:
+                raise LabFileError(f"{at} member {_WEIGHTS} holds {member.file_size:,} bytes, too few for the "
+                                   f"{params:,} parameters of the run's architecture (4 bytes each): the model is "
+                                   "not this run's")
+            weights = Path(folder) / _WEIGHTS
+            try:
+                with archive.open(member) as source, open(weights, "xb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+            except Exception as error:  # a damaged deflate stream, a bad CRC, an encrypted member
+                raise LabFileError(f"{unreadable} {_WEIGHTS}: {type(error).__name__}: {str(error)[:200]}") from None
+            _check_weights(weights, member.file_size, f"{at} member {_WEIGHTS}")
+            from .training.models import BUILD_LOCK, compile_model
+            from .training.trainer import _optimizer_recipe
+
+            try:
+                with BUILD_LOCK:  # building takes random numbers: never between a seeded run's seeding and its build
+                    model = architecture.to_keras()
+                compile_model(model, *_optimizer_recipe(settings.optimizer),
+                              {"learning_rate": settings.learning_rate, "jit_compile": settings.jit_compile})
+                model.optimizer.build(model.trainable_variables)  # so that its saved state is restored too
+                model.load_weights(weights)
+            except Exception as error:  # Keras raises many kinds for variables that do not fit
+                raise LabFileError(f"{at} its weights do not fit the run's architecture (saved with Keras "
+                                   f"{keras_version}, this is Keras {keras.__version__}): {type(error).__name__}: "
+                                   f"{str(error)[:300]}") from None
     return model
+
+
+def _no_code(archive, member, where):
+    """A lab's model is built from the run's architecture, so nothing in config.json would run; a config
+    naming a Lambda layer or a class from outside Keras was made to, and is refused as such."""
+    if member.file_size > MAX_MODEL_CONFIG:
+        raise LabFileError(f"{where} is {member.file_size:,} bytes, more than a model's config may be "
+                           f"({MAX_MODEL_CONFIG:,})")
+    try:
+        text = archive.read(member).decode("utf-8")
+        config = json.loads(text)
+    except Exception as error:  # a damaged member, not UTF-8, not JSON, nested too deep
+        raise LabFileError(f"{where} not readable ({type(error).__name__}: {str(error)[:200]})") from None
+    stack = [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            module = value.get("module")
+            if value.get("class_name") == "Lambda" or isinstance(module, str) and not module.startswith("keras"):
+                raise LabFileError(f"{where} refused: the model holds Python code (such as a Lambda layer); a lab's "
+                                   "models never run code, as a model made in the builder holds none")
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
+def _check_weights(file, most, where):
+    """Every object in the weights file is a group or a dataset of numbers stored in the file itself (no
+    link to another file, no external or virtual data), and the datasets together declare at most
+    ``most`` bytes, the member's own size (Keras writes them uncompressed): a dataset compressed to
+    inflate when read is refused before Keras reads it."""
+    import h5py
+
+    declared = 0
+
+    def check(name, link):  # visititems_links stops at the first problem it returns
+        nonlocal declared
+        if not isinstance(link, h5py.HardLink):
+            return f"{short(name)} is a link ({type(link).__name__}), which a Keras weights file never holds"
+        item = h5[name]
+        if isinstance(item, h5py.Dataset):
+            if item.is_virtual or item.external:
+                return f"{short(name)} keeps its data outside the file"
+            if item.dtype.kind not in "biuf":
+                return f"{short(name)} holds {item.dtype} values, not numbers"
+            declared += (math.prod(item.shape) if item.shape is not None else 0) * item.dtype.itemsize
+            if declared > most:
+                return (f"{short(name)} brings the declared weights to {declared:,} bytes, more than the "
+                        f"{most:,} bytes the file holds")
+        return None
+
+    try:
+        with h5py.File(file, "r") as h5:
+            problem = h5.visititems_links(check)
+    except Exception as error:  # h5py raises OSError, KeyError, ValueError... on damaged files
+        raise LabFileError(f"{where} not a readable weights file ({type(error).__name__}: {str(error)[:200]})") \
+            from None
+    if problem:
+        raise LabFileError(f"{where} refused: {problem}")

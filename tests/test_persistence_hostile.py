@@ -166,6 +166,46 @@ def test_a_huge_lab_json_is_refused_before_it_is_read(copy):
     refused(copy, "lab.json: 104,8", f"more than a lab file may hold ({persistence.MAX_LAB_BYTES:,} bytes)")
 
 
+def test_a_lab_json_of_many_small_values_is_refused_before_it_is_parsed(copy):
+    """64 MiB of "[]," took 1.4 GB and 15 s to parse; the values are counted first."""
+    (copy / "lab.json").write_bytes(b"[" + b"[]," * (persistence.MAX_LAB_BYTES // 3 - 1) + b"0]")
+    refused(copy, "lab.json: holds up to 44,739,242 values (numbers, texts, lists, objects), more than a lab file may "
+            "hold (4,000,000); refused before parsing it", limit=80 * MB)
+
+
+@pytest.mark.parametrize("unit, marks", [(b'"ab",', 1), (b'{"a":0},', 3), (b"[],", 2), (b"0.5,", 1)],
+                         ids=["short texts", "small objects", "empty lists", "numbers"])
+def test_parsing_a_lab_json_at_the_value_bound_is_bounded(copy, unit, marks):
+    """The costliest values a byte (a text object is 50 bytes for 5 of JSON), just under the bound: parsed
+    within 300 MB, then refused as not a lab."""
+    count = (persistence.MAX_LAB_VALUES - 10) // marks
+    (copy / "lab.json").write_bytes(b"[" + unit * count + b"0]")
+    refused(copy, "lab.json: must be an object, got [", limit=300 * MB)
+    with resident(400 * MB), pytest.raises(LabFileError):  # tracemalloc's own records (off here) would count
+        load_lab(copy)
+
+
+def test_a_realistic_big_lab_fits_the_bounds():
+    """1,000 runs of 20 epochs of 23 batches (digits at batch size 64), each with filters every 10 batches
+    and predictions every epoch, as save_lab writes them: within the value bound with room to spare."""
+    epochs, steps = 20, 23
+    number = 0.123456789012345  # a loss as JSON writes a float: 17 digits
+    run = {"history": {"epoch": list(range(epochs)), **{key: [number] * epochs for key in (
+               "loss", "accuracy", "val_loss", "val_accuracy", "lr", "duration")}},
+           "batch_history": {"epoch": [epoch for epoch in range(epochs) for _ in range(steps)],
+                             "step": list(range(steps)) * epochs,
+                             **{key: [number] * epochs * steps for key in ("loss", "accuracy", "lr")}},
+           "filters": [{"values": {"epoch": 1, "batch": 2, "layer": "conv2d", "time": number},
+                        "arrays": {"kernel": f"filters_{i}_kernel"}} for i in range(epochs * steps // 10)],
+           "predictions": [{"values": {"epoch": 1, "time": number},
+                            "arrays": {key: f"predictions_{i}_{key}" for key in ("indices", "labels", "predicted",
+                                                                                  "confidence")}}
+                           for i in range(epochs + 1)]}
+    text = json.dumps({"runs": [run] * persistence.MAX_RUNS}, separators=(",", ":"))
+    assert 3_000_000 < persistence._values(text) < 0.9 * persistence.MAX_LAB_VALUES
+    assert len(text) < persistence.MAX_LAB_BYTES
+
+
 @pytest.mark.parametrize("field, limit", [("name", persistence.MAX_NAME), ("message", persistence.MAX_MESSAGE),
                                           ("status", persistence.MAX_TEXT), ("arrays", persistence.MAX_TEXT)])
 def test_long_text_is_refused_with_its_limit(copy, field, limit):
@@ -412,6 +452,127 @@ def test_a_model_zip_bomb_is_refused_before_keras_unpacks_it(copy):
         members = [(info.filename, original.read(info)) for info in original.infolist()]
     npz(copy / "runs" / "1.keras", members + [("config.json.pad", (bytes(16 * MB) for _ in range(80)))])
     refused(copy, "1.keras: not a readable Keras model: member 'config.json.pad' unpacks to 1,342,177,280 bytes")
+
+
+def _rewrite_model(copy, **members):
+    """runs/1.keras with the members given replaced (bytes), the others as saved."""
+    file = copy / "runs" / "1.keras"
+    with zipfile.ZipFile(file) as original:
+        kept = {info.filename: original.read(info) for info in original.infolist()}
+    with zipfile.ZipFile(file, "w") as archive:
+        for name, data in {**kept, **members}.items():
+            archive.writestr(name, data)
+
+
+def _model_config(copy):
+    with zipfile.ZipFile(copy / "runs" / "1.keras") as archive:
+        return json.loads(archive.read("config.json"))
+
+
+@contextlib.contextmanager
+def resident(limit):
+    """Fails unless the process' resident memory grows by less than ``limit`` bytes inside (the kernel's
+    high-water mark, reset first: TensorFlow's own allocations count, which tracemalloc misses)."""
+    def high_water():
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) << 10 for line in status if line.startswith("VmHWM:"))
+
+    with open("/proc/self/clear_refs", "w") as reset:
+        reset.write("5")  # the high-water mark starts again from what is resident now
+    before = high_water()
+    yield
+    grown = high_water() - before
+    assert grown < limit, f"resident memory grew by {grown / MB:.0f} MB"
+
+
+def test_a_model_config_declaring_huge_layers_is_never_built(copy):
+    """config.json says Dense(700,000) and Conv2D(1,000,000): load_model built them (1.4 GB, 36 MB) before any
+    check.  The model is built from the run's architecture instead, so what config.json declares is not built."""
+    config = _model_config(copy)
+    layers = {layer["class_name"] + str(i): layer["config"] for i, layer in enumerate(config["config"]["layers"])}
+    layers["Conv2D1"]["filters"], layers["Dense4"]["units"] = 10**6, 700_000
+    _rewrite_model(copy, **{"config.json": json.dumps(config)})
+    with resident(300 * MB), bounded(limit=200 * MB):
+        model = load_lab(copy).runs[0].model
+    assert [layer.get_config().get("units") for layer in model.layers if "units" in layer.get_config()] == [64, 10]
+
+
+def test_an_architecture_outweighing_its_model_file_is_refused_before_it_is_built(copy):
+    edit(copy, lambda d: (d["runs"][0]["architecture"]["layers"][3]["params"].__setitem__("units", 65536),
+                          d["runs"][0].__setitem__("param_count", None)))
+    with resident(300 * MB):
+        refused(copy, "1.keras: member model.weights.h5 holds 488,820 bytes, too few for the 34,280,138",
+                "parameters of the run's architecture (4 bytes each): the model is not this run's")
+    edit(copy, lambda d: d["runs"][0].__setitem__("param_count", 1234))
+    refused(copy, "runs[0].param_count is 1,234, but the run's architecture has 34,280,138 parameters")
+
+
+def _weights(copy, build):
+    """runs/1.keras with its weights replaced by an HDF5 file that ``build(h5py.File)`` writes."""
+    import io
+
+    import h5py
+
+    out = io.BytesIO()
+    with h5py.File(out, "w") as h5:
+        build(h5)
+    _rewrite_model(copy, **{"model.weights.h5": out.getvalue() + bytes(488_820)})  # padded to the weights' size
+
+
+def test_weights_that_inflate_when_read_are_refused_before_keras_reads_them(copy):
+    _weights(copy, lambda h5: h5.create_dataset("layers/dense/vars/0", shape=(1 << 28,), dtype="f4",
+                                                 chunks=(1 << 20,), compression="gzip", fillvalue=0))
+    refused(copy, "1.keras: member model.weights.h5 refused: 'layers/dense/vars/0' brings the declared weights to "
+            "1,073,741,824 bytes, more than the")
+
+
+@pytest.mark.parametrize("what, build, message", [
+    ("external link", lambda h5: h5.__setitem__("layers", __import__("h5py").ExternalLink("/etc/passwd", "/")),
+     "'layers' is a link (ExternalLink)"),
+    ("text", lambda h5: h5.create_dataset("layers/x", data=np.array([b"run me"])), "holds |S6 values, not numbers"),
+    ("external data", lambda h5: h5.create_dataset("layers/x", shape=(4,), dtype="f4", external=[("/dev/zero", 0,
+                                                                                                    16)]),
+     "'layers/x' keeps its data outside the file"),
+])
+def test_weights_pointing_outside_their_file_are_refused(copy, what, build, message):
+    _weights(copy, build)
+    refused(copy, "1.keras: member model.weights.h5 refused: ", message)
+
+
+def test_a_model_file_swapped_after_its_checks_is_never_read(copy, monkeypatch):
+    """Keras opened the .keras again by its path after the zip checks: a FIFO swapped in then made loading
+    wait for ever.  Everything is read from the descriptor that was checked."""
+    checked = persistence._zip
+
+    def then_swap(file, *args, **kwargs):
+        archive = checked(file, *args, **kwargs)
+        if file.suffix == ".keras":
+            file.unlink()
+            os.mkfifo(file)
+        return archive
+
+    monkeypatch.setattr(persistence, "_zip", then_swap)
+    state = _load_in_time(copy)
+    assert not isinstance(state, LabFileError), state
+    assert state.runs[0].model is not None and (copy / "runs" / "1.keras").is_fifo()
+
+
+@pytest.mark.parametrize("member", ["runs/1.npz", "runs/1.keras"])
+def test_a_member_swapped_between_its_check_and_its_opening_is_refused(copy, member, tmp_path):
+    """_member checks a path (inside the lab, a regular file), and the file is opened after: another file put
+    in its place meanwhile (here a copy, so the same bytes, another inode) is refused, not read."""
+    checked = persistence._member
+
+    def then_swap(root, name, where):
+        found = checked(root, name, where)
+        if name == member:
+            shutil.copy(copy / member, tmp_path / "other")
+            os.replace(tmp_path / "other", copy / member)
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(persistence, "_member", then_swap)
+        refused(copy, f"{Path(member).name} was replaced by another file while the lab was loading")
 
 
 # -- fuzz: a real saved lab, damaged at random ---------------------------------------------------

@@ -87,3 +87,12 @@ def test_controls_show_settings_chosen_in_python():
     assert controls._param_widgets["alpha"].value == 0.1
     controls.show_settings(Settings.make(lr_schedule=lambda epoch: 0.01))
     assert controls.schedule.value == "custom"  # shown as it is, not as "constant"
+
+
+@pytest.mark.parametrize("rate", [10**400, -(10**400), float("nan"), float("inf")])
+def test_a_learning_rate_too_big_for_a_float_is_refused_as_a_setting(rate):
+    """Found by tests/test_fuzz_inputs.py: 10**400 raised OverflowError from math.isfinite."""
+    with pytest.raises(SettingsError, match=r"learning_rate: must be a positive number such as 0\.001"):
+        Settings.make(learning_rate=rate)
+    with pytest.raises(SettingsError, match=r"schedule: a custom schedule is saved as 'values'"):
+        Settings.make(schedule="custom", schedule_params={"values": [rate]})

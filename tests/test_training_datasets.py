@@ -364,3 +364,15 @@ def test_a_tf_data_generator_that_raises_is_named_with_its_own_error():
                                                                   tf.TensorSpec((), tf.int32)))
     with pytest.raises(datasets.DatasetError, match=r"failed after 3 images: ValueError: bad image 3; fix the code"):
         datasets.load(ds)
+
+
+def test_a_train_subset_leaving_out_fewer_images_than_classes_keeps_every_class():
+    """Found by tests/test_fuzz_inputs.py: 8 images of 2 classes, 3 held out for validation, train_subset=4
+    left 1 image out, and scikit-learn's stratified split raised ValueError (its test side needs 2)."""
+    x, y = np.random.default_rng(0).random((8, 4, 4)), np.arange(8) % 2
+    bundle = datasets.load((x, y), validation_split=0.375, train_subset=4, seed=0)
+    assert bundle.train_size == 4 and bundle.validation_size == 3
+    assert sorted(set(bundle.samples[1].tolist())) == [0, 1]
+    x, y = np.random.default_rng(0).random((9, 4, 4)), np.array([0, 0, 0, 0, 0, 0, 0, 1, 2])
+    bundle = datasets.load((x, y), validation_split=0, train_subset=7, seed=1)
+    assert bundle.train_size == 7 and sorted(set(bundle.samples[1].tolist())) == [0, 1, 2]

@@ -289,12 +289,28 @@ def _split(split, validation_split, train_subset, seed):
     if train_subset is not None:
         if train_subset < n_classes:
             raise DatasetError(f"train_subset={train_subset} cannot hold one image of each of the {n_classes} classes")
-        if train_subset < len(split):
+        if len(split) - n_classes < train_subset < len(split):
+            split = split.subset(_all_but(split.y, len(split) - train_subset, n_classes, seed))
+        elif train_subset < len(split):
             keep, _ = train_test_split(
                 np.arange(len(split)), train_size=int(train_subset), stratify=split.y, random_state=seed
             )
             split = split.subset(np.sort(keep))
     return split, validation
+
+
+def _all_but(y, drop, n_classes, seed):
+    """Indices of all but ``drop`` images, each dropped from the class with the most images then.  For
+    fewer left out than classes, where scikit-learn's stratified split raises (its test side needs an
+    image of each class); the subset keeps every class, as ``train_subset >= n_classes`` leaves enough."""
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(y, minlength=n_classes)
+    kept = np.ones(len(y), bool)
+    for _ in range(drop):
+        biggest = int(counts.argmax())
+        kept[rng.choice(np.flatnonzero(kept & (y == biggest)))] = False
+        counts[biggest] -= 1
+    return np.flatnonzero(kept)
 
 
 # Embedded data -----------------------------------------------------------

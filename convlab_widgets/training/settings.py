@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,8 @@ def _whole(name, value, low, high, *, optional=False):
 
 def _learning_rate(value):
     value = _plain_number(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    # Compared, not converted: float(10**400) raises OverflowError; NaN fails the comparison.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= sys.float_info.max:
         raise SettingsError("learning_rate", f"must be a positive number such as 0.001, got {_shown(value)}")
     return float(value)
 
@@ -117,7 +118,7 @@ def _tabulated(params):
     """A custom schedule as saved: its planned values (see ``Settings.to_dict``)."""
     values = params.get("values")
     if not isinstance(values, list) or not values or len(values) > MAX_EPOCHS or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in values):
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= sys.float_info.max for v in values):
         raise TypeError(f"a custom schedule is saved as 'values', a list of 1 to {MAX_EPOCHS:,} positive numbers")
     values = [float(v) for v in values]
     return schedules.Custom(lambda epoch: values[min(epoch, len(values) - 1)])
