@@ -156,7 +156,8 @@ def subset():
 
 
 @pytest.mark.xfail(keras.backend.backend() == "jax", strict=True,
-                   reason="open (#12): the 300-image memorising run on JAX's numbers does not reach the detector's threshold")
+                   reason="open (#12): with JAX's own initial draws this seed's validation loss rises "
+                          "0.203 to 0.217 only (TensorFlow: to 0.234), within the detector's noise bound")
 @pytest.mark.slow
 def test_a_large_dense_net_on_300_images_is_caught_memorising(subset):
     epochs = train(dense_net(dropout=False), subset, epochs=40, learning_rate=3e-3)

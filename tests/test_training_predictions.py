@@ -37,7 +37,8 @@ def test_every_epoch_predicts_every_digits_validation_image(real_run):
 
 
 @pytest.mark.xfail(keras.backend.backend() == "jax", strict=True,
-                   reason="open (#12): JAX splitting each batch over 2 devices leaves the last partial validation batch out of val_accuracy, not out of the predictions")
+                   reason="open (#12): JAX splitting each batch over 2 devices leaves the last partial "
+                          "validation batch out of val_accuracy, not out of the predictions")
 def test_a_model_that_outputs_logits_still_gives_probabilities():
     data = datasets.load("digits", train_subset=300)
     arch = Architecture(input_shape=(8, 8, 1), num_classes=10, output="logits")
@@ -47,7 +48,7 @@ def test_a_model_that_outputs_logits_still_gives_probabilities():
     assert run.wait(timeout=120) and run.status == "completed", run.error
     [snapshot] = run.predictions
     images, _ = data.validation_images(snapshot.indices)
-    logits = np.asarray(run.model(images, training=False), dtype=np.float64)
+    logits = np.asarray(keras.ops.convert_to_numpy(run.model(images, training=False)), dtype=np.float64)
     assert logits.max() > 1 or logits.min() < 0  # really logits
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
