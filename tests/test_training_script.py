@@ -35,7 +35,7 @@ def test_exported_script_trains_one_epoch_standalone(tmp_path, name, schedule):
     else:
         assert f'os.environ.setdefault("KERAS_BACKEND", "{keras.backend.backend()}")' in text
         assert "class Batches(keras.utils.PyDataset)" in text and "import tensorflow" not in text
-    assert "BATCH_SIZE, DROP_REMAINDER, shuffle=True, seed=SEED)" in text
+    assert "BATCH_SIZE // PROCESSES, DROP_REMAINDER,\n                   shuffle=True, seed=SEED)" in text
     assert "keras.optimizers.RMSprop(learning_rate=LEARNING_RATE" in text
     assert name != "shapes" or "def make_shapes(count=2000, size=32, seed=0):" in text
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -59,3 +59,38 @@ def test_array_data_is_saved_beside_the_script(tmp_path):
     with np.load(tmp_path / "mine_data.npz") as saved:
         assert saved["x_train"].shape == (30, 8, 8, 1) and saved["x_val"].shape == (10, 8, 8, 1)
     compile(text, "mine.py", "exec")
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_an_exported_jax_script_trains_as_two_processes_with_jax_distributed(tmp_path):
+    """Beyond one machine with JAX's own engine: two local processes (jax.distributed over gloo), each
+    reading its share of every batch, agree on every number and save one model."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("jax.distributed: the JAX backend (the JAX legs of CI run it)")
+    data = datasets.load("digits", train_subset=200, seed=1)
+    run = Trainer(_arch(data), data).start(epochs=1, batch_size=32, seed=2)
+    assert run.wait(timeout=120) and run.status == "completed"
+    run.to_script(str(tmp_path / "train.py"))
+    coordinator = f"127.0.0.1:{_free_port()}"
+    processes = []
+    for index in range(2):
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XLA_FLAGS")}
+        env.update(JAX_COORDINATOR_ADDRESS=coordinator, JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(index))
+        processes.append(subprocess.Popen([sys.executable, "train.py", "--epochs", "2", "--output", "model.keras"],
+                                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True))
+    outputs = [process.communicate(timeout=300) for process in processes]
+    for index, (process, (out, err)) in enumerate(zip(processes, outputs)):
+        assert process.returncode == 0, err[-3000:]
+        assert f"Replicas: 2 cpu process {index + 1} of 2" in out
+    finals = [out.rsplit("val_loss: ", 1)[1].split()[0] for out, _ in outputs]
+    assert finals[0] == finals[1]  # one global model: both processes report the same validation loss
+    assert (tmp_path / "model.keras").exists()

@@ -30,6 +30,7 @@ Run it with:  python {filename} [--epochs N] [--batch-size N] [--output model.ke
 """
 import argparse
 import math
+import tempfile
 {imports}
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--epochs", type=int, default={epochs})
@@ -64,6 +65,7 @@ except ValueError:  # detect GPUs
     strategy = tf.distribute.MirroredStrategy()  # for CPU/GPU or multi-GPU machines
 print("Replicas:", strategy.num_replicas_in_sync)
 DROP_REMAINDER = isinstance(strategy, tf.distribute.TPUStrategy)  # TPUs need fixed batch shapes
+PROCESSES, PROCESS = 1, 0  # tf.distribute splits the batches itself
 '''),
     "jax": ('''import os
 
@@ -73,11 +75,22 @@ import jax
 import numpy as np
 import keras
 ''', '''
-# Distribution: every device JAX sees (TPU cores, GPUs, or CPU devices), each batch split across them.
+# Several processes (one per host of a TPU pod or a GPU cluster, or local CPU processes): set
+# JAX_COORDINATOR_ADDRESS (host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID for each.
+if os.environ.get("JAX_COORDINATOR_ADDRESS"):
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # how CPU processes talk; GPUs/TPUs have their own
+    jax.distributed.initialize(os.environ["JAX_COORDINATOR_ADDRESS"], int(os.environ["JAX_NUM_PROCESSES"]),
+                               int(os.environ["JAX_PROCESS_ID"]))
+PROCESSES, PROCESS = jax.process_count(), jax.process_index()
+if PROCESSES > 1 and SEED is None:
+    keras.utils.set_random_seed(0)  # every process must start from the same weights
+# Distribution: every device JAX sees (TPU cores, GPUs, or CPU devices), each batch split across them;
+# with several processes, each one reads its own share of every batch.
 DEVICES = jax.devices()
 if len(DEVICES) > 1:
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
-print("Replicas:", len(DEVICES), DEVICES[0].platform)
+    keras.distribution.set_distribution(keras.distribution.DataParallel(
+        devices=keras.distribution.list_devices(), auto_shard_dataset=PROCESSES == 1))
+print("Replicas:", len(DEVICES), DEVICES[0].platform, f"process {PROCESS + 1} of {PROCESSES}")
 # JAX splits each batch across the devices: a last partial batch may not split, so it is left out.
 DROP_REMAINDER = len(DEVICES) > 1 or DEVICES[0].platform == "tpu"
 '''),
@@ -91,6 +104,7 @@ import keras
 # PyTorch trains on one device here (the GPU when there is one): several would need one process each.
 print("Replicas:", 1)
 DROP_REMAINDER = False
+PROCESSES, PROCESS = 1, 0
 '''),
 }
 
@@ -117,8 +131,12 @@ _ARRAY_PIPELINE = '''
 {pipeline}
 
 (x_train, y_train), (x_val, y_val) = load_data()
-train_ds = batches(x_train, y_train, INPUT_SHAPE, BATCH_SIZE, DROP_REMAINDER, shuffle=True, seed=SEED)
-val_ds = None if x_val is None else batches(x_val, y_val, INPUT_SHAPE, BATCH_SIZE, DROP_REMAINDER, shuffle=False)
+# This process's share of the images, batched by its share of the global batch (one process: all of them).
+share = slice(PROCESS, None, PROCESSES)
+train_ds = batches(x_train[share], y_train[share], INPUT_SHAPE, BATCH_SIZE // PROCESSES, DROP_REMAINDER,
+                   shuffle=True, seed=SEED)
+val_ds = None if x_val is None else batches(x_val[share], y_val[share], INPUT_SHAPE, BATCH_SIZE // PROCESSES,
+                                            DROP_REMAINDER or PROCESSES > 1, shuffle=False)
 '''
 
 
@@ -157,8 +175,10 @@ def load_data():
 _FIT = '''
 callbacks = [{schedule_callback}]
 model.fit(train_ds, validation_data=val_ds, epochs=EPOCHS, callbacks=callbacks)
-model.save(args.output)
-print("Saved", args.output)
+# Saving gathers the variables from every process: each one saves, the first one to --output.
+SAVE_AS = args.output if PROCESS == 0 else os.path.join(tempfile.mkdtemp(), os.path.basename(args.output))
+model.save(SAVE_AS)
+print("Saved", SAVE_AS)
 '''
 
 
