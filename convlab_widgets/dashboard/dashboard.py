@@ -121,7 +121,7 @@ class Dashboard(widgets.VBox):
     def _use_color(self, run) -> None:
         color = getattr(run, "color", None) or DEFAULT_COLOR
         for panel in (self.loss, self.accuracy):
-            panel.use_color(color)
+            panel.use_run(color, getattr(run, "name", None))
 
     def say(self, text: str) -> None:
         """A message in the status line; the rest of what it shows stays."""
