@@ -434,3 +434,11 @@ def test_a_real_run_fills_every_panel(real_run):
     assert len(panels[2].marks["batch_lr"].x) > 0 and len(panels[2].planned.x) == 4
     assert panels[3].state == "filters" and panels[3].slider.max == 2
     assert "16 filters of 3×3, 1 input channel" in panels[3].caption.value
+
+
+def test_the_panels_never_grow_wider_than_a_narrow_output():
+    from convlab_widgets.dashboard.dashboard import Dashboard
+
+    grid = Dashboard().children[1]
+    assert grid.layout.grid_template_columns == "repeat(auto-fit, minmax(min(360px, 100%), 1fr))"
+    assert LossPanel().tools.layout.flex_flow == "row wrap"  # the chart's buttons wrap rather than overflow

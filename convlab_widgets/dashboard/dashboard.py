@@ -28,6 +28,9 @@ from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
 MAX_RENDERS_PER_S = 5
+# Two panels side by side where 360 px each fit; one, never wider than the output, where they do not (a
+# narrow window, a side panel): a fixed 360-px minimum would push the charts' right edge out of sight.
+GRID_COLUMNS = "repeat(auto-fit, minmax(min(360px, 100%), 1fr))"
 
 
 class Dashboard(widgets.VBox):
@@ -47,7 +50,7 @@ class Dashboard(widgets.VBox):
         grid = widgets.GridBox(
             [self.loss.widget, self.accuracy.widget, self.learning_rate.widget, self.filters.widget,
              self.confusion.widget, self.predictions.widget],
-            layout=widgets.Layout(grid_template_columns="repeat(auto-fit, minmax(360px, 1fr))", grid_gap="4px",
+            layout=widgets.Layout(grid_template_columns=GRID_COLUMNS, grid_gap="4px",
                                   width="100%"),
         )
         super().__init__([self.monitor, grid, self.activations.widget], **kwargs)

@@ -175,7 +175,8 @@ class _CurvePanel:
         self.enlarge = _tool("enlarge", "expand", "Show this chart across the notebook's width; click again to "
                                                   "return")
         self.enlarge.observe(self._enlarged, names="value")
-        self.tools = widgets.HBox([*tools, self.enlarge], layout=widgets.Layout(justify_content="flex-end"))
+        self.tools = widgets.HBox([*tools, self.enlarge],
+                                  layout=widgets.Layout(justify_content="flex-end", flex_flow="row wrap"))
         self.widget = widgets.VBox([self.tools, self.figure, self.legend], layout=widgets.Layout(min_width="300px"))
         self._drawn = {}
         self._history = None
