@@ -22,7 +22,12 @@ READOUT_STYLE = {"opacity": 0.95, "font-size": "15px"}  # a point's hover text
 
 def title(text: str) -> widgets.HTML:
     """A panel title above a figure (``text`` is markup: escape what came from a user)."""
-    return widgets.HTML(f'<div style="font-size: {TITLE_STYLE["font-size"]}; text-align: center">{text}</div>')
+    return widgets.HTML(title_html(text))
+
+
+def title_html(text: str) -> str:
+    """A title's markup, for a title whose text changes."""
+    return f'<div style="font-size: {TITLE_STYLE["font-size"]}; text-align: center">{text}</div>'
 
 
 def text_html(text: str, italic: bool = False) -> str:
