@@ -11,7 +11,7 @@ import pytest
 
 from convlab_widgets.dashboard import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 from convlab_widgets.dashboard.imaging import BLUE, GAP, GAP_COLOR, RED, encode_png, filter_mosaic
-from convlab_widgets.dashboard.panels import NO_CONV2D_MESSAGE, WAITING_MESSAGE
+from convlab_widgets.dashboard.panels import NO_CONV2D_MESSAGE, WAITING_MESSAGE, _log_range
 from convlab_widgets.training.history import RunHistory
 
 from .test_dashboard_history import batch, epoch_end, event, filters, real_run, started  # noqa: F401 (fixture)
@@ -232,6 +232,15 @@ def test_the_loss_axis_zooms_to_the_data_after_the_first_epoch():
     assert ticks[0] == panel.y_scale.min and ticks[-1] == panel.y_scale.max and 4 <= len(ticks) <= 7
 
 
+@pytest.mark.parametrize("low, high, expected", [
+    (0.17, 2.6, [0.1, 0.2, 0.5, 1, 2, 5]), (0.2, 2.0, [0.2, 0.5, 1, 2]), (0.3, 0.4, [0.2, 0.5]),
+    (1e-4, 3.0, [1e-4, 1e-3, 1e-2, 1e-1, 1, 10]),
+])
+def test_a_log_axis_ends_on_1_2_5_ticks_around_the_data(low, high, expected):
+    bottom, top, ticks = _log_range(low, high)
+    assert ticks.tolist() == pytest.approx(expected) and (bottom, top) == pytest.approx((expected[0], expected[-1]))
+
+
 def test_the_loss_axis_can_be_logarithmic():
     panel = LossPanel()
     history = history_with()  # losses from 2.0 down to 0.25
@@ -241,10 +250,10 @@ def test_the_loss_axis_can_be_logarithmic():
     assert isinstance(panel.y_scale, bqplot.LogScale) and panel.y_axis.scale is panel.y_scale
     marks = list(panel.marks.values()) + panel.extra_marks + panel.overlays["other"].marks
     assert all(mark.scales["y"] is panel.y_scale for mark in marks)
-    assert (panel.y_scale.min, panel.y_scale.max) == (0.1, 10.0) and "log" in panel.y_axis.label
-    assert panel.y_axis.tick_values.tolist() == pytest.approx([0.1, 0.2, 0.5, 1, 2, 5, 10])
+    assert (panel.y_scale.min, panel.y_scale.max) == (0.2, 2.0) and panel.y_axis.label == "loss (log scale)"
+    assert panel.y_axis.tick_values.tolist() == pytest.approx([0.2, 0.5, 1, 2])
     panel.log_y.value = False
-    assert isinstance(panel.y_scale, bqplot.LinearScale) and panel.y_axis.label == "Loss"
+    assert isinstance(panel.y_scale, bqplot.LinearScale) and panel.y_axis.label == "loss"
     assert all(mark.scales["y"] is panel.y_scale for mark in marks)
 
 

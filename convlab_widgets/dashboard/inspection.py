@@ -67,7 +67,8 @@ class PredictionsGrid:
         self.page_size = page_size
         self.shown = page_size  # images drawn; the learner's "show more" raises it
         self.body = widgets.HTML(text_html(WAITING_PREDICTIONS, italic=True))
-        self.more = widgets.Button(description="show more", layout=widgets.Layout(display="none", align_self="center"))
+        self.more = widgets.Button(description="show more",
+                                   layout=widgets.Layout(display="none", align_self="center", width="auto"))
         self.more.on_click(self._show_more)
         self.widget = widgets.VBox([title("Predictions"), self.body, self.more],
                                    layout=widgets.Layout(min_width="300px"))

@@ -121,12 +121,15 @@ def _linear_range(low, high):
 
 
 def _log_range(low, high):
-    """Whole decades around ``[low, high]``; with 2× and 5× ticks when it spans at most two decades."""
-    bottom, top = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    top = max(top, bottom + 1)
-    factors = (1, 2, 5) if top - bottom <= 2 else (1,)
-    ticks = [f * 10.0 ** k for k in range(bottom, top) for f in factors] + [10.0 ** top]
-    return 10.0 ** bottom, 10.0 ** top, np.array(ticks)
+    """Bounds and ticks on 1, 2 and 5 times powers of ten around ``[low, high]``; whole decades only
+    when the data spans more than two, where 2 and 5 would crowd the axis."""
+    decades = range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+    factors = (1, 2, 5) if math.log10(high / low) <= 2 else (1,)
+    candidates = sorted(round(f * 10.0 ** k, 12) for k in decades for f in factors)
+    bottom = max(v for v in candidates if v <= low * (1 + 1e-9))
+    top = min(v for v in candidates if v >= high * (1 - 1e-9) and v > bottom)
+    ticks = [v for v in candidates if bottom <= v <= top]
+    return bottom, top, np.array(ticks)
 
 
 def _set_ticks(axis, values):
@@ -455,7 +458,7 @@ class LossPanel(_MetricPanel):
         for mark in marks:
             mark.scales = {**mark.scales, "y": self.y_scale}
         self.y_axis.scale = self.y_scale
-        self.y_axis.label = "Loss (log scale)" if change["new"] else "Loss"
+        self.y_axis.label = f"{self.metric} (log scale)" if change["new"] else self.metric
         self._y_range = None
         self._fit_y()
 
