@@ -19,3 +19,38 @@ def test_the_output_layer_is_a_closing_dense_with_one_unit_per_class():
     assert output_index([], 10) is None
     builder = Builder(Architecture((8, 8, 1), 10, layers=[("Conv2D", {}), *HEAD]))
     assert builder.view["output_index"] == 2
+
+
+def test_a_layer_after_the_output_is_moved_above_it_not_given_a_second_softmax():
+    arch = Architecture((8, 8, 1), 10, layers=[("Conv2D", {}), *HEAD, ("Dropout", {})])
+    (problem,) = arch.summary().errors
+    assert problem.message == "Dropout #4: comes after the output layer, Dense #3; move it above the output"
+    assert problem.fix == {"label": "Move above output", "actions": [{"op": "move", "index": 3, "to": 2}]}
+    arch.apply(problem.fix["actions"])
+    assert [entry.type for entry in arch] == ["Conv2D", "Flatten", "Dropout", "Dense"]
+    assert arch.summary().is_valid
+    closing = Architecture((8, 8, 1), 10, layers=[("Flatten", {}), ("Dense", {"units": 10}), ("Activation", {})])
+    assert "Move above output" not in str(closing.summary().errors)  # an Activation closes a head
+
+
+def test_a_pool_too_big_for_its_input_is_offered_the_pool_size_that_fits():
+    arch = Architecture((3, 3, 1), 10, layers=[("MaxPooling2D", {"pool_size": 4}), *HEAD])
+    (problem,) = arch.summary().errors
+    assert problem.message == ("MaxPooling2D #1 receives 3×3×1: a 4×4 pool cannot fit; use pool_size=3, "
+                               "the largest that fits, or remove this pool")
+    assert problem.fix["label"] == "Use pool_size=3"
+    arch.apply(problem.fix["actions"])
+    assert arch.summary().is_valid and arch.summary()[0].output_shape == (1, 1, 1)
+    tall = Architecture((5, 2, 1), 10, layers=[("MaxPooling2D", {"pool_size": 3}), *HEAD]).summary().errors[0]
+    assert tall.fix["label"] == "Use pool_size=(3, 2)"
+
+
+def test_a_pool_error_names_the_stride_that_shrank_the_image():
+    arch = Architecture((8, 8, 1), 10, layers=[("Conv2D", {"strides": 2}), ("MaxPooling2D", {"pool_size": 4}),
+                                               *HEAD])
+    problem = arch.summary().errors[0]
+    assert problem.message.startswith("MaxPooling2D #2 receives 3×3×32 (Conv2D #1's strides=2 shrank it): "
+                                      "a 4×4 pool cannot fit")
+    unstrided = Architecture((3, 3, 1), 10, layers=[("Conv2D", {"padding": "same"}),
+                                                    ("MaxPooling2D", {"pool_size": 4}), *HEAD])
+    assert "strides" not in unstrided.summary().errors[0].message  # no stride to blame
