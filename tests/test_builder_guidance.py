@@ -1,7 +1,7 @@
 """What the builder tells a first-time user: where a clicked card goes, how to fix a layer after the
 output or a pool too big for its input, and why Train waits."""
 
-from convlab_widgets import Architecture, Builder
+from convlab_widgets import Architecture, Builder, ConvLab
 from convlab_widgets.builder_view import output_index
 
 HEAD = [("Flatten", {}), ("Dense", {"units": 10, "activation": "softmax"})]
@@ -54,3 +54,22 @@ def test_a_pool_error_names_the_stride_that_shrank_the_image():
     unstrided = Architecture((3, 3, 1), 10, layers=[("Conv2D", {"padding": "same"}),
                                                     ("MaxPooling2D", {"pool_size": 4}), *HEAD])
     assert "strides" not in unstrided.summary().errors[0].message  # no stride to blame
+
+
+def test_train_is_disabled_with_the_reason_while_the_architecture_is_invalid():
+    lab = ConvLab(dataset="digits", architecture=Architecture((8, 8, 1), 10, layers=[("Conv2D", {}), *HEAD]))
+    button, blocked = lab.controls.train_button, lab.controls.blocked
+    assert not button.disabled and blocked.layout.display == "none"
+    lab.architecture.add("Dropout")
+    assert button.disabled and blocked.layout.display is None
+    assert "Dropout #4: comes after the output layer" in blocked.value and "Dropout #4" in button.tooltip
+    lab.controls.show("completed")  # a run ending does not enable it
+    assert button.disabled
+    lab.architecture.remove(3)
+    assert not button.disabled and blocked.value == "" and button.tooltip == "Train the architecture above"
+
+
+def test_the_reason_reaches_html_escaped():
+    lab = ConvLab(dataset="digits", architecture=Architecture((8, 8, 1), 10, layers=HEAD))
+    lab.controls.block_training("<b>x</b>")
+    assert "&lt;b&gt;x&lt;/b&gt;" in lab.controls.blocked.value
