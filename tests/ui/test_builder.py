@@ -248,3 +248,17 @@ def test_keyboard_redo_after_keyboard_undo_keeps_the_focus(builder):
     nb.page.keyboard.press("Control+Shift+Z")
     wait_revision_after(nb, before)
     assert nb.eval(TYPES) == ["Conv2D", "Flatten", "Dense"]
+
+
+def test_narrow_headings_do_not_run_into_each_other(builder):
+    nb = builder
+    nb.page.set_viewport_size({"width": 700, "height": 900})
+    nb.page.wait_for_timeout(300)
+    spilled = nb.page.evaluate("""() => [...document.querySelectorAll('.convlab-stack-head > span')]
+        .filter((span) => span.offsetParent && span.scrollWidth > span.clientWidth + 1)
+        .map((span) => span.textContent)""")
+    assert spilled == []  # each heading fits its column: "output shape" wraps rather than run into "params"
+    input_shape = nb.page.locator(".convlab-input-row .convlab-shape").bounding_box()
+    first_shape = nb.page.locator(".convlab-row[data-index='0'] .convlab-row-main .convlab-shape").bounding_box()
+    assert abs(input_shape["x"] - first_shape["x"]) < 2  # the input's shape is in the shape column
+    nb.screenshot("builder_head_700", selector=".convlab-builder")
