@@ -451,3 +451,12 @@ def test_the_panels_never_grow_wider_than_a_narrow_output():
     grid = Dashboard().children[1]
     assert grid.layout.grid_template_columns == "repeat(auto-fit, minmax(min(360px, 100%), 1fr))"
     assert LossPanel().tools.layout.flex_flow == "row wrap"  # the chart's buttons wrap rather than overflow
+
+
+def test_escape_in_the_browser_puts_an_enlarged_chart_back():
+    from convlab_widgets.dashboard.dashboard import Dashboard
+
+    dashboard = Dashboard()
+    dashboard.accuracy.enlarge.value = True
+    dashboard.monitor._on_message(dashboard.monitor, {"escape": 1}, [])  # what monitor.js sends on Escape
+    assert not dashboard.accuracy.enlarge.value and dashboard.accuracy.figure.layout.height == "240px"

@@ -63,6 +63,7 @@ class Dashboard(widgets.VBox):
         # thread follows a run (wait=True): one drawer at a time.
         self._lock = threading.RLock()
         self.monitor.on_beat(self.pump)
+        self.monitor.on_escape(self.shrink_charts)
 
     # -- what to watch --------------------------------------------------------------------------
 
@@ -125,6 +126,11 @@ class Dashboard(widgets.VBox):
         color = getattr(run, "color", None) or DEFAULT_COLOR
         for panel in (self.loss, self.accuracy):
             panel.use_run(color, getattr(run, "name", None))
+
+    def shrink_charts(self) -> None:
+        """Put an enlarged chart back in its place (Escape in the browser)."""
+        for panel in (self.loss, self.accuracy, self.learning_rate):
+            panel.enlarge.value = False
 
     def say(self, text: str) -> None:
         """A message in the status line; the rest of what it shows stays."""
