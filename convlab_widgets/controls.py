@@ -64,7 +64,7 @@ class Controls(widgets.VBox):
                                            tooltip=TRAIN_TOOLTIP)
         self.pause_button = widgets.Button(description="Pause", icon="pause", disabled=True)
         self.resume_button = widgets.Button(description="Resume", icon="play", disabled=True)
-        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.note = widgets.HTML()
         self.blocked = widgets.HTML(layout=widgets.Layout(display="none"))
         self._blocker = ""
@@ -126,11 +126,15 @@ class Controls(widgets.VBox):
                         *self._param_widgets.values()):
             control.disabled = busy
         self.train_button.disabled = busy or bool(self._blocker)
+        # A disabled button keeps its colour at reduced opacity, and a faded red Stop still reads as
+        # "press me": the colour goes with the ability to act.
+        self.train_button.button_style = "" if self.train_button.disabled else "primary"
         self.learning_rate.disabled = running or (busy and not can_pause)
         self.pause_button.disabled = not (running and can_pause)
         self.pause_button.tooltip = "" if can_pause else "this run cannot pause (your own model.fit)"
         self.resume_button.disabled = not paused
         self.stop_button.disabled = not busy
+        self.stop_button.button_style = "danger" if busy else ""
 
     def block_training(self, reason: str) -> None:
         """Disable Train while ``reason`` says why the architecture cannot train ("" enables it again):

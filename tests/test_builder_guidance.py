@@ -73,3 +73,18 @@ def test_the_reason_reaches_html_escaped():
     lab = ConvLab(dataset="digits", architecture=Architecture((8, 8, 1), 10, layers=HEAD))
     lab.controls.block_training("<b>x</b>")
     assert "&lt;b&gt;x&lt;/b&gt;" in lab.controls.blocked.value
+
+
+def test_only_a_button_that_can_be_pressed_wears_its_colour():
+    from convlab_widgets.controls import Controls
+
+    controls = Controls()
+    assert controls.stop_button.disabled and controls.stop_button.button_style == ""
+    assert controls.train_button.button_style == "primary"
+    controls.show("running")
+    assert not controls.stop_button.disabled and controls.stop_button.button_style == "danger"
+    assert controls.train_button.disabled and controls.train_button.button_style == ""
+    controls.show("completed")
+    assert controls.stop_button.button_style == "" and controls.train_button.button_style == "primary"
+    controls.block_training("Dense #2: outputs 3 values but there are 10 classes")
+    assert controls.train_button.button_style == ""
