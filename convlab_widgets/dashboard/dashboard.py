@@ -81,7 +81,7 @@ class Dashboard(widgets.VBox):
     def _watch(self, run) -> None:
         self._run = run
         self._source = run.events.subscribe()
-        self._use_color(run)
+        self._use_run(run)
         self.history = run.record  # the run's own record, which its training thread feeds
         self._progress = {"status": "starting", "started": time.time()}
         self._look_inside(run, getattr(run, "data", None))
@@ -106,7 +106,7 @@ class Dashboard(widgets.VBox):
         self._assert_kernel_thread()
         with self._lock:
             self._run, self._source = run, None
-            self._use_color(run)
+            self._use_run(run)
             self.history = run.record
             self._progress = _progress_of(run)
             self._look_inside(run, getattr(run, "data", None) or data)
@@ -122,7 +122,7 @@ class Dashboard(widgets.VBox):
             for panel in (self.loss, self.accuracy):
                 panel.overlay(entries)
 
-    def _use_color(self, run) -> None:
+    def _use_run(self, run) -> None:
         color = getattr(run, "color", None) or DEFAULT_COLOR
         for panel in (self.loss, self.accuracy):
             panel.use_run(color, getattr(run, "name", None))

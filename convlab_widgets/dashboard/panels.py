@@ -305,7 +305,7 @@ class _MetricPanel(_CurvePanel):
         name = f"{curve.label} {self.metric}"
         return f"{name} ({self.run_name})" if self.run_name else name
 
-    def use_run(self, color, name=None):
+    def use_run(self, color: str, name: str | None = None) -> None:
         """Draw the watched run in its own colour, the one it has in the runs table and overlays,
         and name it in the hover readout."""
         if (color, name) == (self.color, self.run_name):

@@ -195,7 +195,8 @@ CONTRAST = """(selector) => {
     const node = document.querySelector(selector);
     let back = node;
     while (back && (getComputedStyle(back).backgroundColor === 'rgba(0, 0, 0, 0)')) back = back.parentElement;
-    const [a, b] = [luminance(rgb(getComputedStyle(node).color)), luminance(rgb(getComputedStyle(back).backgroundColor))];
+    const a = luminance(rgb(getComputedStyle(node).color));
+    const b = luminance(rgb(getComputedStyle(back).backgroundColor));
     return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
 }"""
 

@@ -16,7 +16,8 @@ r2 = run("run 2", r1, ["Dense(64→32)", "2→3 epochs", "lr 0.001→0.003", "+D
 t = RunsTable(); t.show([r1, r2], live=r2)
 t
 '''
-SPILLED = """() => [...document.querySelectorAll('.convlab-runs-head .widget-html-content, .convlab-runs-number .widget-html-content')]
+SPILLED = """() => [...document.querySelectorAll(
+        '.convlab-runs-head .widget-html-content, .convlab-runs-number .widget-html-content')]
     .filter((node) => node.scrollWidth > node.clientWidth + 1).map((node) => node.textContent)"""
 REACH = """() => {
     const scroll = document.querySelector('.convlab-runs-scroll').getBoundingClientRect();
