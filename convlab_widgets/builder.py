@@ -132,6 +132,16 @@ class Builder(anywidget.AnyWidget):
     def redo(self) -> bool:
         return self._step(self._redo, self._undo)
 
+    def cannot_train(self) -> str:
+        """Why the architecture cannot train now, in the stack's own words; "" when it can.  The lab
+        disables Train with it, so the button never looks ready for a model that will not build."""
+        problems = self.view["problems"]
+        if problems:
+            more = len(problems) - 1
+            return problems[0]["message"] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+        mismatch = self.view["data_mismatch"]
+        return mismatch["text"] if mismatch else ""
+
     def on_data_fix(self, callback) -> None:
         """``callback(action)`` when the learner clicks a fix for an input that is not the data:
         ``"adapt"`` (make the input the data's) or a dataset name (switch the data to it)."""

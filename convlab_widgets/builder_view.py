@@ -113,6 +113,16 @@ def label(layer_type: str, params: dict) -> str:
     return " ".join(part for part in parts if part)
 
 
+def output_index(rows: list, num_classes: int) -> int | None:
+    """Where the classifier's head starts, so that a clicked palette card goes above it: the last row
+    when it is a Dense with one unit per class, or that Dense when an Activation closes the stack.
+    None when the stack has no head yet (a card then goes at the end)."""
+    end = len(rows) - (1 if rows and rows[-1]["type"] == "Activation" else 0)
+    if end and rows[end - 1]["type"] == "Dense" and rows[end - 1]["params"].get("units") == num_classes:
+        return end - 1
+    return None
+
+
 def view(summary, *, dataset: str, revision: int, can_undo: bool, can_redo: bool, dataset_locked: bool = False,
          data_mismatch: dict | None = None) -> dict:
     data = summary.to_dict()
@@ -135,6 +145,7 @@ def view(summary, *, dataset: str, revision: int, can_undo: bool, can_redo: bool
         "input_shape": data["input_shape"],
         "num_classes": data["num_classes"],
         "rows": rows,
+        "output_index": output_index(rows, data["num_classes"]),
         "totals": {
             "params": data["total_params"],
             "trainable": data["trainable_params"],

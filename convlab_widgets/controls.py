@@ -23,6 +23,7 @@ from .training.status import ACTIVE
 from .widget_base import TOOLTIP, check_keywords
 
 _WIDE = {"description_width": "initial"}
+TRAIN_TOOLTIP = "Train the architecture above"
 # widget name -> Settings field
 _FIELDS = {"dataset": "dataset", "subset": "train_subset", "epochs": "epochs", "batch_size": "batch_size",
            "optimizer": "optimizer", "learning_rate": "learning_rate"}
@@ -60,11 +61,14 @@ class Controls(widgets.VBox):
                                          layout=widgets.Layout(width="190px"))
         self.schedule_params = widgets.HBox()
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play",
-                                           tooltip="Train the architecture above")
+                                           tooltip=TRAIN_TOOLTIP)
         self.pause_button = widgets.Button(description="Pause", icon="pause", disabled=True)
         self.resume_button = widgets.Button(description="Resume", icon="play", disabled=True)
-        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.note = widgets.HTML()
+        self.blocked = widgets.HTML(layout=widgets.Layout(display="none"))
+        self._blocker = ""
+        self._status, self._can_pause = None, True  # the run's state as last shown
         self._param_widgets: dict = {}
         self._listeners: list = []
         rows = [
@@ -74,6 +78,7 @@ class Controls(widgets.VBox):
                          layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox([self.train_button, self.pause_button, self.resume_button, self.stop_button, self.note],
                          layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
+            self.blocked,
         ]
         super().__init__(rows, **kwargs)
         self.add_class("convlab-controls")
@@ -113,17 +118,33 @@ class Controls(widgets.VBox):
 
     def show(self, status: str | None, *, can_pause: bool = True) -> None:
         """Enable what makes sense for the current run in ``status`` (None: no run yet)."""
+        self._status, self._can_pause = status, can_pause
         running = status in ("starting", "running")
         paused = status == "paused"
         busy = status in ACTIVE
         for control in (self.dataset, self.subset, self.epochs, self.batch_size, self.optimizer, self.schedule,
-                        *self._param_widgets.values(), self.train_button):
+                        *self._param_widgets.values()):
             control.disabled = busy
+        self.train_button.disabled = busy or bool(self._blocker)
+        # A disabled button keeps its colour at reduced opacity, and a faded red Stop still reads as
+        # "press me": the colour goes with the ability to act.
+        self.train_button.button_style = "" if self.train_button.disabled else "primary"
         self.learning_rate.disabled = running or (busy and not can_pause)
         self.pause_button.disabled = not (running and can_pause)
         self.pause_button.tooltip = "" if can_pause else "this run cannot pause (your own model.fit)"
         self.resume_button.disabled = not paused
         self.stop_button.disabled = not busy
+        self.stop_button.button_style = "danger" if busy else ""
+
+    def block_training(self, reason: str) -> None:
+        """Disable Train while ``reason`` says why the architecture cannot train ("" enables it again):
+        a button that looks ready and then refuses teaches nothing."""
+        self._blocker = reason
+        self.train_button.tooltip = f"Fix the architecture first: {reason}" if reason else TRAIN_TOOLTIP
+        self.blocked.value = (f'<span style="color: #8e1b1b">Train waits for the architecture: {escape(reason)}</span>'
+                              if reason else "")
+        self.blocked.layout.display = None if reason else "none"
+        self.show(self._status, can_pause=self._can_pause)
 
     def say(self, text: str) -> None:
         """A one-line note beside the buttons (escaped)."""

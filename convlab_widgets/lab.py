@@ -70,7 +70,9 @@ class ConvLab(widgets.VBox):
         self.builder.on_data_fix(self._data_fix)
         self.dashboard.monitor.observe(self._on_monitor, names="state")
         self.builder.observe(lambda _change: self.dashboard.show_architecture(self.architecture), names="view")
+        self.builder.observe(lambda _change: c.block_training(self.builder.cannot_train()), names="view")
         self.dashboard.show_architecture(self.architecture)
+        c.block_training(self.builder.cannot_train())
         self._preview_schedule()
 
     def __repr__(self) -> str:

@@ -33,14 +33,22 @@ class Monitor(anywidget.AnyWidget):
         super().__init__(**kwargs)
         answer_while_blocked(self)
         self._beat_callbacks = []
+        self._escape_callbacks = []
         self.on_msg(self._on_message)
 
     def on_beat(self, callback) -> None:
         """Call ``callback()`` on the main thread at every heartbeat."""
         self._beat_callbacks.append(callback)
 
+    def on_escape(self, callback) -> None:
+        """Call ``callback()`` when Escape is pressed inside the dashboard this monitor is part of."""
+        self._escape_callbacks.append(callback)
+
     def _on_message(self, _widget, content, _buffers) -> None:
         note_widget_message()
         if "beat" in content:
             for callback in list(self._beat_callbacks):
+                callback()
+        if "escape" in content:
+            for callback in list(self._escape_callbacks):
                 callback()

@@ -18,17 +18,28 @@ from .html import escape
 from .training.status import ACTIVE
 from .widget_base import TOOLTIP
 
+# (heading, width, a number: right-aligned in tabular figures, so digits line up down the column)
 COLUMNS = (
-    ("", "1.8em"), ("", "1.2em"), ("run", "7.6em"), ("parameters", "6.4em"), ("best val acc", "4.8em"),
-    ("final val acc", "4.8em"), ("train−val gap", "5.4em"), ("epochs", "4.3em"), ("time", "3.4em"),
-    ("status", "6.4em"), ("", "10.2em"), ("", "2.8em"),
+    ("", "1.8em", False), ("", "1.2em", False), ("run", "7.6em", False), ("parameters", "90px", True),
+    ("best val acc", "58px", True), ("final val acc", "58px", True), ("train−val gap", "72px", True),
+    ("epochs", "64px", True), ("time", "46px", True), ("status", "84px", False), ("", "max-content", False),
 )
+# The actions stay at the right edge of a narrow output while the numbers scroll under them, and the
+# scroll bar is drawn (overlay scroll bars hide it until touched, so nobody knows the table scrolls).
 STYLE = """<style>
 .convlab-runs .convlab-runs-cell, .convlab-runs .convlab-runs-cell .widget-label,
 .convlab-runs .convlab-runs-cell input { font-size: 14px; }
 .convlab-runs .convlab-runs-head .widget-html-content { font-weight: bold; font-size: 14px; line-height: 1.2; }
 .convlab-runs .widget-html-content { font-size: 14px; line-height: 1.3; }
+.convlab-runs .convlab-runs-number .widget-html-content { text-align: right; font-variant-numeric: tabular-nums;
+  padding-right: 4px; }
 .convlab-runs .convlab-runs-changes .widget-html-content { color: #444; margin-bottom: 6px; }
+.convlab-runs .convlab-runs-actions { position: sticky; right: 0; background: var(--jp-layout-color0, #fff);
+  box-shadow: -6px 0 6px -6px rgba(0, 0, 0, 0.35); }
+.convlab-runs .convlab-runs-scroll { scrollbar-width: auto; scrollbar-color: #8a939c #e8ebee; }
+.convlab-runs .convlab-runs-scroll::-webkit-scrollbar { height: 12px; }
+.convlab-runs .convlab-runs-scroll::-webkit-scrollbar-thumb { background: #8a939c; border-radius: 6px; }
+.convlab-runs .convlab-runs-scroll::-webkit-scrollbar-track { background: #e8ebee; }
 </style>"""
 EMPTY_MESSAGE = "No runs yet: press Train. Every run is kept here to compare with the next."
 
@@ -49,14 +60,23 @@ class RunsTable(widgets.VBox):
         self._rows = {}  # key -> _Row
         self._params = {}  # key -> parameter count (an architecture snapshot never changes)
         self.rows = widgets.VBox(layout=widgets.Layout(width="100%", overflow="auto hidden"))
+        self.rows.add_class("convlab-runs-scroll")
         self.empty = widgets.HTML(f"<i>{EMPTY_MESSAGE}</i>")
         title = widgets.HTML('<div style="font-size: 18px; margin: 6px 0 2px">Runs '
                              '<span style="font-size: 14px; color: #555">— tick runs to overlay them on the loss '
                              'and accuracy panels; click a name to rename it</span></div>')
-        super().__init__([widgets.HTML(STYLE), title, self.empty, self.rows],
+        # Each run's "what changed" line can be long; a lesson of ten runs reads better without them.
+        self.show_changes = widgets.ToggleButton(value=True, description="what changed", icon="list",
+                                                 tooltip="show or hide the line under each run that says what "
+                                                         "changed since the run before it",
+                                                 layout=widgets.Layout(width="auto"))
+        self.show_changes.observe(self._changes_shown, names="value")
+        heading = widgets.HBox([title, self.show_changes], layout=widgets.Layout(
+            align_items="center", flex_flow="row wrap", justify_content="space-between"))
+        super().__init__([widgets.HTML(STYLE), heading, self.empty, self.rows],
                          layout=widgets.Layout(width="100%", padding="4px"))
         self.add_class("convlab-runs")
-        self._header = _grid([_head(label) for label, _ in COLUMNS])
+        self._header = _grid([_head(label, number) for label, _, number in COLUMNS])
 
     def show(self, runs, live=None):
         keys = [id(run) for run in runs]
@@ -78,6 +98,10 @@ class RunsTable(widgets.VBox):
         self.selected = set(keys) & set(self._rows)
         for key, row in self._rows.items():
             row.set_ticked(key in self.selected)
+
+    def _changes_shown(self, change):
+        for row in self._rows.values():
+            row.show_changes(change["new"])
 
     def _param_count(self, key, run):
         if run.architecture is None:  # a model.fit not begun yet, or one the catalog cannot describe
@@ -110,16 +134,25 @@ class _Row:
         self.swatch = widgets.HTML("")
         self.name = widgets.Text(value=run.name, continuous_update=False, layout=widgets.Layout(width="7.2em"))
         self.labels = [widgets.HTML("") for _ in range(7)]
+        for label, (_, _, number) in zip(self.labels, COLUMNS[3:]):
+            if number:
+                label.add_class("convlab-runs-number")
         self.changes = widgets.HTML("", layout=widgets.Layout(margin="0 0 0 3.4em"))  # under the name
         self.changes.add_class("convlab-runs-changes")
+        self.show_changes(table.show_changes.value)
         self.clone = widgets.Button(description="Clone & tweak", icon="clone", layout=widgets.Layout(width="10.2em"),
                                     tooltip="load this run's architecture and settings into the builder and controls")
         self.delete = widgets.Button(icon="trash", layout=widgets.Layout(width="2.8em"), tooltip="delete this run")
-        self.cells = [self.tick, self.swatch, self.name, *self.labels, self.clone, self.delete]
+        self.actions = widgets.HBox([self.clone, self.delete])
+        self.actions.add_class("convlab-runs-actions")
+        self.cells = [self.tick, self.swatch, self.name, *self.labels, self.actions]
         for cell in self.cells:
             cell.add_class("convlab-runs-cell")
-        # The diff gets a line of its own under the run's numbers: it can be long.
-        self.box = widgets.VBox([_grid(self.cells), self.changes])
+        # The diff gets a line of its own under the run's numbers: it can be long.  The row is as wide as
+        # its columns (min-content), so that all rows scroll together in a narrow output and the diff
+        # wraps at the columns' width.
+        self.box = widgets.VBox([_grid(self.cells), self.changes],
+                                layout=widgets.Layout(width="min-content", overflow="visible"))
         self.tick.observe(lambda change: None if self._updating else table._ticked(key, change["new"]), names="value")
         self.name.observe(lambda change: self._renamed(table, change["new"]), names="value")
         self.clone.on_click(lambda _b: table.on_clone and table.on_clone(self.run))
@@ -165,6 +198,9 @@ class _Row:
         self.delete.disabled = running
         self.delete.tooltip = "stop the run before deleting it" if running else "delete this run"
 
+    def show_changes(self, shown):
+        self.changes.layout.display = None if shown else "none"
+
     def set_ticked(self, ticked):
         if self.tick.disabled:
             return
@@ -185,19 +221,22 @@ class _Row:
             self.name.value = self.run.name
 
     def close(self):
-        for widget in (*self.cells, self.changes, *self.box.children, self.box):
+        for widget in (*self.cells, self.clone, self.delete, self.changes, *self.box.children, self.box):
             widget.close()
 
 
 def _grid(cells):
     """One row of the table: every row has the same fixed columns, so they line up."""
     return widgets.GridBox(cells, layout=widgets.Layout(
-        grid_template_columns=" ".join(width for _, width in COLUMNS), grid_gap="2px 6px", align_items="center"))
+        grid_template_columns=" ".join(width for _, width, _ in COLUMNS), grid_gap="2px 4px", align_items="center",
+        width="min-content", overflow="visible"))
 
 
-def _head(text):
+def _head(text, number):
     head = widgets.HTML(text)
     head.add_class("convlab-runs-head")
+    if number:
+        head.add_class("convlab-runs-number")
     return head
 
 

@@ -1,15 +1,17 @@
 """The bqplot panels: bounded, change-only traffic; the filter mosaic and its scrubber."""
 
 import struct
+import warnings
 import zlib
 
+import bqplot
 import ipywidgets as widgets
 import numpy as np
 import pytest
 
 from convlab_widgets.dashboard import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 from convlab_widgets.dashboard.imaging import BLUE, GAP, GAP_COLOR, RED, encode_png, filter_mosaic
-from convlab_widgets.dashboard.panels import NO_CONV2D_MESSAGE, WAITING_MESSAGE
+from convlab_widgets.dashboard.panels import NO_CONV2D_MESSAGE, WAITING_MESSAGE, _log_range
 from convlab_widgets.training.history import RunHistory
 
 from .test_dashboard_history import batch, epoch_end, event, filters, real_run, started  # noqa: F401 (fixture)
@@ -74,16 +76,21 @@ def test_panels_send_nothing_when_nothing_changed():
         assert traffic.take() == [], type(panel).__name__
 
 
-def test_a_new_batch_redraws_only_the_batch_lines():
+def test_a_new_batch_redraws_only_the_batch_lines_shown():
     history = history_with()
     panel = LossPanel()
     panel.update(history)
     traffic = Traffic(panel.widget)
-    history.apply(batch(2, 0, 4))
+    history.apply(batch(2, 0, 4, loss=0.3))
     panel.update(history)
     changed = traffic.take()
-    assert {mark for mark, _ in changed} == {panel.marks["batch_loss"], panel.marks["batch_loss_smooth"]}
-    assert sorted(name for _, name in changed) == ["x", "x", "y", "y"]
+    assert {mark for mark, _ in changed} == {panel.marks["batch_loss_smooth"]}  # the raw curve is hidden
+    assert sorted(name for _, name in changed) == ["x", "y"]
+    panel.batches.value = True
+    history.apply(batch(2, 1, 4, loss=0.3))
+    traffic.take()
+    panel.update(history)
+    assert {mark for mark, _ in traffic.take()} == {panel.marks["batch_loss"], panel.marks["batch_loss_smooth"]}
 
 
 def test_a_20000_step_run_never_draws_more_than_3000_points_per_line():
@@ -101,7 +108,7 @@ def test_a_20000_step_run_never_draws_more_than_3000_points_per_line():
                 longest = max(longest, *(len(mark.x) for mark in panel.marks.values()))
     assert len(history.batch["loss"]) == 20_000
     assert longest == 3000
-    assert panels[0].marks["batch_loss"].x.dtype == np.float32
+    assert panels[0].marks["batch_loss_smooth"].x.dtype == np.float32
 
 
 def test_lines_follow_the_house_style_and_the_axes_are_labelled():
@@ -110,14 +117,83 @@ def test_lines_follow_the_house_style_and_the_axes_are_labelled():
         assert (panel.x_axis.label, panel.y_axis.label) == ("epoch", label)
         metric = label
         assert panel.marks[f"val_{metric}"].line_style == "dashed"
-        assert panel.marks[f"epoch_{metric}"].line_style == "solid"
+        assert panel.marks[f"batch_{metric}_smooth"].line_style == "solid"
         assert panel.marks[f"batch_{metric}"].opacities[0] < 1
         assert len({tuple(m.colors) for m in panel.marks.values()}) == 1  # one colour per metric family
-        assert panel.figure.layout.height == "240px" and int(panel.x_axis.tick_style["font-size"][:-2]) > 12
-        legend = panel.widget.children[1].value
-        assert legend.count("stroke-dasharray") == 1 and "validation" in legend and "train, per epoch" in legend
+        assert panel.figure.layout.height == "240px" and int(panel.x_axis.tick_style["font-size"][:-2]) >= 14
+        assert int(panel.y_axis.tick_style["font-size"][:-2]) >= 14
+        assert all(mark.stroke_width >= 2 for mark in panel.marks.values() if isinstance(mark, bqplot.Lines))
+        legend = panel.legend.value
+        assert legend.count("stroke-dasharray") == 1 and "validation" in legend and "train" in legend
     assert (accuracy.y_scale.min, accuracy.y_scale.max) == (0.0, 1.0)
     assert loss.marks["batch_loss"].colors != accuracy.marks["batch_accuracy"].colors
+
+
+def test_a_run_is_two_lines_until_each_batch_is_asked_for():
+    panel = LossPanel()
+    panel.update(history_with())
+    shown = [mark for mark in panel.marks.values() if mark.visible and isinstance(mark, bqplot.Lines)]
+    assert shown == [panel.marks["batch_loss_smooth"], panel.marks["val_loss"]]
+    assert len(panel.marks["batch_loss"].x) == 0  # a hidden curve is not even sent
+    assert "each batch" not in panel.legend.value
+    panel.batches.value = True
+    assert panel.marks["batch_loss"].visible and len(panel.marks["batch_loss"].x) == 8
+    assert panel.marks["epoch_loss"].visible and panel.marks["epoch_loss"].x.tolist() == [1.0, 2.0]
+    assert "each batch" in panel.legend.value and "train, per epoch" in panel.legend.value
+    panel.batches.value = False
+    assert not panel.marks["batch_loss"].visible and "each batch" not in panel.legend.value
+
+
+def test_hovering_a_point_reads_out_its_epoch_value_and_run():
+    panel = LossPanel()
+    panel.use_run("#123456", "run 3")
+    points = panel.marks["val_loss_points"]
+    assert isinstance(points, bqplot.Scatter) and list(points.tooltip.fields) == ["x", "y"]
+    assert list(points.tooltip.labels) == ["epoch", "validation loss (run 3)"]
+    assert list(panel.marks["epoch_loss"].tooltip.labels) == ["epoch", "train, per epoch loss (run 3)"]
+    panel.update(history_with())
+    assert points.x.tolist() == panel.marks["val_loss"].x.tolist() == [1.0, 2.0]
+    panel.overlay([("other", "run 1", "#1f77b4", history_with())])
+    (entry,) = panel.overlays.values()
+    assert list(entry.validation_points.tooltip.labels) == ["epoch", "validation loss (run 1)"]
+    assert entry.train_points.y.tolist() == pytest.approx(entry.train.y.tolist())
+
+
+def test_a_chart_can_be_enlarged_across_the_notebook_and_back():
+    for panel in (LossPanel(), AccuracyPanel(), LearningRatePanel()):
+        panel.enlarge.value = True  # the browser's click
+        assert panel.widget.layout.grid_column == "1 / -1" and panel.figure.layout.height == "520px"
+        assert panel.enlarge.description == "shrink"
+        panel.enlarge.value = False
+        assert panel.widget.layout.grid_column is None and panel.figure.layout.height == "240px"
+        assert panel.enlarge.description == "enlarge"
+
+
+def test_an_empty_chart_has_no_crowded_default_ticks():
+    panel = LossPanel()
+    assert panel.y_axis.num_ticks == 0 and panel.x_axis.num_ticks == 0  # bqplot draws no ticks at all
+    history = RunHistory()
+    history.apply(started(3, 4))
+    panel.update(history)
+    assert panel.x_axis.num_ticks is None and panel.x_axis.tick_values.tolist() == [0, 1, 2, 3]
+    assert panel.y_axis.num_ticks == 0  # no loss yet
+    history.apply(batch(0, 0, 4, loss=2.3))
+    panel.update(history)
+    assert panel.y_axis.num_ticks is None and len(panel.y_axis.tick_values) >= 2
+    assert LearningRatePanel().y_axis.num_ticks == 0 and AccuracyPanel().y_axis.num_ticks is None
+
+
+def test_a_loss_beyond_float32_is_drawn_without_a_warning():
+    history = RunHistory()
+    history.apply(started(1, 3))
+    for step, loss in enumerate((2.0, 1e39, 1.0)):
+        history.apply(batch(0, step, 3, loss=loss))
+    panel = LossPanel()
+    panel.batches.value = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        panel.update(history)
+    assert np.isinf(panel.marks["batch_loss"].y[1]) and np.isfinite(panel.y_scale.max)
 
 
 def test_the_epoch_axis_spans_the_planned_run_from_the_start():
@@ -132,17 +208,53 @@ def test_the_epoch_axis_spans_the_planned_run_from_the_start():
     assert panel.x_axis.tick_values.tolist() == list(range(0, 41, 5))
 
 
-def test_the_loss_axis_ends_on_a_round_number_above_the_highest_loss():
+def test_the_loss_axis_zooms_to_the_data_after_the_first_epoch():
     panel = LossPanel()
+    history = RunHistory()
+    history.apply(started(3, 4))
+    for step, loss in enumerate((2.3, 1.9, 1.6, 1.5)):
+        history.apply(batch(0, step, 4, loss=loss))
+    panel.update(history)  # within the first epoch: all of it
+    drawn = panel.marks["batch_loss_smooth"].y
+    assert 0 < panel.y_scale.min <= drawn.min() and panel.y_scale.max >= drawn.max() > 2.0
+    history.apply(epoch_end(0, loss=1.8, val_loss=0.42))
+    for step in range(4):
+        history.apply(batch(1, step, 4, loss=0.40 - 0.01 * step))
+    history.apply(epoch_end(1, loss=0.38, val_loss=0.36))
     traffic = Traffic(panel.widget)
-    panel.update(history_with())  # losses up to 2.0
-    assert panel.y_scale.max == 2.0 and panel.y_axis.tick_values.tolist() == [0, 0.5, 1.0, 1.5, 2.0]
-    history = history_with()
-    history.apply(batch(2, 0, 4, loss=2.3))
-    traffic.take()
     panel.update(history)
-    assert panel.y_scale.max == 2.5 and panel.y_axis.tick_values.tolist() == [0, 0.5, 1.0, 1.5, 2.0, 2.5]
     assert (panel.y_scale, "max") in traffic.take()
+    # the first epoch's 2.3 is no longer on the axis, which starts near what came after, not at 0
+    after = [mark.y[mark.x > 1] for mark in (panel.marks["batch_loss_smooth"], panel.marks["val_loss"])]
+    low, high = min(y.min() for y in after), max(y.max() for y in after)
+    assert high < panel.y_scale.max < 2.0 and 0 < panel.y_scale.min <= low
+    ticks = panel.y_axis.tick_values.tolist()
+    assert ticks[0] == panel.y_scale.min and ticks[-1] == panel.y_scale.max and 4 <= len(ticks) <= 7
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (0.17, 2.6, [0.1, 0.2, 0.5, 1, 2, 5]), (0.2, 2.0, [0.2, 0.5, 1, 2]), (0.3, 0.4, [0.2, 0.5]),
+    (1e-4, 3.0, [1e-4, 1e-3, 1e-2, 1e-1, 1, 10]),
+])
+def test_a_log_axis_ends_on_1_2_5_ticks_around_the_data(low, high, expected):
+    bottom, top, ticks = _log_range(low, high)
+    assert ticks.tolist() == pytest.approx(expected) and (bottom, top) == pytest.approx((expected[0], expected[-1]))
+
+
+def test_the_loss_axis_can_be_logarithmic():
+    panel = LossPanel()
+    history = history_with()  # losses from 2.0 down to 0.25
+    panel.overlay([("other", "run 1", "#1f77b4", history_with())])
+    panel.update(history)
+    panel.log_y.value = True
+    assert isinstance(panel.y_scale, bqplot.LogScale) and panel.y_axis.scale is panel.y_scale
+    marks = list(panel.marks.values()) + panel.extra_marks + panel.overlays["other"].marks
+    assert all(mark.scales["y"] is panel.y_scale for mark in marks)
+    assert (panel.y_scale.min, panel.y_scale.max) == (0.2, 2.0) and panel.y_axis.label == "loss (log scale)"
+    assert panel.y_axis.tick_values.tolist() == pytest.approx([0.2, 0.5, 1, 2])
+    panel.log_y.value = False
+    assert isinstance(panel.y_scale, bqplot.LinearScale) and panel.y_axis.label == "loss"
+    assert all(mark.scales["y"] is panel.y_scale for mark in marks)
 
 
 def test_a_run_without_accuracy_or_validation_draws_only_the_loss():
@@ -152,6 +264,7 @@ def test_a_run_without_accuracy_or_validation_draws_only_the_loss():
         history.apply(batch(0, step, 2, accuracy=None))
     history.apply(epoch_end(0, accuracy=None, val_loss=None, val_accuracy=None))
     loss, accuracy = LossPanel(), AccuracyPanel()
+    loss.batches.value = accuracy.batches.value = True
     loss.update(history)
     accuracy.update(history)
     assert all(len(mark.x) == 0 for mark in accuracy.marks.values())
@@ -326,7 +439,24 @@ def test_a_real_run_fills_every_panel(real_run):
     panels[2].preview(run.schedule.preview(2, run.config["learning_rate"]))
     for panel in panels:
         panel.update(history)
-    assert len(panels[0].marks["val_loss"].x) == 2 and len(panels[1].marks["epoch_accuracy"].x) == 2
+    assert len(panels[0].marks["val_loss"].x) == 2 and len(panels[1].marks["val_accuracy_points"].x) == 2
     assert len(panels[2].marks["batch_lr"].x) > 0 and len(panels[2].planned.x) == 4
     assert panels[3].state == "filters" and panels[3].slider.max == 2
     assert "16 filters of 3×3, 1 input channel" in panels[3].caption.value
+
+
+def test_the_panels_never_grow_wider_than_a_narrow_output():
+    from convlab_widgets.dashboard.dashboard import Dashboard
+
+    grid = Dashboard().children[1]
+    assert grid.layout.grid_template_columns == "repeat(auto-fit, minmax(min(360px, 100%), 1fr))"
+    assert LossPanel().tools.layout.flex_flow == "row wrap"  # the chart's buttons wrap rather than overflow
+
+
+def test_escape_in_the_browser_puts_an_enlarged_chart_back():
+    from convlab_widgets.dashboard.dashboard import Dashboard
+
+    dashboard = Dashboard()
+    dashboard.accuracy.enlarge.value = True
+    dashboard.monitor._on_message(dashboard.monitor, {"escape": 1}, [])  # what monitor.js sends on Escape
+    assert not dashboard.accuracy.enlarge.value and dashboard.accuracy.figure.layout.height == "240px"

@@ -86,7 +86,7 @@ def test_the_grid_sends_nothing_until_a_new_snapshot_arrives(digits):
     first = snapshot(0, np.zeros(20), np.arange(20) % 3)
     history.apply(first)
     grid.update(history)
-    assert traffic.take() == [(grid.body, "value")]
+    assert traffic.take() == [(grid.body, "value"), (grid.more, "description"), (grid.more.layout, "display")]
     grid.update(history)
     grid.update(history)
     assert traffic.take() == []
@@ -97,6 +97,22 @@ def test_the_grid_sends_nothing_until_a_new_snapshot_arrives(digits):
     grid.update(history)
     assert traffic.take() == [(grid.body, "value")] and "20/20 right (100.0 %) on" in text(grid.body.value)
     assert "no mistakes" in grid.body.value
+
+
+def test_the_grid_starts_with_one_page_and_shows_more_on_request(digits):
+    grid = PredictionsGrid()
+    grid.set_data(digits)
+    history = history_of(snapshot(0, np.zeros(30), np.arange(30) % 3))
+    grid.update(history)
+    assert len(cells(grid.body.value)) == grid.page_size == 12
+    assert grid.more.layout.display is None and grid.more.description == "show 12 more (of 18 not shown)"
+    grid.more.click()
+    assert len(cells(grid.body.value)) == 24 and grid.more.description == "show 6 more (of 6 not shown)"
+    grid.more.click()
+    assert len(cells(grid.body.value)) == 30 and grid.more.layout.display == "none"
+    history.apply(snapshot(1, np.zeros(30), np.zeros(30)))
+    grid.update(history)
+    assert len(cells(grid.body.value)) == 30  # the learner's choice holds for the next epoch
 
 
 def test_mistakes_first_orders_surprises_then_close_calls():
@@ -129,14 +145,16 @@ def test_the_confusion_matrix_counts_true_against_predicted(digits):
     history = history_of()
     matrix.update(history)
     assert WAITING_CONFUSION in matrix.message.value and matrix.figure_box.layout.visibility == "hidden"
+    assert matrix.figure_box.layout.height == "0px"  # laid out for bqplot, but no empty 420 px in the dashboard
     history.apply(snapshot(2, labels, predicted))
     matrix.update(history)
     assert np.array_equal(matrix.mark.color, expected) and matrix.mark.color.sum() == 300
     assert matrix.mark.row.tolist() == matrix.mark.column.tolist() == digits.class_names
-    assert matrix.figure.title == "Confusion matrix (validation, epoch 3)"
+    assert ">Confusion matrix (validation, epoch 3)</div>" in matrix.heading.value and not matrix.figure.title
     assert (matrix.x_axis.label, matrix.y_axis.label) == ("predicted", "true")
     assert matrix.mark.display_format == "d" and int(matrix.x_axis.tick_style["font-size"][:-2]) >= 14
     assert matrix.figure_box.layout.visibility == "visible" and matrix.message.layout.display == "none"
+    assert matrix.figure_box.layout.height is None
     traffic = Traffic(matrix.widget)
     matrix.update(history)
     matrix.update(history)
@@ -144,7 +162,7 @@ def test_the_confusion_matrix_counts_true_against_predicted(digits):
     history.apply(snapshot(3, labels, labels))
     matrix.update(history)
     assert np.array_equal(matrix.mark.color, np.diag(np.bincount(labels, minlength=10)))
-    assert {name for _, name in traffic.take()} == {"color", "title"}  # names unchanged: not sent again
+    assert {name for _, name in traffic.take()} == {"color", "value"}  # names unchanged: not sent again
 
 
 def test_long_class_names_get_room_and_slant():

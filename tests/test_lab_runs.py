@@ -34,7 +34,8 @@ def test_the_previous_run_is_overlaid_per_epoch_in_its_colour(lab_with_two_runs)
         np.testing.assert_allclose(entry.train.x, [1, 2])
         assert entry.train in panel.figure.marks and entry.validation in panel.figure.marks
         own = list(panel.marks.values())
-        assert panel.figure.marks[2:2 + len(own)] == own  # the watched run is drawn over the overlay
+        behind = len(entry.marks)
+        assert panel.figure.marks[behind:behind + len(own)] == own  # the watched run is drawn over the overlay
         assert "run 1" in panel.overlay_legend.value and panel.overlay_legend.layout.display is None
     assert lab.dashboard.loss.x_scale.max == 3.0
 

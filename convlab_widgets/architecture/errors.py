@@ -79,11 +79,15 @@ class Failure:
     receives: tuple | None = None
     fix_label: str | None = None
     actions: tuple = field(default=())
+    window_too_large: bool = False  # the image reached this layer smaller than its window
 
-    def render(self, layer_type: str, index: int) -> Problem:
+    def render(self, layer_type: str, index: int, cause: str = "") -> Problem:
+        """The learner's message for the row at ``index``; ``cause`` says what shrank its input."""
         where = located(layer_type, index)
         if self.receives is not None:
             where += f" receives {describe_shape(self.receives)}"
+        if cause:
+            where += f" ({cause})"
         suggestion = None
         if self.fix_label:
             suggestion = fix(self.fix_label, *(
@@ -123,18 +127,30 @@ def explain_rejection(spec, params: dict, input_shape: tuple, detail: str) -> Fa
             input_shape, "Remove this layer", remove)
     if "negative" in detail:
         if spec.group == "pooling":
-            return Failure(
-                f"a {_size_words(params['pool_size'])} pool cannot fit; remove this pool or use "
-                "padding='same' earlier",
-                input_shape, "Remove this pool", remove)
+            return _explain_pool(params["pool_size"], input_shape)
         return Failure(
             f"a {_size_words(params['kernel_size'])} kernel cannot fit; use padding='same' or a "
             "smaller kernel_size",
             input_shape, "Use padding='same'",
-            ({"op": "update", "index": None, "params": {"padding": "same"}},))
+            ({"op": "update", "index": None, "params": {"padding": "same"}},), window_too_large=True)
     if spec.type == "Reshape":
         return _explain_reshape(params["target_shape"], input_shape)
     return Failure(f"Keras cannot apply it here: {_gist(detail)}", input_shape)
+
+
+def _explain_pool(pool_size, input_shape: tuple) -> Failure:
+    """A pool larger than its input: offer the largest pool that fits, unless only 1×1 would (a pool that
+    does nothing), where removing it is the fix."""
+    h, w = (pool_size, pool_size) if isinstance(pool_size, int) else pool_size
+    fits = (min(h, input_shape[0]), min(w, input_shape[1]))
+    words = f"a {_size_words(pool_size)} pool cannot fit"
+    if max(fits) < 2:
+        return Failure(f"{words}; remove this pool or use padding='same' earlier", input_shape, "Remove this pool",
+                       ({"op": "remove", "index": None},), window_too_large=True)
+    size = fits[0] if fits[0] == fits[1] else fits
+    return Failure(f"{words}; use pool_size={size}, the largest that fits, or remove this pool", input_shape,
+                   f"Use pool_size={size}", ({"op": "update", "index": None, "params": {"pool_size": size}},),
+                   window_too_large=True)
 
 
 def _explain_reshape(target: tuple, input_shape: tuple) -> Failure:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import catalog
 from .architecture import MAX_LAYERS
-from .errors import Failure, Problem, describe_shape, fix
+from .errors import Failure, Problem, describe_shape, fix, located
 
 __all__ = ["InnerRow", "Row", "Summary", "summarize"]
 
@@ -147,7 +147,9 @@ def summarize(arch, evaluate) -> Summary:
             continue
         outcome = evaluate(entry.type, entry.key, shape)
         shape = outcome.output_shape
-        measured.append((outcome, outcome.failure.render(entry.type, index) if outcome.failure else None))
+        failure = outcome.failure
+        cause = _strided_before(entries, index) if failure and failure.window_too_large else ""
+        measured.append((outcome, failure.render(entry.type, index, cause) if failure else None))
     problems = [problem for _, problem in measured if problem]
     if shape is not None:
         last = _output_problem(entries, shape, arch.num_classes, arch.output)
@@ -162,6 +164,19 @@ def summarize(arch, evaluate) -> Summary:
     return Summary(arch.input_shape, arch.num_classes, arch.output, rows, shape, total,
                    sum(o.trainable_count for o in known), sum(o.activations for o in known),
                    sum(o.multiply_adds for o in known), tuple(problems))
+
+
+def _strided_before(entries, index: int) -> str:
+    """"Conv2D #2's strides=2 shrank it": the last layer before ``index`` that steps by more than one
+    pixel on purpose, when a window no longer fits.  Pools step by their own size unless told
+    otherwise, which is what a pool is for, so only a pool's explicit strides count."""
+    for earlier in range(index - 1, -1, -1):
+        entry = entries[earlier]
+        strides = entry.params.get("strides")
+        if strides is not None and not any(catalog.same(strides, one) for one in (1, [1, 1], (1, 1))):
+            shown = strides if isinstance(strides, int) else tuple(strides)
+            return f"{located(entry.type, earlier)}'s strides={shown} shrank it"
+    return ""
 
 
 def _row(index, name, entry, outcome, problem, total) -> Row:
@@ -228,6 +243,13 @@ def _output_problem(entries, shape: tuple, num_classes: int, output: str) -> Pro
                           actions=({"op": "add", "type": "Activation", "params": {"activation": "softmax"}},))
     else:
         return None
+    head_at = next((i for i in range(index - 1, -1, -1) if entries[i].type == "Dense"
+                    and entries[i].params.get("units") == num_classes
+                    and entries[i].params.get("activation") == final), None)
+    if head_at is not None and last.type != "Activation":
+        # A layer dropped below a finished head: the fix is to move it up, not to grow a second head.
+        failure = Failure(f"comes after the output layer, {located('Dense', head_at)}; move it above the output",
+                          fix_label="Move above output", actions=({"op": "move", "index": None, "to": head_at},))
     problem = failure.render(last.type, index)
     added = sum(action["op"] in ("add", "insert") for action in failure.actions)
     if len(entries) + added > MAX_LAYERS:  # the fix could not apply: offer none

@@ -28,6 +28,9 @@ from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
 MAX_RENDERS_PER_S = 5
+# Two panels side by side where 360 px each fit; one, never wider than the output, where they do not (a
+# narrow window, a side panel): a fixed 360-px minimum would push the charts' right edge out of sight.
+GRID_COLUMNS = "repeat(auto-fit, minmax(min(360px, 100%), 1fr))"
 
 
 class Dashboard(widgets.VBox):
@@ -47,7 +50,7 @@ class Dashboard(widgets.VBox):
         grid = widgets.GridBox(
             [self.loss.widget, self.accuracy.widget, self.learning_rate.widget, self.filters.widget,
              self.confusion.widget, self.predictions.widget],
-            layout=widgets.Layout(grid_template_columns="repeat(auto-fit, minmax(360px, 1fr))", grid_gap="4px",
+            layout=widgets.Layout(grid_template_columns=GRID_COLUMNS, grid_gap="4px",
                                   width="100%"),
         )
         super().__init__([self.monitor, grid, self.activations.widget], **kwargs)
@@ -60,6 +63,7 @@ class Dashboard(widgets.VBox):
         # thread follows a run (wait=True): one drawer at a time.
         self._lock = threading.RLock()
         self.monitor.on_beat(self.pump)
+        self.monitor.on_escape(self.shrink_charts)
 
     # -- what to watch --------------------------------------------------------------------------
 
@@ -77,7 +81,7 @@ class Dashboard(widgets.VBox):
     def _watch(self, run) -> None:
         self._run = run
         self._source = run.events.subscribe()
-        self._use_color(run)
+        self._use_run(run)
         self.history = run.record  # the run's own record, which its training thread feeds
         self._progress = {"status": "starting", "started": time.time()}
         self._look_inside(run, getattr(run, "data", None))
@@ -102,7 +106,7 @@ class Dashboard(widgets.VBox):
         self._assert_kernel_thread()
         with self._lock:
             self._run, self._source = run, None
-            self._use_color(run)
+            self._use_run(run)
             self.history = run.record
             self._progress = _progress_of(run)
             self._look_inside(run, getattr(run, "data", None) or data)
@@ -118,10 +122,15 @@ class Dashboard(widgets.VBox):
             for panel in (self.loss, self.accuracy):
                 panel.overlay(entries)
 
-    def _use_color(self, run) -> None:
+    def _use_run(self, run) -> None:
         color = getattr(run, "color", None) or DEFAULT_COLOR
         for panel in (self.loss, self.accuracy):
-            panel.use_color(color)
+            panel.use_run(color, getattr(run, "name", None))
+
+    def shrink_charts(self) -> None:
+        """Put an enlarged chart back in its place (Escape in the browser)."""
+        for panel in (self.loss, self.accuracy, self.learning_rate):
+            panel.enlarge.value = False
 
     def say(self, text: str) -> None:
         """A message in the status line; the rest of what it shows stays."""

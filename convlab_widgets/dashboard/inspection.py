@@ -21,9 +21,9 @@ import numpy as np
 
 from ..html import escape
 from .imaging import CELL_PX, data_uri, encode_png, filter_mosaic, pixels_for_display
-from .style import FIGURE_MARGIN, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, text_html, title, y_axis
+from .style import FIGURE_MARGIN, TICK_STYLE, Y_LABEL_OFFSET, text_html, title, title_html, y_axis
 
-PAGE_SIZE = 48  # images in the predictions grid
+PAGE_SIZE = 12  # images in the predictions grid at first, and how many more "show more" adds
 PICKED_PX = 96  # about how large the image under the activation maps is drawn
 MAX_MAPS = 64  # feature maps shown at most: more would shrink each to a few pixels
 WRONG_COLOR = "#c62828"
@@ -33,6 +33,8 @@ FIRE_OUTPUT = "_concat"  # architecture.build names a Fire block's output "<bloc
 
 WAITING_PREDICTIONS = "Validation images with the model's predictions appear here after the first epoch."
 NO_DATA_PREDICTIONS = "These predictions cannot be shown: the grid has no dataset (call set_data with the run's data)."
+CONFUSION_TITLE = "Confusion matrix (validation)"
+CONFUSION_MARGIN = {**FIGURE_MARGIN, "top": 12}  # its title is above the figure
 WAITING_CONFUSION = "The confusion matrix appears here after the first epoch."
 WAITING_ACTIVATIONS = ("Activation maps are available when a run has ended: pick a validation image and a layer "
                        "to see what each of its filters responds to.")
@@ -56,16 +58,24 @@ class PredictionsGrid:
 
     ``set_data(bundle)`` gives the dataset the snapshots' indices point
     into (images and class names); ``update(history)`` draws the newest
-    ``history.predictions`` snapshot once.
+    ``history.predictions`` snapshot once.  The grid starts with one page
+    (``page_size`` images, the most telling mistakes first) so it does not
+    push the rest of the dashboard a screen down; "show more" adds a page.
     """
 
     def __init__(self, page_size=PAGE_SIZE):
         self.page_size = page_size
+        self.shown = page_size  # images drawn; the learner's "show more" raises it
         self.body = widgets.HTML(text_html(WAITING_PREDICTIONS, italic=True))
-        self.widget = widgets.VBox([title("Predictions"), self.body], layout=widgets.Layout(min_width="300px"))
+        self.more = widgets.Button(description="show more",
+                                   layout=widgets.Layout(display="none", align_self="center", width="auto"))
+        self.more.on_click(self._show_more)
+        self.widget = widgets.VBox([title("Predictions"), self.body, self.more],
+                                   layout=widgets.Layout(min_width="300px"))
         self._data = None
         self._cells = {}  # validation index -> data URI: the images do not change between epochs
         self._drawn = None
+        self._history = None
         self._reason = ""
 
     def set_data(self, data, reason: str = ""):
@@ -78,20 +88,33 @@ class PredictionsGrid:
     def update(self, history):
         """Draw the newest snapshot if it is not the one on show; send nothing otherwise."""
         snapshots = history.predictions
-        revision = (history.generation, len(snapshots), id(self._data), self._reason)
+        revision = (history.generation, len(snapshots), id(self._data), self._reason, self.shown)
         if revision == self._drawn:
             return
-        self._drawn = revision
+        self._drawn, self._history = revision, history
+        hidden = 0
         if not snapshots:
             self.body.value = text_html(escape(self._reason) or WAITING_PREDICTIONS, italic=True)
         elif self._data is None:
             self.body.value = text_html(NO_DATA_PREDICTIONS, italic=True)
         else:
             self.body.value = self._page(snapshots[-1])
+            hidden = len(snapshots[-1].labels) - self.shown
+        self._offer_more(hidden)
+
+    def _offer_more(self, hidden):
+        """The button names how many images one click adds, and is gone when none are left."""
+        if hidden > 0:
+            self.more.description = f"show {min(hidden, self.page_size)} more (of {hidden} not shown)"
+        self.more.layout.display = None if hidden > 0 else "none"
+
+    def _show_more(self, _button):
+        self.shown += self.page_size
+        self.update(self._history)
 
     def _page(self, snapshot):
         names = self._data.class_names
-        page = mistakes_first(snapshot)[:self.page_size]
+        page = mistakes_first(snapshot)[:self.shown]
         indices = snapshot.indices[page]
         missing = [int(i) for i in indices if int(i) not in self._cells]
         if missing:
@@ -151,15 +174,20 @@ class ConfusionMatrix:
         self.y_axis = y_axis(scale=self.row_scale, label="true", tick_style=TICK_STYLE,
                             grid_lines="none", label_offset=Y_LABEL_OFFSET)
         self.figure = bqplot.Figure(
-            marks=[self.mark], axes=[self.x_axis, self.y_axis], title="Confusion matrix (validation)",
-            title_style=TITLE_STYLE, fig_margin=dict(FIGURE_MARGIN),
+            marks=[self.mark], axes=[self.x_axis, self.y_axis], fig_margin=dict(CONFUSION_MARGIN),
             layout=widgets.Layout(width="100%", height="420px"),
         )
+        # The title is HTML above the figure, not bqplot's: an SVG title does not wrap, and
+        # "Confusion matrix (validation, epoch 12)" is cut off in a narrow panel.
+        self.heading = title(CONFUSION_TITLE)
         self.message = widgets.HTML(text_html(WAITING_CONFUSION, italic=True))
         # Hidden but laid out: a bqplot figure first drawn inside a display-none box never
-        # learns its size, and stays invisible when the box is shown.
-        self.figure_box = widgets.VBox([self.figure], layout=widgets.Layout(visibility="hidden", width="100%"))
-        self.widget = widgets.VBox([self.message, self.figure_box], layout=widgets.Layout(min_width="300px"))
+        # learns its size, and stays invisible when the box is shown.  Until then the box is
+        # 0 px tall, so the waiting panel leaves no 420-px hole in the dashboard.
+        self.figure_box = widgets.VBox([self.figure], layout=widgets.Layout(
+            visibility="hidden", width="100%", height="0px", overflow="hidden"))
+        self.widget = widgets.VBox([self.heading, self.message, self.figure_box],
+                                   layout=widgets.Layout(min_width="300px"))
         self._names = None
         self._drawn = None
 
@@ -176,7 +204,7 @@ class ConfusionMatrix:
             return
         self._drawn = revision
         if not snapshots:
-            self.figure_box.layout.visibility = "hidden"
+            self._show_figure(False)
             self.message.layout.display = None
             return
         snapshot = snapshots[-1]
@@ -187,9 +215,14 @@ class ConfusionMatrix:
             if self.mark.row.tolist() != names:
                 self.mark.row, self.mark.column = labels, labels
                 self._fit_margins(names)
-        self.figure.title = f"Confusion matrix (validation, epoch {snapshot.epoch + 1})"
+        self.heading.value = title_html(f"{CONFUSION_TITLE[:-1]}, epoch {snapshot.epoch + 1})")
         self.message.layout.display = "none"
-        self.figure_box.layout.visibility = "visible"
+        self._show_figure(True)
+
+    def _show_figure(self, shown):
+        with self.figure_box.layout.hold_sync():
+            self.figure_box.layout.visibility = "visible" if shown else "hidden"
+            self.figure_box.layout.height = None if shown else "0px"
 
     def _fit_margins(self, names):
         """Room for the class names: slanted under the matrix when longer than a digit or two."""
@@ -197,7 +230,7 @@ class ConfusionMatrix:
         slanted = longest > 3
         self.x_axis.tick_rotate = -40 if slanted else 0
         self.x_axis.label_offset = f"{5 * longest + 30}px" if slanted else None
-        self.figure.fig_margin = {**FIGURE_MARGIN, "left": max(FIGURE_MARGIN["left"], 9 * longest + 44),
+        self.figure.fig_margin = {**CONFUSION_MARGIN, "left": max(FIGURE_MARGIN["left"], 9 * longest + 44),
                                   "bottom": 6 * longest + 48 if slanted else FIGURE_MARGIN["bottom"]}
 
 

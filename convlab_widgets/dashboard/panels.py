@@ -6,15 +6,16 @@ dashboard redraws all panels up to five times a second, in Colab too.  So
 drew and assigns nothing when they match; lines never exceed ``max_points``
 points and travel as float32, half the bytes of float64 for no visible loss.
 
-One colour per metric family; training is solid, validation dashed; the raw
-batch curve is faint behind its smoothed version.  Fonts are larger than
-bqplot's defaults because these plots are often projected in a classroom.
+One colour per metric family; training is solid, validation dashed, and the
+raw batch curve only on request.  Fonts and lines are larger than bqplot's
+defaults because these plots are often projected in a classroom.
 Panels are used from the main thread only.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import bqplot
 import ipywidgets as widgets
@@ -24,8 +25,8 @@ from ..compare import overfitting
 from ..html import escape
 from ..training.history import MAX_POINTS, SERIES
 from .imaging import encode_png, filter_mosaic
-from .style import (FIGURE_LAYOUT, FIGURE_MARGIN, MARKER_SIZE, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, text_html, title,
-                    y_axis)
+from .style import (ENLARGED_HEIGHT, FIGURE_LAYOUT, FIGURE_MARGIN, LINE_WIDTH, MARKER_SIZE, READOUT_STYLE,
+                    THIN_LINE_WIDTH, TICK_STYLE, TITLE_STYLE, Y_LABEL_OFFSET, text_html, title, y_axis)
 
 LOSS_COLOR = "#d95f02"
 ACCURACY_COLOR = "#1b9e77"
@@ -34,6 +35,49 @@ TURN_COLOR = "#b2182b"  # the overfitting mark: a warning, in no run's colour
 
 NO_CONV2D_MESSAGE = "No Conv2D layer in this model: add one to watch its filters form."
 WAITING_MESSAGE = "The filters of the first Conv2D layer appear here when training starts."
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One series as a panel draws it: a line, points with the hover readout, or both.
+
+    ``series`` names a ``RunHistory`` series, or a mark the panel feeds itself
+    (the planned learning rate).  Points are bqplot Scatter marks because a
+    Lines mark's tooltip knows the line, not the point under the pointer.
+    ``optional`` curves (each batch, the epoch means) are drawn only while the
+    learner asks for them: by default a run is two lines, train solid and
+    validation dashed, which a room can tell apart.
+    """
+
+    series: str
+    label: str
+    line: dict | None = None
+    points: str | None = None
+    optional: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        """Its marks' keys in ``panel.marks``: the series for the line (else the points), ``_points`` after it."""
+        if self.line is None:
+            return [self.series]
+        return [self.series] + ([f"{self.series}_points"] if self.points else [])
+
+
+def _readout(label):
+    """The hover text of a point: its epoch and value, named with the run's name."""
+    return bqplot.Tooltip(fields=["x", "y"], labels=["epoch", label], formats=["~g", ".4~g"])
+
+
+def _marks_of(curve, scales, color, readout_label):
+    marks = []
+    if curve.line is not None:
+        marks.append(bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color],
+                                  visible=not curve.optional, **curve.line))
+    if curve.points is not None:
+        marks.append(bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color],
+                                    marker=curve.points, default_size=MARKER_SIZE, visible=not curve.optional,
+                                    tooltip=_readout(readout_label), tooltip_style=READOUT_STYLE))
+    return dict(zip(curve.names, marks))
 
 
 def _legend(color, curves):
@@ -45,19 +89,20 @@ def _legend(color, curves):
 
 def _legend_html(color, curves):
     items = []
-    for _, label, mark, style in curves:
-        opacity = style.get("opacities", [1.0])[0]
+    for curve in curves:
+        style = curve.line or {}
         sample = ""
-        if mark is bqplot.Lines:
+        if curve.line is not None:
             dash = ' stroke-dasharray="6 4"' if style.get("line_style") == "dashed" else ""
-            width = style.get("stroke_width", 2)
+            width = style.get("stroke_width", LINE_WIDTH)
             sample += f'<line x1="1" y1="8" x2="31" y2="8" stroke="{color}" stroke-width="{width}"{dash}/>'
-        if style.get("marker") == "circle":
+        if curve.points == "circle":
             sample += f'<circle cx="16" cy="8" r="4.5" fill="{color}"/>'
-        elif style.get("marker") == "square":
+        elif curve.points == "square":
             sample += f'<rect x="12" y="4" width="8" height="8" fill="{color}"/>'
+        opacity = style.get("opacities", [1.0])[0]
         items.append(f'<span style="margin: 0 8px; white-space: nowrap"><svg width="32" height="16" '
-                     f'style="vertical-align: middle; opacity: {opacity}">{sample}</svg> {label}</span>')
+                     f'style="vertical-align: middle; opacity: {opacity}">{sample}</svg> {curve.label}</span>')
     return f'<div style="font-size: 14px; text-align: center; line-height: 1.5">{"".join(items)}</div>'
 
 
@@ -67,50 +112,107 @@ def _nice_step(raw):
     return next(f * magnitude for f in (1, 2, 5, 10) if f * magnitude >= raw * (1 - 1e-9))
 
 
-class _CurvePanel:
-    """Curves against the epoch axis, with a legend row under the figure.
+def _linear_range(low, high):
+    """Round bounds around ``[low, high]`` with four or five ticks between them."""
+    step = _nice_step((high - low) / 4 if high > low else abs(high) / 4 or 0.25)
+    bottom = round(math.floor(low / step + 1e-9) * step, 12)
+    top = round(max(math.ceil(high / step - 1e-9) * step, bottom + step), 12)
+    return bottom, top, np.round(np.arange(bottom, top + step / 2, step), 12)
 
-    ``curves`` lists ``(key, legend label, mark class, style)``; a key that
-    names a ``RunHistory`` series is drawn from the history, any other key
-    is a mark the subclass feeds itself.  Tick positions are set explicitly:
-    bqplot's ``num_ticks`` spaces ticks evenly over the padded domain, at
-    values like 2.38, and d3's defaults crowd a 240-px axis at 14 px.
+
+def _log_range(low, high):
+    """Bounds and ticks on 1, 2 and 5 times powers of ten around ``[low, high]``; whole decades only
+    when the data spans more than two, where 2 and 5 would crowd the axis."""
+    decades = range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+    factors = (1, 2, 5) if math.log10(high / low) <= 2 else (1,)
+    candidates = sorted(round(f * 10.0 ** k, 12) for k in decades for f in factors)
+    bottom = max(v for v in candidates if v <= low * (1 + 1e-9))
+    top = min(v for v in candidates if v >= high * (1 - 1e-9) and v > bottom)
+    ticks = [v for v in candidates if bottom <= v <= top]
+    return bottom, top, np.array(ticks)
+
+
+def _set_ticks(axis, values):
+    """Explicit ticks, or none at all: on an empty axis bqplot's defaults crowd 0–1 with ten labels at 14 px."""
+    with axis.hold_sync():
+        axis.tick_values = values
+        axis.num_ticks = None if values is not None and len(values) else 0
+
+
+class _CurvePanel:
+    """Curves against the epoch axis, with a tool row above and a legend row under the figure.
+
+    ``curves`` lists :class:`Curve` s; a curve whose series is a
+    ``RunHistory`` series is drawn from the history, any other is a mark the
+    subclass feeds itself.  Tick positions are set explicitly: bqplot's
+    ``num_ticks`` spaces ticks evenly over the padded domain, at values like
+    2.38, and d3's defaults crowd a 240-px axis at 14 px.
+
+    "enlarge" spans the chart across the notebook's width at twice the height,
+    for the back of the room; the toggle's value is the browser's request and
+    the panel lays itself out from it.
     """
 
-    def __init__(self, title, y_label, y_scale, color, curves, max_points, y_tick_format="~g"):
+    def __init__(self, title, y_label, y_scale, color, curves, max_points, y_tick_format="~g", tools=()):
         self.max_points = max_points
         self.x_scale = bqplot.LinearScale(min=0.0)
         self.y_scale = y_scale
         scales = {"x": self.x_scale, "y": y_scale}
-        self.marks = {key: mark(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color], **style)
-                      for key, _, mark, style in curves}
-        self.recorded = [key for key in self.marks if key in SERIES]
-        self.x_axis = bqplot.Axis(scale=self.x_scale, label="epoch", tick_format="~g", tick_style=TICK_STYLE)
+        self.marks = {}
+        self._series = {}  # mark key -> the series it draws
+        for curve in curves:
+            for name, mark in _marks_of(curve, scales, color, self._readout_label(curve)).items():
+                self.marks[name] = mark
+                self._series[name] = curve.series
+        self.recorded = [name for name, series in self._series.items() if series in SERIES]
+        self.x_axis = bqplot.Axis(scale=self.x_scale, label="epoch", tick_format="~g", tick_style=TICK_STYLE,
+                                  num_ticks=0)
         self.y_axis = y_axis(scale=y_scale, label=y_label, tick_format=y_tick_format,
-                             tick_style=TICK_STYLE, label_offset=Y_LABEL_OFFSET)
+                             tick_style=TICK_STYLE, label_offset=Y_LABEL_OFFSET, num_ticks=0)
         self.figure = bqplot.Figure(
             marks=list(self.marks.values()), axes=[self.x_axis, self.y_axis], title=title, title_style=TITLE_STYLE,
             fig_margin=FIGURE_MARGIN, layout=widgets.Layout(**FIGURE_LAYOUT),
         )
         self.color, self._curves = color, curves
-        self.legend = _legend(color, curves)
-        self.widget = widgets.VBox([self.figure, self.legend], layout=widgets.Layout(min_width="300px"))
+        self.legend = _legend(color, self._shown_curves())
+        self.enlarge = _tool("enlarge", "expand", "Show this chart across the notebook's width; click again to "
+                                                  "return")
+        self.enlarge.observe(self._enlarged, names="value")
+        self.tools = widgets.HBox([*tools, self.enlarge],
+                                  layout=widgets.Layout(justify_content="flex-end", flex_flow="row wrap"))
+        self.widget = widgets.VBox([self.tools, self.figure, self.legend], layout=widgets.Layout(min_width="300px"))
         self._drawn = {}
+        self._history = None
         self._epochs = None
         self._y_range = None
 
+    def _readout_label(self, curve):
+        return curve.label
+
+    def _shown_curves(self):
+        return [curve for curve in self._curves if self.marks[curve.names[0]].visible]
+
     def update(self, history):
         """Draw what changed in ``history`` since the last call; nothing if nothing did."""
+        self._history = history
         self._show_epochs(self._planned_epochs(history))
         changed = False
-        for key in self.recorded:
-            revision = history.revision(key)
-            if self._drawn.get(key) != revision:
-                _set_xy(self.marks[key], *history.series(key, self.max_points))
-                self._drawn[key] = revision
+        for name in self.recorded:
+            revision = history.revision(self._series[name])
+            mark = self.marks[name]
+            if mark.visible and self._drawn.get(name) != revision:
+                _set_xy(mark, *history.series(self._series[name], self.max_points))
+                self._drawn[name] = revision
                 changed = True
         if changed:
             self._fit_y()
+
+    def _enlarged(self, change):
+        enlarged = change["new"]
+        self.widget.layout.grid_column = "1 / -1" if enlarged else None
+        self.figure.layout.height = ENLARGED_HEIGHT if enlarged else FIGURE_LAYOUT["height"]
+        self.enlarge.description = "shrink" if enlarged else "enlarge"
+        self.enlarge.icon = "compress" if enlarged else "expand"
 
     def _planned_epochs(self, history):
         return history.planned_epochs
@@ -122,11 +224,20 @@ class _CurvePanel:
             return
         self._epochs = epochs
         self.x_scale.max = float(epochs) if epochs else None
-        self.x_axis.tick_values = np.arange(0, epochs + 1, max(1, int(_nice_step(epochs / 8)))) if epochs else None
+        _set_ticks(self.x_axis, np.arange(0, epochs + 1, max(1, int(_nice_step(epochs / 8)))) if epochs else None)
 
-    def _drawn_values(self):
-        values = np.concatenate([np.asarray(mark.y, dtype=float) for mark in self.marks.values()])
-        return values[np.isfinite(values)]
+    def _drawn_marks(self):
+        return [mark for mark in self.marks.values() if mark.visible]
+
+    def _drawn_points(self):
+        """``(x, y)`` of every point drawn, finite values only."""
+        marks = self._drawn_marks()
+        if not marks:
+            return np.zeros(0), np.zeros(0)
+        x = np.concatenate([np.asarray(mark.x, dtype=float) for mark in marks])
+        y = np.concatenate([np.asarray(mark.y, dtype=float) for mark in marks])
+        keep = np.isfinite(y)
+        return x[keep], y[keep]
 
     def _fit_y(self):
         """Fixed y axes need nothing; see the subclasses."""
@@ -138,51 +249,84 @@ class _CurvePanel:
         self._y_range = (low, high)
         with self.y_scale.hold_sync():
             self.y_scale.min, self.y_scale.max = low, high
-        self.y_axis.tick_values = ticks
+        _set_ticks(self.y_axis, ticks)
+
+
+def _tool(description, icon, tooltip):
+    """A toggle in a panel's tool row: the browser asks, the panel changes itself."""
+    return widgets.ToggleButton(value=False, description=description, icon=icon, tooltip=tooltip,
+                                layout=widgets.Layout(width="auto"))
 
 
 def _set_xy(mark, x, y):
-    with mark.hold_sync():
+    # A loss beyond float32's range (a diverged run) is drawn as infinite, which the axes ignore, and says nothing.
+    with mark.hold_sync(), np.errstate(over="ignore"):
         mark.x = np.asarray(x, dtype=np.float32)
         mark.y = np.asarray(y, dtype=np.float32)
 
 
 def _metric_curves(metric):
     return [
-        (f"batch_{metric}", "each batch", bqplot.Lines, {"opacities": [0.35], "stroke_width": 1.5}),
-        (f"batch_{metric}_smooth", "train (smoothed)", bqplot.Lines, {"stroke_width": 2.5}),
-        (f"epoch_{metric}", "train, per epoch", bqplot.Lines,
-         {"marker": "circle", "marker_size": MARKER_SIZE, "stroke_width": 1.5}),
-        (f"val_{metric}", "validation", bqplot.Lines,
-         {"marker": "square", "marker_size": MARKER_SIZE, "stroke_width": 2, "line_style": "dashed"}),
+        Curve(f"batch_{metric}", "each batch", line={"opacities": [0.35], "stroke_width": THIN_LINE_WIDTH},
+              optional=True),
+        Curve(f"epoch_{metric}", "train, per epoch", points="circle", optional=True),
+        Curve(f"batch_{metric}_smooth", "train", line={"stroke_width": LINE_WIDTH}),
+        Curve(f"val_{metric}", "validation", line={"stroke_width": LINE_WIDTH, "line_style": "dashed"},
+              points="square"),
     ]
 
 
 class _MetricPanel(_CurvePanel):
-    """A metric of the run being watched, in full, with other runs overlaid.
+    """A metric of the run being watched, with other runs overlaid.
 
-    An overlaid run is drawn per epoch only, in its own colour (train solid,
-    validation dashed): batch curves of several runs on one axis are noise.
-    It sits behind the watched run, drawn in that run's colour (``use_color``).
+    The watched run is its smoothed training curve and its validation per
+    epoch; "each batch" adds the raw batch curve and the training means per
+    epoch.  An overlaid run is drawn per epoch only, in its own colour (train
+    solid, validation dashed): batch curves of several runs on one axis are
+    noise.  It sits behind the watched run, drawn in that run's colour
+    (``use_run``).  Hovering any point reads out its epoch, value and run.
     """
 
-    def __init__(self, metric, title, y_scale, color, max_points, **kwargs):
-        super().__init__(title, metric, y_scale, color, _metric_curves(metric), max_points, **kwargs)
+    def __init__(self, metric, title, y_scale, color, max_points, tools=(), **kwargs):
         self.metric = metric
+        self.run_name = None
+        self.batches = _tool("each batch", "bars", "Also draw every batch's value and the training mean of each "
+                                                   "epoch")
+        super().__init__(title, metric, y_scale, color, _metric_curves(metric), max_points,
+                         tools=(*tools, self.batches), **kwargs)
+        self.batches.observe(self._show_batches, names="value")
         self.overlays = {}  # run key -> _Overlay
         self.extra_marks = []  # drawn above everything, e.g. the overfitting mark
         self.overlay_legend = widgets.HTML("", layout=widgets.Layout(display="none"))
         self.widget.children = (*self.widget.children, self.overlay_legend)
         self._live_epochs = None
 
-    def use_color(self, color):
-        """Draw the watched run in its own colour, the one it has in the runs table and overlays."""
-        if color == self.color:
+    def _readout_label(self, curve):
+        name = f"{curve.label} {self.metric}"
+        return f"{name} ({self.run_name})" if self.run_name else name
+
+    def use_run(self, color: str, name: str | None = None) -> None:
+        """Draw the watched run in its own colour, the one it has in the runs table and overlays,
+        and name it in the hover readout."""
+        if (color, name) == (self.color, self.run_name):
             return
-        self.color = color
+        self.color, self.run_name = color, name
         for mark in self.marks.values():
             mark.colors = [color]
-        self.legend.value = _legend_html(color, self._curves)
+        for curve in self._curves:
+            if curve.points is not None:
+                self.marks[curve.names[-1]].tooltip.labels = ["epoch", self._readout_label(curve)]
+        self.legend.value = _legend_html(color, self._shown_curves())
+
+    def _show_batches(self, change):
+        for curve in self._curves:
+            if curve.optional:
+                for name in curve.names:
+                    self.marks[name].visible = change["new"]
+        self.legend.value = _legend_html(self.color, self._shown_curves())
+        if self._history is not None:
+            self.update(self._history)
+        self._fit_y()
 
     def overlay(self, runs):
         """Overlay ``runs``, a list of ``(key, label, colour, history)``;
@@ -194,12 +338,11 @@ class _MetricPanel(_CurvePanel):
             entry = previous.get(key)
             if entry is None or entry.color != color:
                 entry = _Overlay(color, scales)
-            entry.label = label
+            entry.name(label, self.metric)
             changed = entry.draw(history, self.metric) or changed
             self.overlays[key] = entry
         if list(previous.values()) != list(self.overlays.values()):
-            self.figure.marks = [mark for entry in self.overlays.values() for mark in entry.marks] + list(
-                self.marks.values()) + self.extra_marks
+            self._place_marks()
             changed = True
         self.overlay_legend.value = _overlay_legend(self.overlays.values())
         self.overlay_legend.layout.display = None if self.overlays else "none"
@@ -207,31 +350,46 @@ class _MetricPanel(_CurvePanel):
         if changed:
             self._fit_y()
 
+    def _place_marks(self):
+        """Overlays behind the watched run, the extra marks above it."""
+        self.figure.marks = [mark for entry in self.overlays.values() for mark in entry.marks] + list(
+            self.marks.values()) + self.extra_marks
+
     def _planned_epochs(self, history):
         if history is not None:
             self._live_epochs = history.planned_epochs
         spans = [entry.epochs for entry in self.overlays.values()] + [self._live_epochs or 0]
         return max(spans) or None
 
-    def _drawn_values(self):
-        marks = list(self.marks.values()) + [mark for entry in self.overlays.values() for mark in entry.marks]
-        values = np.concatenate([np.asarray(mark.y, dtype=float) for mark in marks])
-        return values[np.isfinite(values)]
+    def _drawn_marks(self):
+        return super()._drawn_marks() + [mark for entry in self.overlays.values() for mark in entry.marks]
 
 
 class _Overlay:
-    """The two lines of one overlaid run, redrawn only when its history grew."""
+    """The two lines of one overlaid run, with hoverable points, redrawn only when its history grew."""
 
     def __init__(self, color, scales):
         self.color = color
         self.label = ""
         self.epochs = 0
         self.revision = None
-        self.train = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color], stroke_width=2,
-                                  marker="circle", marker_size=MARKER_SIZE // 2)
-        self.validation = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color], stroke_width=2,
-                                       line_style="dashed", marker="square", marker_size=MARKER_SIZE // 2)
-        self.marks = [self.train, self.validation]
+        self.train = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color],
+                                  stroke_width=LINE_WIDTH)
+        self.validation = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color],
+                                       stroke_width=LINE_WIDTH, line_style="dashed")
+        self.train_points, self.validation_points = (
+            bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color], marker=marker,
+                           default_size=MARKER_SIZE // 2, tooltip=_readout(""), tooltip_style=READOUT_STYLE)
+            for marker in ("circle", "square"))
+        self.marks = [self.train, self.validation, self.train_points, self.validation_points]
+
+    def name(self, label, metric):
+        """The run's name in the legend and the hover readout; sends nothing when it is unchanged."""
+        if label == self.label:
+            return
+        self.label = label
+        self.train_points.tooltip.labels = ["epoch", f"train {metric} ({label})"]
+        self.validation_points.tooltip.labels = ["epoch", f"validation {metric} ({label})"]
 
     def draw(self, history, metric):
         revision = history.revision(f"epoch_{metric}")
@@ -239,17 +397,20 @@ class _Overlay:
             return False
         self.revision = revision
         self.epochs = max(history.planned_epochs or 0, history.epochs_completed)
-        _set_xy(self.train, *history.series(f"epoch_{metric}"))
-        _set_xy(self.validation, *history.series(f"val_{metric}"))
+        for line, points, series in ((self.train, self.train_points, f"epoch_{metric}"),
+                                     (self.validation, self.validation_points, f"val_{metric}")):
+            x, y = history.series(series)
+            _set_xy(line, x, y)
+            _set_xy(points, x, y)
         return True
 
 
 def _overlay_legend(overlays):
     items = [
         f'<span style="margin: 0 8px"><svg width="32" height="16" style="vertical-align: middle">'
-        f'<line x1="1" y1="5" x2="31" y2="5" stroke="{entry.color}" stroke-width="2.5"/>'
-        f'<line x1="1" y1="12" x2="31" y2="12" stroke="{entry.color}" stroke-width="2.5" stroke-dasharray="6 4"/>'
-        f'</svg> {escape(entry.label)}</span>'
+        f'<line x1="1" y1="5" x2="31" y2="5" stroke="{entry.color}" stroke-width="{LINE_WIDTH}"/>'
+        f'<line x1="1" y1="12" x2="31" y2="12" stroke="{entry.color}" stroke-width="{LINE_WIDTH}" '
+        f'stroke-dasharray="6 4"/></svg> {escape(entry.label)}</span>'
         for entry in overlays
     ]
     if not items:
@@ -259,14 +420,19 @@ def _overlay_legend(overlays):
 
 
 class LossPanel(_MetricPanel):
-    """Training loss per batch and per epoch, validation loss per epoch, from 0
-    up to a round number above the highest loss drawn."""
+    """Training and validation loss, on an axis zoomed to the data: after the
+    first epoch it fits the losses from epoch 1 on, so the first batches'
+    high losses do not flatten the rest of the run into the floor.  "log y"
+    shows the loss on a logarithmic axis, where a loss that keeps falling by
+    the same factor reads as a straight line."""
 
     def __init__(self, max_points=MAX_POINTS):
-        super().__init__("loss", "Loss", bqplot.LinearScale(min=0.0), LOSS_COLOR, max_points)
+        self.log_y = _tool("log y", "signal", "Show the loss on a logarithmic axis")
+        super().__init__("loss", "Loss", bqplot.LinearScale(), LOSS_COLOR, max_points, tools=(self.log_y,))
+        self.log_y.observe(self._use_log_y, names="value")
         scales = {"x": self.x_scale, "y": self.y_scale}
-        self.turn = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[TURN_COLOR], stroke_width=2,
-                                 line_style="dashed")
+        self.turn = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[TURN_COLOR],
+                                 stroke_width=LINE_WIDTH, line_style="dashed")
         self.turn_point = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[TURN_COLOR],
                                          marker="diamond", default_size=3 * MARKER_SIZE)
         self.extra_marks = [self.turn, self.turn_point]
@@ -284,6 +450,17 @@ class LossPanel(_MetricPanel):
         if revision != self._checked:
             self._checked = revision
             self._show_overfitting(overfitting.detect(history.epoch))
+
+    def _use_log_y(self, change):
+        """Every mark, the overlays' too, moves to the new scale; the range is fitted again for it."""
+        self.y_scale = bqplot.LogScale() if change["new"] else bqplot.LinearScale()
+        marks = list(self.marks.values()) + self.extra_marks + [m for e in self.overlays.values() for m in e.marks]
+        for mark in marks:
+            mark.scales = {**mark.scales, "y": self.y_scale}
+        self.y_axis.scale = self.y_scale
+        self.y_axis.label = f"{self.metric} (log scale)" if change["new"] else self.metric
+        self._y_range = None
+        self._fit_y()
 
     def _show_overfitting(self, finding):
         """A dashed line and a diamond at the turning point, and the detector's words under the plot."""
@@ -307,13 +484,15 @@ class LossPanel(_MetricPanel):
             _set_xy(self.turn, [line[0]] * 2 if line else [], list(line[1]) if line else [])
 
     def _fit_y(self):
-        values = self._drawn_values()
-        top = values.max() if len(values) else 0.0
-        if top <= 0:
+        x, y = self._drawn_points()
+        if self.log_y.value:
+            y = y[y > 0]
+        elif len(x) and x.max() > 1:
+            y = y[x > 1]  # the second epoch has begun: fit what came after the first
+        if not len(y):
             return
-        step = _nice_step(top / 5)
-        high = math.ceil(top / step * (1 - 1e-9)) * step
-        self._set_y_range(0.0, high, np.round(np.arange(0, high + step / 2, step), 12))
+        low, high = y.min(), y.max()
+        self._set_y_range(*(_log_range(low, high) if self.log_y.value else _linear_range(low, high)))
         self._draw_turn()
 
 
@@ -323,7 +502,7 @@ class AccuracyPanel(_MetricPanel):
     def __init__(self, max_points=MAX_POINTS):
         super().__init__("accuracy", "Accuracy", bqplot.LinearScale(min=0.0, max=1.0), ACCURACY_COLOR, max_points,
                          y_tick_format=".1f")
-        self.y_axis.tick_values = np.linspace(0, 1, 6)
+        _set_ticks(self.y_axis, np.linspace(0, 1, 6))
 
 
 class LearningRatePanel(_CurvePanel):
@@ -336,10 +515,10 @@ class LearningRatePanel(_CurvePanel):
 
     def __init__(self, max_points=MAX_POINTS):
         curves = [
-            ("planned", "planned (schedule)", bqplot.Lines, {"line_style": "dashed", "stroke_width": 2,
-                                                             "opacities": [0.8]}),
-            ("batch_lr", "actual, each batch", bqplot.Lines, {"stroke_width": 2}),
-            ("epoch_lr", "actual, per epoch", bqplot.Scatter, {"marker": "circle", "default_size": MARKER_SIZE}),
+            Curve("planned", "planned (schedule)", line={"line_style": "dashed", "stroke_width": LINE_WIDTH,
+                                                         "opacities": [0.8]}),
+            Curve("batch_lr", "actual, each batch", line={"stroke_width": LINE_WIDTH}),
+            Curve("epoch_lr", "actual, per epoch", points="circle"),
         ]
         super().__init__("Learning rate", "learning rate (log scale)", bqplot.LogScale(), LR_COLOR, curves,
                          max_points, y_tick_format=".0e")
@@ -363,7 +542,7 @@ class LearningRatePanel(_CurvePanel):
         return history.planned_epochs or len(self._plan) or None
 
     def _fit_y(self):
-        values = self._drawn_values()
+        _, values = self._drawn_points()
         values = values[values > 0]
         if not len(values):
             return

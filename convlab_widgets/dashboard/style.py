@@ -9,16 +9,25 @@ import bqplot
 import ipywidgets as widgets
 
 FIGURE_LAYOUT = {"width": "100%", "height": "240px"}
+ENLARGED_HEIGHT = "520px"  # an enlarged chart spans the notebook's width
 FIGURE_MARGIN = {"top": 40, "bottom": 52, "left": 76, "right": 16}
 Y_LABEL_OFFSET = "54px"  # clear of tick labels such as "1e-3" at 14 px
 TITLE_STYLE = {"font-size": "18px"}
 TICK_STYLE = {"font-size": "14px"}
 MARKER_SIZE = 40
+LINE_WIDTH = 3  # px; the thinnest line is 2 px, which a projector still shows
+THIN_LINE_WIDTH = 2
+READOUT_STYLE = {"opacity": 0.95, "font-size": "15px"}  # a point's hover text
 
 
 def title(text: str) -> widgets.HTML:
     """A panel title above a figure (``text`` is markup: escape what came from a user)."""
-    return widgets.HTML(f'<div style="font-size: {TITLE_STYLE["font-size"]}; text-align: center">{text}</div>')
+    return widgets.HTML(title_html(text))
+
+
+def title_html(text: str) -> str:
+    """A title's markup, for a title whose text changes."""
+    return f'<div style="font-size: {TITLE_STYLE["font-size"]}; text-align: center">{text}</div>'
 
 
 def text_html(text: str, italic: bool = False) -> str:

@@ -82,6 +82,16 @@ function render({ model, el }) {
     message.style.display = s.message ? "block" : "none";
   };
 
+  // Escape pressed anywhere in this monitor's dashboard (a chart's "shrink" button has the focus after
+  // "enlarge") asks the kernel to put an enlarged chart back; the kernel owns the layout. Listened for
+  // on the window before JupyterLab's own shortcuts can stop the event.
+  const onKey = (event) => {
+    if (event.key !== "Escape" || !(event.target instanceof Element)) return;
+    const board = event.target.closest(".convlab-dashboard");
+    if (board && board.contains(el)) model.send({ escape: 1 });
+  };
+  window.addEventListener("keydown", onKey, true);
+
   draw();
   // One message at once tells the kernel whether this front end sends widget messages to a comm
   // subshell, before any cell blocks (see convlab_widgets/threads.py).
@@ -90,6 +100,7 @@ function render({ model, el }) {
   model.on("change:state", draw);
   model.on("change:active", syncHeartbeat);
   return () => {
+    window.removeEventListener("keydown", onKey, true);
     if (timer !== null) clearInterval(timer);
     model.off("change:state", draw);
     model.off("change:active", syncHeartbeat);

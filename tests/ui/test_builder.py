@@ -183,3 +183,83 @@ def test_narrow_column_screenshot(builder):
     nb.wait_for(".convlab-inner-row")
     nb.page.locator(".convlab-builder").scroll_into_view_if_needed()
     nb.screenshot("builder_narrow_700", selector=".convlab-builder")
+
+
+CONTRAST = """(selector) => {
+    // WCAG contrast of an element's text against the first opaque background under it.
+    const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => {
+        const lin = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const node = document.querySelector(selector);
+    let back = node;
+    while (back && (getComputedStyle(back).backgroundColor === 'rgba(0, 0, 0, 0)')) back = back.parentElement;
+    const a = luminance(rgb(getComputedStyle(node).color));
+    const b = luminance(rgb(getComputedStyle(back).backgroundColor));
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_the_failing_row_reads_at_full_strength_and_only_the_rows_below_fade(builder):
+    nb = builder
+    nb.run_cell("for _ in range(3): b.architecture.insert(1, 'MaxPooling2D')")
+    nb.wait_for(".convlab-row.has-error .convlab-error-text")
+    failing = nb.page.locator(".convlab-row.has-error").first
+    assert failing.evaluate("(node) => getComputedStyle(node).opacity") == "1"
+    assert nb.page.evaluate(CONTRAST, ".convlab-row.has-error .convlab-error-text") >= 4.5
+    below = nb.page.locator(".convlab-row.is-unknown:not(.has-error)")
+    assert below.count() >= 1 and float(below.first.evaluate("(node) => getComputedStyle(node).opacity")) < 0.6
+    nb.screenshot("builder_failing_row_1280", selector=".convlab-builder")
+
+
+def test_columns_are_named_and_a_row_shows_its_full_name_on_hover(builder):
+    nb = builder
+    head = nb.page.inner_text(".convlab-stack-head").lower()
+    assert "output shape" in head and "params" in head and "layer" in head
+    # each heading sits over its column
+    for heading, column in (("params", ".convlab-params"), ("output shape", ".convlab-shape")):
+        head_box = nb.page.locator(".convlab-stack-head span", has_text=heading).first.bounding_box()
+        cell_box = nb.page.locator(f".convlab-row[data-index='0'] .convlab-row-main {column}").bounding_box()
+        assert abs(head_box["x"] - cell_box["x"]) < 2, heading
+    title = nb.page.get_attribute(".convlab-row[data-index='0']", "title")
+    assert title.startswith("Conv2D 3×3 ×8 same relu: output 8×8×8")
+
+
+def test_a_clicked_card_goes_above_the_output_layer(builder):
+    nb = builder
+    before = revision(nb)
+    nb.page.click(".convlab-card[data-layer='Dropout']")
+    wait_revision_after(nb, before)
+    assert nb.eval(TYPES) == ["Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
+    assert nb.eval("b.architecture.summary().is_valid") is True
+
+
+def test_keyboard_redo_after_keyboard_undo_keeps_the_focus(builder):
+    nb = builder
+    before = revision(nb)
+    nb.page.click(".convlab-row[data-index='1'] .convlab-remove")
+    wait_revision_after(nb, before)
+    nb.page.focus(".convlab-row[data-index='0']")
+    before = revision(nb)
+    nb.page.keyboard.press("Control+Z")
+    wait_revision_after(nb, before)  # (running a cell would move the focus: check the page first)
+    assert nb.page.evaluate("() => document.activeElement.matches('.convlab-row[data-index=\"0\"]')")
+    before = revision(nb)
+    nb.page.keyboard.press("Control+Shift+Z")
+    wait_revision_after(nb, before)
+    assert nb.eval(TYPES) == ["Conv2D", "Flatten", "Dense"]
+
+
+def test_narrow_headings_do_not_run_into_each_other(builder):
+    nb = builder
+    nb.page.set_viewport_size({"width": 700, "height": 900})
+    nb.page.wait_for_timeout(300)
+    spilled = nb.page.evaluate("""() => [...document.querySelectorAll('.convlab-stack-head > span')]
+        .filter((span) => span.offsetParent && span.scrollWidth > span.clientWidth + 1)
+        .map((span) => span.textContent)""")
+    assert spilled == []  # each heading fits its column: "output shape" wraps rather than run into "params"
+    input_shape = nb.page.locator(".convlab-input-row .convlab-shape").bounding_box()
+    first_shape = nb.page.locator(".convlab-row[data-index='0'] .convlab-row-main .convlab-shape").bounding_box()
+    assert abs(input_shape["x"] - first_shape["x"]) < 2  # the input's shape is in the shape column
+    nb.screenshot("builder_head_700", selector=".convlab-builder")

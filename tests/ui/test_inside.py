@@ -15,10 +15,13 @@ def test_predictions_grid_confusion_matrix_and_activation_maps(notebook):
     text = nb.page.inner_text(".convlab-dashboard")
     right, total = nb.eval("[int(run.predictions[-1].correct.sum()), len(run.predictions[-1].labels)]")
     assert f"epoch 2: {right}/{total} right" in text
-    # 48 validation images, the mistakes first and in red, "predicted (true)".
-    labels = nb.page.evaluate("""() => [...document.querySelectorAll('.convlab-dashboard div[title^="validation image"]')]
-        .map(cell => [cell.innerText.trim(), getComputedStyle(cell.lastElementChild).color])""")
-    assert len(labels) == 48
+    # 12 validation images, the mistakes first and in red, "predicted (true)"; "show more" adds 12.
+    shown = """() => [...document.querySelectorAll('.convlab-dashboard div[title^="validation image"]')]
+        .map(cell => [cell.innerText.trim(), getComputedStyle(cell.lastElementChild).color])"""
+    assert len(nb.page.evaluate(shown)) == 12
+    nb.page.locator(".convlab-dashboard button:has-text('show 12 more')").click()
+    nb.page.wait_for_function(f"() => ({shown})().length === 24")
+    labels = nb.page.evaluate(shown)
     wrong = [label for label, colour in labels if colour == WRONG]
     assert wrong == [label for label, _ in labels[:len(wrong)]] and total - right >= len(wrong) > 0
     assert all("(" in label for label in wrong)
@@ -27,7 +30,8 @@ def test_predictions_grid_confusion_matrix_and_activation_maps(notebook):
     assert cells.count() == 100
     svg_text = nb.page.evaluate("() => [...document.querySelectorAll('.convlab-dashboard svg text')]"
                                 ".map(t => t.textContent).join('|')")
-    assert "Confusion matrix" in svg_text and "predicted" in svg_text and "true" in svg_text
+    assert "predicted" in svg_text and "true" in svg_text
+    assert "Confusion matrix (validation, epoch 2)" in text  # an HTML title above the figure, which wraps
     # Drawn, not just present: bqplot keeps a figure first laid out in a hidden box invisible.
     assert nb.page.evaluate("() => [...document.querySelectorAll('.convlab-dashboard .bqplot')]"
                             ".map(f => getComputedStyle(f).visibility)") == ["visible"] * 4

@@ -105,15 +105,20 @@ def test_one_data_selector_and_the_fix_for_a_preset_of_other_data(notebook):
     assert "the data, digits, is 8×8×1" in banner.inner_text()
     assert "not the data" in nb.page.inner_text(".convlab-validity")
     nb.screenshot("builder_data_mismatch")
-    button(nb, "Train").click()
-    nb.wait_for(STATUS.format("not started"))
-    assert "fix offered above the layers" in nb.page.inner_text(".convlab-status-message")
+    # Train waits, saying why, instead of looking ready and then refusing.
+    assert button(nb, "Train").is_disabled()
+    assert ("Train waits for the architecture: This architecture takes 192×192×3 images in 5 classes, but the "
+            "data, digits, is 8×8×1") in nb.page.inner_text(".convlab-controls")
     nb.page.locator(".convlab-data-fix:has-text('Adapt the input to digits')").click()
     nb.wait_for(".convlab-data-mismatch:empty", state="attached")
+    # the input is the data's now; what still keeps Train waiting is the preset's 5-class head
+    nb.page.wait_for_function("() => document.querySelector('.convlab-controls').innerText"
+                              ".includes('Train waits for the architecture: Dense #8: outputs 5 values')")
+    assert button(nb, "Train").is_disabled()
     assert nb.eval("list(lab.architecture.input_shape)") == [8, 8, 1]
 
 
-def test_a_refused_train_stands_alone_and_a_run_keeps_its_colour(notebook):
+def test_train_waits_for_a_broken_architecture_and_a_run_keeps_its_colour(notebook):
     nb = notebook
     open_lab(nb)
     nb.run_cell("run = lab.train(epochs=1, batch_size=128, wait=True)")
@@ -124,11 +129,13 @@ def test_a_refused_train_stands_alone_and_a_run_keeps_its_colour(notebook):
                             "path.line')).stroke")
     assert swatch == line
     nb.run_cell("lab.architecture.update(len(lab.architecture) - 1, units=3)")
-    button(nb, "Train").click()
-    nb.wait_for(STATUS.format("not started"))
-    text = nb.page.inner_text(".convlab-monitor")
-    assert "samples/s" not in text and "epoch 1/1" not in text and "10 classes" in text
-    nb.screenshot("lab_refused_train")
+    nb.page.wait_for_function("() => [...document.querySelectorAll('.convlab-controls button')]"
+                              ".some((b) => b.textContent.includes('Train') && b.disabled)")
+    assert "10 classes" in nb.page.inner_text(".convlab-controls")  # the reason, beside the button
+    assert "Fix the architecture first" in button(nb, "Train").get_attribute("title")
+    nb.wait_for(STATUS.format("completed"))  # the finished run is still what the monitor shows
+    nb.page.locator(".convlab-controls").scroll_into_view_if_needed()
+    nb.screenshot("lab_train_waits")
 
 
 RECORD_STOP = """at_stop = []

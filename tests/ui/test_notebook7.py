@@ -7,8 +7,10 @@ def test_lab_renders_and_trains_in_notebook_7(notebook):
     notebook.wait_for(".convlab-builder .convlab-row")
     notebook.wait_for(".convlab-monitor")
     assert notebook.errors() == []
-    notebook.page.click(".convlab-card[data-layer='Dropout']")  # appended after the softmax: a located error
-    notebook.wait_for(".convlab-row.has-error[data-index='6']")
+    notebook.page.click(".convlab-card[data-layer='Dropout']")  # goes above the softmax output layer
+    notebook.wait_for(".convlab-row[data-index='5'][data-type='Dropout']")
+    notebook.wait_for(".convlab-row[data-index='6'][data-type='Dense']")
+    assert notebook.page.locator(".convlab-row.has-error").count() == 0
     notebook.page.click(".convlab-undo")
     notebook.page.wait_for_selector(".convlab-row[data-index='6']", state="detached")
     notebook.page.locator(".convlab-controls button:has-text('Train')").click()

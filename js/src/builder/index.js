@@ -6,7 +6,7 @@
 import { formatCompact, formatCount, formatShape, h } from "./dom.js";
 import { refreshEditor, renderEditor } from "./editor.js";
 import { renderPalette } from "./palette.js";
-import { dropIndex, markerTop, renderRow } from "./stack.js";
+import { dropIndex, markerTop, renderRow, stackHead } from "./stack.js";
 
 function toolbar(model, state, send) {
   const presets = h(
@@ -135,13 +135,17 @@ function render({ model, el }) {
   const marker = h("div", { class: "convlab-drop-marker", "aria-hidden": "true" });
   const list = h("ol", { class: "convlab-stack", role: "listbox", "aria-label": "Layer stack" });
   const inputRow = h("div", { class: "convlab-input-row" });
-  const stackBox = h("div", { class: "convlab-stack-box" }, inputRow, list, marker);
+  const stackBox = h("div", { class: "convlab-stack-box" }, stackHead(), inputRow, list, marker);
   const footerBox = h("div", { class: "convlab-footer-box" });
   const codeBox = h("div", { class: "convlab-code" });
   const bar = toolbar(model, state, send);
 
+  // A clicked card goes after the selected row, but never below the output layer (Python names it):
+  // a layer after the classifier's head would make the model invalid.
   const addAt = (type) => {
-    const index = state.selected === null ? model.get("view").rows.length : state.selected + 1;
+    const view = model.get("view");
+    const end = view.output_index ?? view.rows.length;
+    const index = state.selected === null ? end : Math.min(state.selected + 1, end);
     send({ intent: "add", type, index });
     state.selected = index;
     state.editing = false;
@@ -308,6 +312,12 @@ function render({ model, el }) {
 
   function draw() {
     const view = model.get("view");
+    // Rows are rebuilt on every view: a focused row (the keyboard's place, e.g. after Ctrl+Z) gets its
+    // focus back, or the next shortcut would go to JupyterLab instead.
+    const focused = document.activeElement;
+    const focusedRow = focused && focused.parentNode === list && focused.classList.contains("convlab-row")
+      ? Number(focused.dataset.index)
+      : null;
     const rows = view.rows;
     if (state.selected !== null && state.selected >= rows.length) state.selected = rows.length ? rows.length - 1 : null;
     bar.update(view);
@@ -343,10 +353,12 @@ function render({ model, el }) {
     footerBox.replaceChildren(footer(view));
     root.dataset.revision = view.revision;
     root.dataset.valid = String(view.valid);
-    if (state.focusAfterRender && state.selected !== null) {
-      const node = list.querySelector(`.convlab-row[data-index="${state.selected}"]`);
-      if (node) node.focus({ preventScroll: false });
-      state.focusAfterRender = false;
+    const refocus = state.focusAfterRender && state.selected !== null ? state.selected : focusedRow;
+    state.focusAfterRender = false;
+    if (refocus !== null) {
+      const node = list.querySelector(`.convlab-row[data-index="${Math.min(refocus, rows.length - 1)}"]`);
+      if (node) node.focus({ preventScroll: true });
+      else root.focus({ preventScroll: true });
     }
   }
 

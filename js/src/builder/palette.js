@@ -47,7 +47,7 @@ export function renderPalette(catalog, { onAdd, onDragStart, onDragEnd }) {
   return h(
     "aside",
     { class: "convlab-palette", "aria-label": "Layer palette" },
-    h("div", { class: "convlab-palette-hint", text: "Drag a card into the stack, or press Enter to add it after the selected row." }),
+    h("div", { class: "convlab-palette-hint", text: "Drag a card into the stack, or press Enter to add it after the selected row, above the output layer." }),
     groups,
   );
 }

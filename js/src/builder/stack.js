@@ -5,10 +5,12 @@
 import { cube } from "./cube.js";
 import { formatCompact, formatCount, formatShape, h } from "./dom.js";
 
+// The hover text of a row: the full name first, since a narrow column cuts the type and label short.
 function rowTitle(row) {
-  if (!row.output_shape) return "";
+  const name = `${row.type} ${row.label}`.trim();
+  if (!row.output_shape) return name;
   return [
-    `${row.type}: output ${formatShape(row.output_shape)}`,
+    `${name}: output ${formatShape(row.output_shape)}`,
     `${formatCount(row.param_count)} parameters (${formatCount(row.trainable_count)} trainable)`,
     `${formatCompact(row.macs)} multiply-adds per image`,
     `${formatCount(row.activations)} activation values per image`,
@@ -29,6 +31,23 @@ function innerRows(row) {
         h("span", { class: "convlab-params", text: formatCount(inner.param_count) }),
       ),
     ),
+  );
+}
+
+// Column names over the rows, in the rows' own grid so each sits over its column.
+export function stackHead() {
+  return h(
+    "div",
+    { class: "convlab-stack-head", "aria-hidden": "true" },
+    h("span", { class: "convlab-index", text: "#" }),
+    h("span"),
+    h("span"),
+    h("span", { text: "layer" }),
+    h("span", { class: "convlab-head-short", text: "settings" }),
+    h("span", { text: "output shape" }),
+    h("span", { class: "convlab-head-params", text: "params" }),
+    h("span", { class: "convlab-head-share", text: "share" }),
+    h("span"),
   );
 }
 

@@ -1,0 +1,48 @@
+"""The runs table in a real JupyterLab at a projector's and a narrow window's width."""
+
+import pytest
+
+SETUP = '''
+import time
+from types import SimpleNamespace
+from convlab_widgets.runs_table import RunsTable
+def run(name, previous, changes):
+    return SimpleNamespace(name=name, color="#1f77b4", previous=previous, changes=changes, param_count=1234567,
+        architecture=None, status="completed", started_at=time.time() - 95, ended_at=time.time(),
+        config={"epochs": 3}, history={"epoch": [0, 1, 2], "accuracy": [0.8, 0.9, 0.95],
+                                       "val_accuracy": [0.78, 0.86, 0.9]})
+r1 = run("run 1", None, ["Conv2D(16/32) → Dense(64) → Dropout(0.25) → Dense(10)"])
+r2 = run("run 2", r1, ["Dense(64→32)", "2→3 epochs", "lr 0.001→0.003", "+Dropout(0.25) after Dense(64)"])
+t = RunsTable(); t.show([r1, r2], live=r2)
+t
+'''
+SPILLED = """() => [...document.querySelectorAll(
+        '.convlab-runs-head .widget-html-content, .convlab-runs-number .widget-html-content')]
+    .filter((node) => node.scrollWidth > node.clientWidth + 1).map((node) => node.textContent)"""
+REACH = """() => {
+    const scroll = document.querySelector('.convlab-runs-scroll').getBoundingClientRect();
+    return [...document.querySelectorAll('.convlab-runs-actions button')].every((button) => {
+        const box = button.getBoundingClientRect();
+        return box.left >= scroll.left && box.right <= scroll.right + 1;
+    });
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 700])
+def test_headings_and_numbers_have_room_and_the_actions_stay_in_reach(notebook, width):
+    nb = notebook
+    nb.page.set_viewport_size({"width": width, "height": 900})
+    nb.open([SETUP])
+    nb.run_all()
+    nb.wait_for(".convlab-runs .convlab-runs-actions")
+    nb.raise_on_traceback()
+    assert nb.page.evaluate(SPILLED) == []  # no "parametersbest": every heading and number fits its column
+    assert nb.page.evaluate(REACH)  # Clone and delete are on screen without scrolling
+    scrolls = nb.page.evaluate("() => { const s = document.querySelector('.convlab-runs-scroll');"
+                               " return s.scrollWidth > s.clientWidth; }")
+    assert scrolls == (width == 700)  # a narrow output scrolls the numbers under the actions
+    nb.page.locator(".convlab-runs").scroll_into_view_if_needed()
+    nb.screenshot(f"runs_table_{width}", selector=".convlab-runs")
+    nb.page.click(".convlab-runs button:has-text('what changed')")
+    nb.page.wait_for_function("() => [...document.querySelectorAll('.convlab-runs-changes')]"
+                              ".every((line) => line.offsetParent === null)")
