@@ -31,6 +31,13 @@ def wait_revision_after(nb, before):
         f"() => Number(document.querySelector('.convlab-builder').dataset.revision) > {before}")
 
 
+def click_and_wait(nb, selector):
+    """Click in the builder and wait until Python has answered with a new revision."""
+    before = revision(nb)
+    nb.page.click(selector)
+    wait_revision_after(nb, before)
+
+
 def shown_shapes(nb):
     return nb.page.locator(".convlab-stack .convlab-row .convlab-row-main .convlab-shape").all_inner_texts()
 
@@ -82,22 +89,16 @@ def test_invalid_stack_shows_located_error_and_its_fix_works(builder):
     assert "MaxPooling2D #" in text and "1×1" in text
     assert nb.page.locator(".convlab-row.is-unknown").count() >= 1
     nb.screenshot("builder_located_error")
-    before = revision(nb)
-    nb.page.click(".convlab-row.has-error .convlab-fix")
-    wait_revision_after(nb, before)
+    click_and_wait(nb, ".convlab-row.has-error .convlab-fix")
     nb.page.wait_for_selector(".convlab-row.has-error", state="detached")
     assert nb.eval("b.architecture.summary().is_valid") is True
 
 
 def test_undo_and_redo(builder):
     nb = builder
-    before = revision(nb)
-    nb.page.click(".convlab-row[data-index='1'] .convlab-remove")
-    wait_revision_after(nb, before)
+    click_and_wait(nb, ".convlab-row[data-index='1'] .convlab-remove")
     assert nb.eval(TYPES) == ["Conv2D", "Flatten", "Dense"]
-    before = revision(nb)
-    nb.page.click(".convlab-undo")
-    wait_revision_after(nb, before)
+    click_and_wait(nb, ".convlab-undo")
     assert nb.eval(TYPES) == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
     before = revision(nb)
     nb.page.focus(".convlab-row[data-index='0']")
@@ -228,18 +229,14 @@ def test_columns_are_named_and_a_row_shows_its_full_name_on_hover(builder):
 
 def test_a_clicked_card_goes_above_the_output_layer(builder):
     nb = builder
-    before = revision(nb)
-    nb.page.click(".convlab-card[data-layer='Dropout']")
-    wait_revision_after(nb, before)
+    click_and_wait(nb, ".convlab-card[data-layer='Dropout']")
     assert nb.eval(TYPES) == ["Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
     assert nb.eval("b.architecture.summary().is_valid") is True
 
 
 def test_keyboard_redo_after_keyboard_undo_keeps_the_focus(builder):
     nb = builder
-    before = revision(nb)
-    nb.page.click(".convlab-row[data-index='1'] .convlab-remove")
-    wait_revision_after(nb, before)
+    click_and_wait(nb, ".convlab-row[data-index='1'] .convlab-remove")
     nb.page.focus(".convlab-row[data-index='0']")
     before = revision(nb)
     nb.page.keyboard.press("Control+Z")
