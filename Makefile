@@ -61,10 +61,11 @@ torch: $(VENV)/bin/python
 	else $(PY) -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu; fi
 
 # The demo needs only the `lab` extra (JupyterLab; nbclient and ipykernel for HEADLESS=1) and one Keras
-# backend (JAX: a tenth of TensorFlow's download), not the test and benchmark tools.
+# backend, not the test and benchmark tools. TensorFlow: its first loss point comes in under a second on a
+# CPU, where JAX's first compile takes several (benchmarks/RESULTS.md, bench_backends.py).
 $(VENV)/.installed-demo: $(VENV)/bin/python pyproject.toml js/package.json js/package-lock.json $(wildcard js/src/*)
 	$(MAKE) js
-	$(PY) -m pip install -e ".[lab,jax]"
+	$(PY) -m pip install -e ".[lab,tensorflow]"
 	touch $@
 
 chromium:
