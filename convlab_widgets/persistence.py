@@ -44,6 +44,7 @@ import shutil
 import stat
 import struct
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -830,7 +831,13 @@ def _model(file, identity, architecture, settings, param_count, keras_version, w
                 compile_model(model, *_optimizer_recipe(settings.optimizer),
                               {"learning_rate": settings.learning_rate, "jit_compile": settings.jit_compile})
                 model.optimizer.build(model.trainable_variables)  # so that its saved state is restored too
-                model.load_weights(weights)
+                with warnings.catch_warnings():
+                    # A lab of the first format names an optimizer without its options (momentum's SGD saved
+                    # as "SGD"): Keras then skips the optimizer's state and warns. The weights load; the state
+                    # only matters to continue the run, which a saved run does not.
+                    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer",
+                                            category=UserWarning)
+                    model.load_weights(weights)
             except Exception as error:  # Keras raises many kinds for variables that do not fit
                 raise LabFileError(f"{at} its weights do not fit the run's architecture (saved with Keras "
                                    f"{keras_version}, this is Keras {keras.__version__}): {type(error).__name__}: "
