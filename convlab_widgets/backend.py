@@ -45,10 +45,6 @@ class BackendChoice:
     chosen_by: str
     note: str = ""
 
-    @property
-    def title(self) -> str:
-        return TITLES.get(self.name, self.name)
-
 
 def installed(name: str) -> bool:
     """Whether a backend's package is importable here, without importing it."""
