@@ -11,12 +11,13 @@ import pytest
 from PIL import Image
 
 from convlab_widgets.training import DataBundle, DatasetError, datasets
+from convlab_widgets.training.models import compile_model
 
 
 def _batches(dataset):
     """Every batch of a run's pipeline as numpy: a tf.data.Dataset (TensorFlow) or a PyDataset (JAX, PyTorch)."""
     if hasattr(dataset, "element_spec"):
-        return [(x.numpy(), y.numpy()) for x, y in dataset]
+        return [tuple(part.numpy() for part in batch) for batch in dataset]
     return [dataset[i] for i in range(len(dataset))]
 
 
@@ -60,6 +61,30 @@ def test_batching_happens_per_run_with_drop_remainder():
     first = [y for _, y in _batches(data.train(batch_size=n, seed=3))][0]
     second = [y for _, y in _batches(data.train(batch_size=n, seed=4))][0]
     assert sorted(first) == sorted(second) and list(first) != list(second)  # shuffled
+
+
+def test_padded_validation_counts_every_image_once_in_fixed_shapes():
+    """Fixed batch shapes (a TPU, JAX over several devices) pad the last validation batch: every batch is full,
+    the padding weighs 0, and Keras' loss and accuracy are those of exactly the validation images."""
+    import keras
+
+    data = datasets.load("digits", seed=0)
+    n = data.validation_size
+    assert n % 64 and data.validation_steps(64) == -(-n // 64)
+    padded = _batches(data.validation(batch_size=64, pad=True))
+    assert len(padded) == data.validation_steps(64) and {len(y) for _, y, _ in padded} == {64}
+    weights = np.concatenate([w for _, _, w in padded])
+    assert np.count_nonzero(weights) == n and not weights[n:].any()
+    images, labels = data.validation_images(np.arange(n))
+    assert np.array_equal(np.concatenate([x for x, _, _ in padded])[:n], images)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
+    compile_model(model, keras.optimizers.SGD, {}, {"learning_rate": 0.01, "jit_compile": "auto"})
+    probabilities = np.asarray(model.predict(images, verbose=0), dtype=np.float64)
+    exact_loss = -np.log(probabilities[np.arange(n), labels]).mean()
+    exact_accuracy = (probabilities.argmax(axis=1) == labels).mean()
+    loss, accuracy = model.evaluate(data.validation(batch_size=64, pad=True), verbose=0)
+    assert loss == pytest.approx(exact_loss, rel=1e-5) and accuracy == pytest.approx(exact_accuracy, abs=1e-6)
 
 
 def test_train_subset_is_stratified_and_validation_unchanged():

@@ -36,9 +36,6 @@ def test_every_epoch_predicts_every_digits_validation_image(real_run):
     assert RunHistory.from_run(run).predictions == snapshots
 
 
-@pytest.mark.xfail(keras.backend.backend() == "jax", strict=True,
-                   reason="open (#12): JAX splitting each batch over 2 devices leaves the last partial "
-                          "validation batch out of val_accuracy, not out of the predictions")
 def test_a_model_that_outputs_logits_still_gives_probabilities():
     data = datasets.load("digits", train_subset=300)
     arch = Architecture(input_shape=(8, 8, 1), num_classes=10, output="logits")

@@ -122,17 +122,23 @@ class DataBundle:
     def steps_per_epoch(self, batch_size, drop_remainder=False):
         return _steps(self.train_size, batch_size, drop_remainder)
 
-    def validation_steps(self, batch_size, drop_remainder=False):
-        return _steps(self.validation_size, batch_size, drop_remainder)
+    def validation_steps(self, batch_size):
+        """Validation counts every image: its last batch is partial, or padded (see :meth:`validation`)."""
+        return _steps(self.validation_size, batch_size, False)
 
     def train(self, batch_size, drop_remainder=False, shuffle=True, seed=None):
         return self._pipeline(self._train, batch_size, drop_remainder, shuffle, seed)
 
-    def validation(self, batch_size, drop_remainder=False):
-        """None when the bundle was loaded with ``validation_split=0``."""
+    def validation(self, batch_size, pad=False):
+        """None when the bundle was loaded with ``validation_split=0``.
+
+        ``pad``: for fixed batch shapes, the last batch padded with rows of weight 0
+        (:func:`pipelines.padding`): ``val_loss`` and ``val_accuracy`` still
+        cover exactly the validation images."""
         if self._validation is None:
             return None
-        return self._pipeline(self._validation, batch_size, drop_remainder, False, None)
+        padded = pipelines.padding(len(self._validation), batch_size) if pad else None
+        return self._pipeline(self._validation, batch_size, False, False, None, padded)
 
     @property
     def samples(self):
@@ -176,9 +182,9 @@ class DataBundle:
             split.x = decode_images(split.paths, self.input_shape)
         return split.x
 
-    def _pipeline(self, split, batch_size, drop_remainder, shuffle, seed):
+    def _pipeline(self, split, batch_size, drop_remainder, shuffle, seed, pad=None):
         return pipelines.batches(self._pixels(split), split.y, self.input_shape, batch_size, drop_remainder,
-                                 shuffle, seed)
+                                 shuffle, seed, pad)
 
 
 def _steps(n, batch_size, drop_remainder):

@@ -135,8 +135,10 @@ _ARRAY_PIPELINE = '''
 share = slice(PROCESS, None, PROCESSES)
 train_ds = batches(x_train[share], y_train[share], INPUT_SHAPE, BATCH_SIZE // PROCESSES, DROP_REMAINDER,
                    shuffle=True, seed=SEED)
-val_ds = None if x_val is None else batches(x_val[share], y_val[share], INPUT_SHAPE, BATCH_SIZE // PROCESSES,
-                                            DROP_REMAINDER or PROCESSES > 1, shuffle=False)
+# Fixed shapes keep every validation image: padded batches, the padding weighing 0 (the same steps in every process).
+val_ds = None if x_val is None else batches(
+    x_val[share], y_val[share], INPUT_SHAPE, BATCH_SIZE // PROCESSES, shuffle=False,
+    pad=padding(len(y_val), BATCH_SIZE) if DROP_REMAINDER or PROCESSES > 1 else None)
 '''
 
 
@@ -144,9 +146,9 @@ def _pipeline_source(backend):
     """The batches of the run, as the run made them: the source of :mod:`.pipelines` itself."""
     if backend == "tensorflow":
         code = inspect.getsource(pipelines.tf_batches).replace("    import tensorflow as tf\n\n", "")
-        return code + "\n\nbatches = tf_batches\n"
-    return "\n\n".join(inspect.getsource(part) for part in (pipelines.prepare, pipelines.Batches)) + \
-        "\n\nbatches = Batches\n"
+        return inspect.getsource(pipelines.padding) + "\n\n" + code + "\n\nbatches = tf_batches\n"
+    return "\n\n".join(inspect.getsource(part) for part in (pipelines.padding, pipelines.prepare, pipelines.Batches)) \
+        + "\n\nbatches = Batches\n"
 
 
 _FOLDER_LOADER = '''
@@ -316,7 +318,7 @@ def _model_section(run):
         "model.compile(\n"
         f"    optimizer={_optimizer_expression(run.config['optimizer'], model)},\n"
         f"    loss=keras.losses.SparseCategoricalCrossentropy(from_logits={not outputs_probabilities(model)}),\n"
-        "    metrics=['accuracy'],\n"
+        "    weighted_metrics=['accuracy'],  # padded validation rows weigh 0\n"
         f"    jit_compile={run.config['jit_compile']},\n"
         ")\n"
     )

@@ -183,7 +183,7 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
                 fresh = run.architecture.to_keras()
             batch, drop = config["batch_size"], config["drop_remainder"]
             train = data.train(batch, drop, seed=config["seed"])
-            validation = data.validation(batch, drop) if data.validation_steps(batch, drop) else None
+            validation = data.validation(batch, pad=drop) if data.validation_steps(batch) else None
             recipe = model_recipe(run, info, optimizer_cls, optimizer_config)
             warm, trainer._warm = trainer._warm, None  # a run that fails leaves nothing behind
             if warm is not None and warm.recipe == recipe:
