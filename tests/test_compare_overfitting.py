@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-import keras
 import pytest
 
 from convlab_widgets.architecture import Architecture
@@ -155,15 +154,13 @@ def subset():
     return datasets.load("digits", train_subset=300)
 
 
-@pytest.mark.xfail(keras.backend.backend() == "jax", strict=True,
-                   reason="open (#12): with JAX's own initial draws this seed's validation loss rises "
-                          "0.203 to 0.217 only (TensorFlow: to 0.234), within the detector's noise bound")
 @pytest.mark.slow
 def test_a_large_dense_net_on_300_images_is_caught_memorising(subset):
-    epochs = train(dense_net(dropout=False), subset, epochs=40, learning_rate=3e-3)
+    # 60 epochs: the rise is plain on every backend's initial draws (at 40, JAX's seed-0 draw had risen 7 % only).
+    epochs = train(dense_net(dropout=False), subset, epochs=60, learning_rate=3e-3)
     found = detect(epochs)
     assert found is not None, epochs
-    assert 2 <= found.epoch <= 40 - 2 * 3
+    assert 2 <= found.epoch <= 60 - 2 * 3
     assert found.val_loss == epochs["val_loss"][found.epoch - 1]  # the mark sits on the validation curve
     assert epochs["loss"][-1] < epochs["loss"][found.epoch - 1]
     assert found.message.startswith(f"validation loss rising since epoch {found.epoch} ")
