@@ -186,3 +186,24 @@ def test_the_repository_keeps_colabs_pins_as_shared_has_them(copy, original):
     if not shared.exists():
         pytest.skip("../shared is not beside this clone")
     assert (ROOT / "constraints" / copy).read_text() == shared.read_text()
+
+
+def test_the_monitor_says_why_the_backend_or_device_may_not_be_the_expected_one(monkeypatch):
+    """A fallback (a TPU hinted but not usable) and a backend note (keras.json asked for another) reach the monitor."""
+    from convlab_widgets import Dashboard, Trainer, datasets
+    from convlab_widgets.training import strategy as strategy_module
+
+    info = strategy_module.describe(None)
+    fallback = StrategyInfo(info.strategy, info.kind, info.replicas, info.devices, info.description,
+                            "TPU hinted but not usable (stand-in); fell back", info.backend)
+    asked = backend.BackendChoice(info.backend, "keras.json", "keras.json asks for another backend: using this one.")
+    monkeypatch.setattr(backend, "in_force", lambda: asked)
+    run = Trainer("conv_small", datasets.load("digits", train_subset=100), strategy=fallback).start(
+        epochs=1, batch_size=50, seed=0)
+    assert run.wait(timeout=120) and run.status == "completed", run.error
+    dashboard = Dashboard()
+    dashboard.watch(run)
+    dashboard.pump()
+    note = dashboard.monitor.state["badge_note"]
+    assert note == "TPU hinted but not usable (stand-in); fell back keras.json asks for another backend: using this one."
+    assert dashboard.monitor.state["badge"].startswith(info.description)

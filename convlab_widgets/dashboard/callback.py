@@ -117,7 +117,7 @@ class FitStream(KerasAdapter):
             if not main_thread_draws():
                 route_to_subshell()
         self._publish(RunStarted(run.config, info.description, info.replicas, batch,
-                                 batch // max(info.replicas, 1), steps, epochs, run.param_count))
+                                 batch // max(info.replicas, 1), steps, epochs, run.param_count, info.notes))
         super().on_train_begin(logs)
 
     def _between_batches(self, evaluating=False):

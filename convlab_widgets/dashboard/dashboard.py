@@ -241,7 +241,7 @@ class Dashboard(widgets.VBox):
         kind = event.kind
         if kind == "run_started":
             p.update(status="running", epochs=event.epochs, steps=event.steps_per_epoch, started=event.time,
-                     badge=_badge(event), detail=f"{event.param_count:,} parameters")
+                     badge=_badge(event), detail=f"{event.param_count:,} parameters", note=event.note)
         elif kind == "batch":
             p.update(epoch=event.epoch + 1, step=event.step + 1, steps=event.steps_per_epoch,
                      samples_per_sec=event.samples_per_sec, last=event.time, status=p.get("status", "running"))
@@ -271,6 +271,7 @@ class Dashboard(widgets.VBox):
             "fraction": fraction, "epoch_fraction": (p.get("epochs_done") or 0) / epochs if epochs else 0,
             "samples_per_sec": p.get("samples_per_sec"), "elapsed": elapsed, "eta": eta,
             "message": p.get("message", ""), "badge": p.get("badge", ""), "badge_detail": p.get("detail", ""),
+            "badge_note": p.get("note", ""),
         }
 
     @staticmethod

@@ -26,6 +26,7 @@ class RunStarted:
     steps_per_epoch: int
     epochs: int
     param_count: int
+    note: str = ""  # StrategyInfo.notes: a fallback or a backend the learner may not expect
     time: float = field(default_factory=time.time)
     kind: str = field(default="run_started", init=False)
 

@@ -59,6 +59,14 @@ class StrategyInfo:
         return self.strategy.scope()
 
     @property
+    def notes(self) -> str:
+        """What a learner should know beside the badge: why detection fell back, and why the backend
+        in force may not be the one they expect (``backend.in_force().note``); "" when nothing."""
+        from ..backend import in_force
+
+        return " ".join(note for note in (self.note, in_force().note) if note)
+
+    @property
     def drop_remainder(self) -> bool:
         """Whether the last partial batch is dropped: TPUs need fixed batch shapes, and JAX splits
         every batch across its devices, which a partial batch may not allow."""

@@ -199,7 +199,7 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
             run.param_count = model.count_params()
             run._publish(RunStarted(
                 config, info.description, info.replicas, batch, config["per_replica_batch_size"],
-                config["steps_per_epoch"], config["epochs"], run.param_count,
+                config["steps_per_epoch"], config["epochs"], run.param_count, info.notes,
             ))
             try:
                 if not run.stop_requested:

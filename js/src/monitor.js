@@ -23,6 +23,7 @@ const clock = (seconds) => {
 function render({ model, el }) {
   const root = h("div", "convlab-monitor");
   const badge = h("div", "convlab-badge");
+  const badgeNote = h("div", "convlab-badge-note"); // why this backend or device, when not the expected one
   const line = h("div", "convlab-progress-line");
   const status = h("span", "convlab-status");
   const text = h("span", "convlab-progress-text");
@@ -37,7 +38,7 @@ function render({ model, el }) {
   stale.style.display = "none";
   track.append(epochBar, bar);
   line.append(status, text);
-  root.append(badge, track, line, message, stale);
+  root.append(badge, badgeNote, track, line, message, stale);
   el.append(root);
 
   const STALE_MS = 3000;
@@ -66,6 +67,8 @@ function render({ model, el }) {
     badge.textContent = s.badge || "";
     badge.title = s.badge_detail || "";
     badge.style.display = s.badge ? "" : "none"; // no empty pill before the first run
+    badgeNote.textContent = s.badge_note || "";
+    badgeNote.style.display = s.badge_note ? "" : "none";
     const fraction = Math.max(0, Math.min(1, s.fraction || 0));
     bar.style.width = `${fraction * 100}%`;
     epochBar.style.width = `${Math.max(0, Math.min(1, s.epoch_fraction || 0)) * 100}%`;
