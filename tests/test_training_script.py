@@ -1,5 +1,6 @@
 """run.to_script() exports a standalone script; executing it proves it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -93,4 +94,34 @@ def test_an_exported_jax_script_trains_as_two_processes_with_jax_distributed(tmp
         assert f"Replicas: 2 cpu process {index + 1} of 2" in out
     finals = [out.rsplit("val_loss: ", 1)[1].split()[0] for out, _ in outputs]
     assert finals[0] == finals[1]  # one global model: both processes report the same validation loss
+    assert (tmp_path / "model.keras").exists()
+
+
+@pytest.mark.slow
+def test_an_exported_tensorflow_script_trains_as_two_workers_with_multi_worker_mirrored_strategy(tmp_path):
+    """Beyond one machine with TensorFlow's own engine: TF_CONFIG names two local workers, the script trains under
+    MultiWorkerMirroredStrategy (with its named workaround for keras-team/keras#20585), both workers agree on
+    every number and the first one saves the model."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.distribute: the TensorFlow backend")
+    data = datasets.load("digits", train_subset=200, seed=1)
+    run = Trainer(_arch(data), data).start(epochs=1, batch_size=32, seed=2)
+    assert run.wait(timeout=120) and run.status == "completed"
+    text = run.to_script(str(tmp_path / "train.py"))
+    assert "tf.distribute.MultiWorkerMirroredStrategy()" in text and "keras-team/keras#20585" in text
+    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+    processes = []
+    for index in range(2):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        env["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        processes.append(subprocess.Popen([sys.executable, "train.py", "--epochs", "2", "--output", "model.keras"],
+                                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True))
+    outputs = [process.communicate(timeout=300) for process in processes]
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err[-3000:]
+        assert "Replicas: 2" in out  # one CPU per worker, two workers
+    finals = [out.rsplit("val_loss: ", 1)[1].split()[0] for out, _ in outputs]
+    assert finals[0] == finals[1]  # one global model: both workers report the same validation loss
     assert (tmp_path / "model.keras").exists()

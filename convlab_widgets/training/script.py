@@ -52,20 +52,44 @@ if SEED is not None:
 
 # Per backend: what to import, and the distribution detected as that backend's users write it.
 _BACKENDS = {
-    "tensorflow": ('''
+    "tensorflow": ('''import os
+
 import numpy as np
 import tensorflow as tf
 import keras
 ''', '''
-# Strategy: TPU, then GPUs, then CPU, as in the Keras-on-TPU codelabs.
-try:  # detect TPUs
-    tpu = tf.distribute.cluster_resolver.TPUClusterResolver.connect()
-    strategy = tf.distribute.TPUStrategy(tpu)
-except ValueError:  # detect GPUs
-    strategy = tf.distribute.MirroredStrategy()  # for CPU/GPU or multi-GPU machines
+
+def reduce_each_value(strategy):
+    """keras-team/keras#20585: Keras 3 hands MultiWorkerMirroredStrategy.reduce a tuple of per-replica
+    values, and its scalar logs with axis=0, which that strategy does not take. Reduce each value, a scalar
+    over the replicas only; the reduction itself stays TensorFlow's. Remove when Keras fixes it."""
+    reduce = strategy.reduce
+
+    def each(reduce_op, value, axis=None):
+        def one(v):
+            local = strategy.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v
+            return reduce(reduce_op, v, axis=axis if local.shape.rank else None)
+        return tf.nest.map_structure(one, value)
+
+    strategy.reduce = each
+    return strategy
+
+
+# Strategy: several workers when TF_CONFIG names them (one process per machine, or local processes); else
+# TPU, then GPUs, then CPU, as in the Keras-on-TPU codelabs.
+if os.environ.get("TF_CONFIG"):
+    strategy = reduce_each_value(tf.distribute.MultiWorkerMirroredStrategy())
+else:
+    try:  # detect TPUs
+        tpu = tf.distribute.cluster_resolver.TPUClusterResolver.connect()
+        strategy = tf.distribute.TPUStrategy(tpu)
+    except ValueError:  # detect GPUs
+        strategy = tf.distribute.MirroredStrategy()  # for CPU/GPU or multi-GPU machines
 print("Replicas:", strategy.num_replicas_in_sync)
 DROP_REMAINDER = isinstance(strategy, tf.distribute.TPUStrategy)  # TPUs need fixed batch shapes
-PROCESSES, PROCESS = 1, 0  # tf.distribute splits the batches itself
+PROCESSES, PROCESS = 1, 0  # tf.distribute splits the batches itself, across workers too
+resolver = getattr(strategy, "cluster_resolver", None)
+CHIEF = resolver is None or not resolver.task_id  # worker 0 (or the only process) saves to --output
 '''),
     "jax": ('''import os
 
@@ -82,6 +106,7 @@ if os.environ.get("JAX_COORDINATOR_ADDRESS"):
     jax.distributed.initialize(os.environ["JAX_COORDINATOR_ADDRESS"], int(os.environ["JAX_NUM_PROCESSES"]),
                                int(os.environ["JAX_PROCESS_ID"]))
 PROCESSES, PROCESS = jax.process_count(), jax.process_index()
+CHIEF = PROCESS == 0  # it saves to --output
 if PROCESSES > 1 and SEED is None:
     keras.utils.set_random_seed(0)  # every process must start from the same weights
 # Distribution: every device JAX sees (TPU cores, GPUs, or CPU devices), each batch split across them;
@@ -105,6 +130,7 @@ import keras
 print("Replicas:", 1)
 DROP_REMAINDER = False
 PROCESSES, PROCESS = 1, 0
+CHIEF = True
 '''),
 }
 
@@ -178,7 +204,7 @@ _FIT = '''
 callbacks = [{schedule_callback}]
 model.fit(train_ds, validation_data=val_ds, epochs=EPOCHS, callbacks=callbacks)
 # Saving gathers the variables from every process: each one saves, the first one to --output.
-SAVE_AS = args.output if PROCESS == 0 else os.path.join(tempfile.mkdtemp(), os.path.basename(args.output))
+SAVE_AS = args.output if CHIEF else os.path.join(tempfile.mkdtemp(), os.path.basename(args.output))
 model.save(SAVE_AS)
 print("Saved", SAVE_AS)
 '''
