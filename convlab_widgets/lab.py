@@ -27,7 +27,7 @@ from .runs_table import RunsTable
 from .training import Trainer, datasets
 from .training.datasets import DatasetError
 from .training.settings import Settings, SettingsError
-from .training.status import ACTIVE
+from .training.status import ACTIVE, TERMINAL
 from .widget_base import check_keywords
 
 log = logging.getLogger(__name__)
@@ -38,15 +38,23 @@ class ConvLab(widgets.VBox):
 
     ``dataset``: a name from ``datasets.names()``.  ``architecture``: an ``Architecture``, a
     preset name, or None for an empty stack.  ``strategy``: None to detect (TPU → GPUs → CPU),
-    or the backend's own (a ``tf.distribute`` strategy, a ``keras.distribution`` on JAX).  Other keywords are the VBox's (``layout=...``); an
-    unknown one is a ``TypeError``.
+    or the backend's own (a ``tf.distribute`` strategy, a ``keras.distribution`` on JAX).
+    ``static_snapshot`` (bool, default True): display a static twin beside the live lab
+    (:mod:`convlab_widgets.twin`: charts, filters, runs and architecture as HTML and PNG, refreshed
+    when a run ends and when the lab is saved), which the notebook keeps for wherever it is
+    opened without a kernel.  Other keywords are the VBox's (``layout=...``); an unknown one is a
+    ``TypeError``.
     """
 
     def __init__(self, dataset: str = "digits", architecture: Architecture | str | None = "conv_small",
-                 strategy=None, **kwargs):
+                 strategy=None, static_snapshot: bool = True, **kwargs):
         check_keywords(type(self), kwargs)
+        if not isinstance(static_snapshot, bool):
+            raise TypeError(f"ConvLab: static_snapshot must be True or False, got {static_snapshot!r}")
         settings = Settings.make(dataset=dataset)
         self.strategy = strategy
+        self.static_snapshot = static_snapshot
+        self._twins: list = []  # display handles of this lab's static twins, one per display
         self.builder = Builder(architecture, dataset=dataset, dataset_locked=True)
         self.builder.use_dataset(dataset)
         self.controls = Controls(settings)
@@ -79,6 +87,32 @@ class ConvLab(widgets.VBox):
         summary = self.architecture.summary()
         return (f"ConvLab(dataset={self.settings.dataset!r}, {len(self.architecture)} layers, "
                 f"{summary.total_params:,} parameters, {len(self.runs)} run{'s' if len(self.runs) != 1 else ''})")
+
+    def _ipython_display_(self) -> None:
+        """The live lab, then (``static_snapshot``) its static twin, as two outputs of the cell."""
+        from IPython.display import HTML, display
+
+        bundle = getattr(super(), "_repr_mimebundle_", None)
+        if bundle is not None:  # ipywidgets 8
+            display(bundle(), raw=True)
+        else:  # ipywidgets 7 displays itself
+            super()._ipython_display_()
+        if self.static_snapshot:
+            from .twin import lab_html
+
+            self._twins.append(display(HTML(lab_html(self)), display_id=True))
+
+    def refresh_static_snapshot(self) -> None:
+        """Redraw the static twins of this lab (done when a run ends and when the lab is saved)."""
+        if not self._twins:
+            return
+        from IPython.display import HTML
+
+        from .twin import lab_html
+
+        html = HTML(lab_html(self))
+        for handle in self._twins:
+            handle.update(html)
 
     # -- Python API -----------------------------------------------------------------------------
 
@@ -162,9 +196,11 @@ class ConvLab(widgets.VBox):
         (``"lesson.convlab"``), with the latest trained model as a ``.keras`` file (``models="all"``: every run's)."""
         from .persistence import save_lab
 
-        return save_lab(path, architecture=self.architecture, dataset=self.settings.dataset,
-                        runs=[run for run in self.runs if run.settings is not None], settings=self.settings,
-                        models=models, overwrite=overwrite)
+        saved = save_lab(path, architecture=self.architecture, dataset=self.settings.dataset,
+                         runs=[run for run in self.runs if run.settings is not None], settings=self.settings,
+                         models=models, overwrite=overwrite)
+        self.refresh_static_snapshot()
+        return saved
 
     @classmethod
     def load(cls, path, strategy=None, **kwargs) -> "ConvLab":
@@ -306,6 +342,8 @@ class ConvLab(widgets.VBox):
             run.changes, self._undescribed = describe_changes(run.previous, run), None
         self.controls.show(status if status in ACTIVE else None, can_pause=getattr(run, "can_pause", True))
         self.table.show(self.runs, live=run)
+        if change["old"].get("status") != status and status in TERMINAL:
+            self.refresh_static_snapshot()  # the notebook keeps the run's final picture
 
     def _show_runs(self) -> None:
         self.table.show(self.runs, live=self.run)

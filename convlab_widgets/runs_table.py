@@ -87,7 +87,7 @@ class RunsTable(widgets.VBox):
         for key, run in zip(keys, runs):
             if key not in self._rows:
                 self._rows[key] = _Row(self, run)
-            self._rows[key].show(run, self._param_count(key, run), run is live)
+            self._rows[key].show(run, self.param_count(run), run is live)
         children = [self._header] + [self._rows[key].box for key in keys] if runs else []
         if tuple(children) != tuple(self.rows.children):
             self.rows.children = children
@@ -103,7 +103,9 @@ class RunsTable(widgets.VBox):
         for row in self._rows.values():
             row.show_changes(change["new"])
 
-    def _param_count(self, key, run):
+    def param_count(self, run):
+        """A run's parameter count from its architecture snapshot (kept: a snapshot never changes)."""
+        key = id(run)
         if run.architecture is None:  # a model.fit not begun yet, or one the catalog cannot describe
             return run.param_count
         if key not in self._params:
@@ -160,27 +162,9 @@ class _Row:
 
     def show(self, run, params, live):
         self.run = run
-        history = run.history
-        val = [v for v in history.get("val_accuracy", []) if v is not None and v == v]
-        train = history.get("accuracy", [])
-        gap = (train[-1] - val[-1]) if val and train and train[-1] is not None else None
-        epochs_done, planned = len(history.get("epoch", [])), run.config.get("epochs")
-        end = run.ended_at or time.time()
-        texts = [
-            "—" if params is None else f"{params:,}",
-            f"{max(val):.1%}" if val else "—",
-            f"{val[-1]:.1%}" if val else "—",
-            "—" if gap is None else f"{gap * 100:+.1f} pts",
-            f"{epochs_done}/{planned}" if planned else str(epochs_done),
-            _duration(end - run.started_at),
-            run.status,
-        ]
-        for label, text in zip(self.labels, texts):
+        for label, text in zip(self.labels, cell_texts(run, params)):
             _set(label, text)
-        changes = escape("; ".join(getattr(run, "changes", None) or ()))
-        previous = getattr(run, "previous", None)
-        _set(self.changes, f"changed since {escape(previous.name)}: {changes}" if previous else
-             f"first run: {changes}")
+        _set(self.changes, escape(changes_text(run)))
         _set(self.swatch, f'<div style="width: 14px; height: 14px; background: {escape(run.color)}; '
                           f'border-radius: 3px" title="{escape(run.name)}&#39;s colour"></div>')
         if self.name.value != run.name:
@@ -223,6 +207,32 @@ class _Row:
     def close(self):
         for widget in (*self.cells, self.clone, self.delete, self.changes, *self.box.children, self.box):
             widget.close()
+
+
+def cell_texts(run, params) -> list[str]:
+    """The numbers of a run's row, as the table shows them under ``COLUMNS[3:10]`` (the static twin too)."""
+    history = run.history
+    val = [v for v in history.get("val_accuracy", []) if v is not None and v == v]
+    train = history.get("accuracy", [])
+    gap = (train[-1] - val[-1]) if val and train and train[-1] is not None else None
+    epochs_done, planned = len(history.get("epoch", [])), run.config.get("epochs")
+    end = run.ended_at or time.time()
+    return [
+        "—" if params is None else f"{params:,}",
+        f"{max(val):.1%}" if val else "—",
+        f"{val[-1]:.1%}" if val else "—",
+        "—" if gap is None else f"{gap * 100:+.1f} pts",
+        f"{epochs_done}/{planned}" if planned else str(epochs_done),
+        _duration(end - run.started_at),
+        run.status,
+    ]
+
+
+def changes_text(run) -> str:
+    """The line under a run's row: what changed since the run before it (plain text, to escape)."""
+    changes = "; ".join(getattr(run, "changes", None) or ())
+    previous = getattr(run, "previous", None)
+    return f"changed since {previous.name}: {changes}" if previous else f"first run: {changes}"
 
 
 def _grid(cells):

@@ -1,0 +1,92 @@
+"""The static twin of a displayed lab: what its notebook shows where no kernel runs.
+
+A widget lives in its kernel: in a notebook reopened without one, on GitHub or
+nbviewer, after ``jupyter nbconvert --to html`` or in VS Code, a widget output
+is "Loading widget...", "model not found" or nothing.  So beside the widget
+the lab displays a second output, this twin: one HTML block (every text in it
+escaped by :func:`convlab_widgets.html.escape`) with the loss, accuracy and
+learning-rate charts and the first-layer filters as PNG images drawn in the
+kernel (:mod:`.dashboard.still`), the runs table and the architecture summary.
+The lab refreshes it through its display handle when a run ends and when the
+lab is saved, so the ``.ipynb`` keeps the final picture.
+
+While the live widget is on screen, the twin's own style rule hides it: the
+rule matches an output area that also holds the live lab (``:has``), so it
+shows exactly where the widget cannot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dashboard import still
+from .dashboard.imaging import data_uri
+from .html import escape
+from .runs_table import COLUMNS, cell_texts, changes_text
+
+#: The most a twin may weigh in a notebook (its PNGs included); ``size_of_twin`` tests hold it.
+BUDGET_BYTES = 300_000
+#: Runs listed in the twin's table (the newest): a lesson of a hundred runs keeps its notebook small.
+MAX_TABLE_RUNS = 30
+
+# Output areas of JupyterLab / Notebook 7, classic Notebook and Colab that hold a live lab.
+_HIDE = ("<style>.jp-OutputArea:has(.convlab-lab) .convlab-twin, .output:has(.convlab-lab) .convlab-twin, "
+         "#output-area:has(.convlab-lab) .convlab-twin { display: none; }</style>")
+_TABLE = "border-collapse: collapse; font-size: 13px; margin: 6px 0"
+_CELL = "padding: 2px 8px; border-bottom: 1px solid #e1e5ea"
+
+
+def lab_html(lab) -> str:
+    """The twin of ``lab`` as one HTML block (the latest run in full, the runs ticked in the table overlaid)."""
+    architecture = lab.architecture
+    summary = architecture.summary()
+    parts = [_HIDE, '<div class="convlab-twin" style="font-family: sans-serif; color: #1d232b; max-width: 1220px">',
+             f'<div style="font-size: 16px; font-weight: bold; margin: 4px 0">ConvLab · '
+             f'{escape(lab.settings.dataset or "own data")} · {len(architecture)} layers · '
+             f'{summary.total_params:,} parameters</div>']
+    run = lab.run
+    if run is None:
+        parts.append("<p><i>No runs yet.</i></p>")
+    else:
+        overlaid = [other for other in lab.runs if id(other) in lab.table.selected and other is not run]
+        status = f"{run.name}: {run.status}" + (f" — {run.message}" if getattr(run, "message", "") else "")
+        parts.append(f'<div style="margin: 2px 0 6px">{escape(status)}</div>')
+        names = ", ".join(other.name for other in overlaid)
+        charts = still.panels(run, overlaid)
+        parts.append('<div style="display: flex; flex-wrap: wrap; gap: 4px">' + "".join(
+            _image(image, f"{what} of {run.name}" + (f", with {names}" if names and what != "Learning rate" else ""))
+            for what, image in zip(("Loss", "Accuracy", "Learning rate"), charts)) + "</div>")
+        snapshots = run.filters
+        if snapshots:
+            last = snapshots[-1]
+            when = "at initialisation" if last.epoch == 0 and last.batch == 0 else f"in epoch {last.epoch + 1}"
+            parts.append(f'<div style="margin-top: 6px">First-layer filters ({escape(last.layer)}, {when}):</div>')
+            parts.append(_image(still.filters(last.kernel), f"First-layer filters of {run.name}"))
+        parts.append(_runs_table(lab))
+    parts.append(f'<details><summary>Architecture</summary><pre style="font-size: 12px">{escape(str(summary))}'
+                 "</pre></details>")
+    parts.append('<div style="color: #5a626e; font-size: 12px">A still of the lab, saved with the notebook: '
+                 "with a running kernel the live lab shows instead.</div></div>")
+    return "".join(parts)
+
+
+def _image(image, alt: str) -> str:
+    return f'<img src="{data_uri(np.asarray(image))}" alt="{escape(alt)}" style="max-width: 100%">'
+
+
+def _runs_table(lab) -> str:
+    runs = lab.runs[-MAX_TABLE_RUNS:]
+    headings = ["run", *(label for label, _, _ in COLUMNS[3:10])]
+    head = "".join(f'<th style="{_CELL}; text-align: {"left" if i == 0 else "right"}">{escape(h)}</th>'
+                   for i, h in enumerate(headings))
+    rows = []
+    for run in runs:
+        swatch = (f'<span style="display: inline-block; width: 11px; height: 11px; border-radius: 2px; '
+                  f'background: {escape(run.color)}; margin-right: 5px"></span>')
+        cells = "".join(f'<td style="{_CELL}; text-align: right; font-variant-numeric: tabular-nums">{escape(text)}'
+                        "</td>" for text in cell_texts(run, lab.table.param_count(run)))
+        rows.append(f'<tr><td style="{_CELL}" title="{escape(changes_text(run))}">{swatch}{escape(run.name)}</td>'
+                    f"{cells}</tr>")
+    hidden = len(lab.runs) - len(runs)
+    more = f"<div><i>and {hidden} earlier runs</i></div>" if hidden else ""
+    return f'<table style="{_TABLE}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
