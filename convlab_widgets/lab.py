@@ -27,13 +27,14 @@ from .runs_table import RunsTable
 from .training import Trainer, datasets
 from .training.datasets import DatasetError
 from .training.settings import Settings, SettingsError
-from .training.status import ACTIVE, TERMINAL
+from .twinned import Twinned
+from .training.status import ACTIVE
 from .widget_base import check_keywords
 
 log = logging.getLogger(__name__)
 
 
-class ConvLab(widgets.VBox):
+class ConvLab(Twinned, widgets.VBox):
     """``ConvLab(dataset="digits", architecture="conv_small")``; display it, press Train.
 
     ``dataset``: a name from ``datasets.names()``.  ``architecture``: an ``Architecture``, a
@@ -49,12 +50,9 @@ class ConvLab(widgets.VBox):
     def __init__(self, dataset: str = "digits", architecture: Architecture | str | None = "conv_small",
                  strategy=None, static_snapshot: bool = True, **kwargs):
         check_keywords(type(self), kwargs)
-        if not isinstance(static_snapshot, bool):
-            raise TypeError(f"ConvLab: static_snapshot must be True or False, got {static_snapshot!r}")
+        self._check_twin(static_snapshot)
         settings = Settings.make(dataset=dataset)
         self.strategy = strategy
-        self.static_snapshot = static_snapshot
-        self._twins: list = []  # display handles of this lab's static twins, one per display
         self.builder = Builder(architecture, dataset=dataset, dataset_locked=True)
         self.builder.use_dataset(dataset)
         self.controls = Controls(settings)
@@ -69,6 +67,7 @@ class ConvLab(widgets.VBox):
         self._undescribed = None  # a lab.callback() run adopted before its fit began
         super().__init__([self.builder, self.controls, self.dashboard, self.table], **kwargs)
         self.add_class("convlab-lab")
+        self._setup_twin(static_snapshot, self.dashboard.monitor)
         c = self.controls
         c.train_button.on_click(lambda _b: self._guarded(self.train))
         c.pause_button.on_click(lambda _b: self._guarded(self.pause))
@@ -88,31 +87,10 @@ class ConvLab(widgets.VBox):
         return (f"ConvLab(dataset={self.settings.dataset!r}, {len(self.architecture)} layers, "
                 f"{summary.total_params:,} parameters, {len(self.runs)} run{'s' if len(self.runs) != 1 else ''})")
 
-    def _ipython_display_(self) -> None:
-        """The live lab, then (``static_snapshot``) its static twin, as two outputs of the cell."""
-        from IPython.display import HTML, display
-
-        bundle = getattr(super(), "_repr_mimebundle_", None)
-        if bundle is not None:  # ipywidgets 8
-            display(bundle(), raw=True)
-        else:  # ipywidgets 7 displays itself
-            super()._ipython_display_()
-        if self.static_snapshot:
-            from .twin import lab_html
-
-            self._twins.append(display(HTML(lab_html(self)), display_id=True))
-
-    def refresh_static_snapshot(self) -> None:
-        """Redraw the static twins of this lab (done when a run ends and when the lab is saved)."""
-        if not self._twins:
-            return
-        from IPython.display import HTML
-
+    def _twin_html(self) -> str:
         from .twin import lab_html
 
-        html = HTML(lab_html(self))
-        for handle in self._twins:
-            handle.update(html)
+        return lab_html(self)
 
     # -- Python API -----------------------------------------------------------------------------
 
@@ -342,8 +320,6 @@ class ConvLab(widgets.VBox):
             run.changes, self._undescribed = describe_changes(run.previous, run), None
         self.controls.show(status if status in ACTIVE else None, can_pause=getattr(run, "can_pause", True))
         self.table.show(self.runs, live=run)
-        if change["old"].get("status") != status and status in TERMINAL:
-            self.refresh_static_snapshot()  # the notebook keeps the run's final picture
 
     def _show_runs(self) -> None:
         self.table.show(self.runs, live=self.run)

@@ -12,7 +12,8 @@ lab is saved, so the ``.ipynb`` keeps the final picture.
 
 While the live widget is on screen, the twin's own style rule hides it: the
 rule matches an output area that also holds the live lab (``:has``), so it
-shows exactly where the widget cannot.
+shows exactly where the widget cannot.  A dashboard displayed on its own (your
+own ``model.fit``) has a twin of its run the same way.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ BUDGET_BYTES = 300_000
 MAX_TABLE_RUNS = 30
 
 # Output areas of JupyterLab / Notebook 7, classic Notebook and Colab that hold a live lab.
-_HIDE = ("<style>.jp-OutputArea:has(.convlab-lab) .convlab-twin, .output:has(.convlab-lab) .convlab-twin, "
-         "#output-area:has(.convlab-lab) .convlab-twin { display: none; }</style>")
+_HIDE = ("<style>.jp-OutputArea:has(.convlab-live) .convlab-twin, .output:has(.convlab-live) .convlab-twin, "
+         "#output-area:has(.convlab-live) .convlab-twin { display: none; }</style>")
+NO_RUNS = "<p><i>No runs yet.</i></p>"
 _TABLE = "border-collapse: collapse; font-size: 13px; margin: 6px 0"
 _CELL = "padding: 2px 8px; border-bottom: 1px solid #e1e5ea"
 
@@ -40,34 +42,51 @@ def lab_html(lab) -> str:
     """The twin of ``lab`` as one HTML block (the latest run in full, the runs ticked in the table overlaid)."""
     architecture = lab.architecture
     summary = architecture.summary()
-    parts = [_HIDE, '<div class="convlab-twin" style="font-family: sans-serif; color: #1d232b; max-width: 1220px">',
-             f'<div style="font-size: 16px; font-weight: bold; margin: 4px 0">ConvLab · '
-             f'{escape(lab.settings.dataset or "own data")} · {len(architecture)} layers · '
-             f'{summary.total_params:,} parameters</div>']
+    title = (f"ConvLab · {lab.settings.dataset or 'own data'} · {len(architecture)} layers · "
+             f"{summary.total_params:,} parameters")
     run = lab.run
-    if run is None:
-        parts.append("<p><i>No runs yet.</i></p>")
-    else:
+    parts = [NO_RUNS]
+    if run is not None:
         overlaid = [other for other in lab.runs if id(other) in lab.table.selected and other is not run]
-        status = f"{run.name}: {run.status}" + (f" — {run.message}" if getattr(run, "message", "") else "")
-        parts.append(f'<div style="margin: 2px 0 6px">{escape(status)}</div>')
-        names = ", ".join(other.name for other in overlaid)
-        charts = still.panels(run, overlaid)
-        parts.append('<div style="display: flex; flex-wrap: wrap; gap: 4px">' + "".join(
-            _image(image, f"{what} of {run.name}" + (f", with {names}" if names and what != "Learning rate" else ""))
-            for what, image in zip(("Loss", "Accuracy", "Learning rate"), charts)) + "</div>")
-        snapshots = run.filters
-        if snapshots:
-            last = snapshots[-1]
-            when = "at initialisation" if last.epoch == 0 and last.batch == 0 else f"in epoch {last.epoch + 1}"
-            parts.append(f'<div style="margin-top: 6px">First-layer filters ({escape(last.layer)}, {when}):</div>')
-            parts.append(_image(still.filters(last.kernel), f"First-layer filters of {run.name}"))
-        parts.append(_runs_table(lab))
+        parts = [*_run_parts(run, overlaid), _runs_table(lab)]
     parts.append(f'<details><summary>Architecture</summary><pre style="font-size: 12px">{escape(str(summary))}'
                  "</pre></details>")
-    parts.append('<div style="color: #5a626e; font-size: 12px">A still of the lab, saved with the notebook: '
-                 "with a running kernel the live lab shows instead.</div></div>")
-    return "".join(parts)
+    return _block(title, parts, "the live lab")
+
+
+def dashboard_html(dashboard) -> str:
+    """The twin of a dashboard shown on its own (your own ``model.fit``): its run's charts and filters."""
+    run = dashboard.run
+    return _block("Training dashboard", _run_parts(run, []) if run is not None else [NO_RUNS], "the live dashboard")
+
+
+def _block(title: str, parts: list[str], live: str) -> str:
+    return "".join([
+        _HIDE, '<div class="convlab-twin" style="font-family: sans-serif; color: #1d232b; max-width: 1220px">',
+        f'<div style="font-size: 16px; font-weight: bold; margin: 4px 0">{escape(title)}</div>',
+        *parts,
+        f'<div style="color: #5a626e; font-size: 12px">A still, saved with the notebook: with a running kernel '
+        f"{escape(live)} shows instead.</div></div>"])
+
+
+def _run_parts(run, overlaid) -> list[str]:
+    """A run's status line, its charts (``overlaid`` runs drawn too) and its last first-layer filters."""
+    name = getattr(run, "name", None) or "your model.fit"
+    status = f"{name}: {run.status}" + (f" — {run.message}" if getattr(run, "message", "") else "")
+    names = ", ".join(other.name for other in overlaid)
+    charts = still.panels(run, overlaid)
+    parts = [f'<div style="margin: 2px 0 6px">{escape(status)}</div>',
+             '<div style="display: flex; flex-wrap: wrap; gap: 4px">' + "".join(
+                 _image(image, f"{what} of {name}" + (f", with {names}" if names and what != "Learning rate"
+                                                          else ""))
+                 for what, image in zip(("Loss", "Accuracy", "Learning rate"), charts)) + "</div>"]
+    snapshots = run.filters
+    if snapshots:
+        last = snapshots[-1]
+        when = "at initialisation" if last.epoch == 0 and last.batch == 0 else f"in epoch {last.epoch + 1}"
+        parts.append(f'<div style="margin-top: 6px">First-layer filters ({escape(last.layer)}, {when}):</div>')
+        parts.append(_image(still.filters(last.kernel), f"First-layer filters of {name}"))
+    return parts
 
 
 def _image(image, alt: str) -> str:

@@ -99,3 +99,30 @@ def test_a_notebook_that_trained_keeps_the_final_picture_for_nbconvert(tmp_path)
     body, _ = HTMLExporter().from_filename(str(path))
     assert 'alt="Loss of first try"' in body and ">first try</td>" in body and "2/2" in body
     assert Path(tmp_path, "lesson.convlab").exists()
+
+
+@pytest.mark.slow
+def test_a_dashboard_shown_on_its_own_keeps_its_run_for_nbconvert(tmp_path):
+    """Your own model.fit streamed into a Dashboard: the cell keeps a twin of that run too."""
+    cells = [
+        "from convlab_widgets import Dashboard  # before Keras, as the README says\nimport numpy as np, keras\n"
+        "dashboard = Dashboard()\ndashboard",
+        "x = np.random.default_rng(0).random((64, 8, 8, 1), dtype=np.float32); y = np.arange(64) % 4\n"
+        "model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),\n"
+        "                          keras.layers.Dense(4, activation='softmax')])\n"
+        "model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+        "model.fit(x, y, epochs=2, validation_split=0.25, callbacks=[dashboard.callback()], verbose=0)\n"
+        "dashboard.follow()",
+    ]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute(env=kernel_env())
+    assert [o.output_type for o in notebook.cells[0].outputs] == ["display_data", "display_data"], \
+        notebook.cells[0].outputs
+    twin = notebook.cells[0].outputs[1].data["text/html"]
+    assert "completed" in twin and 'alt="Loss of ' in twin and 'alt="First-layer filters of ' in twin
+    with pytest.raises(TypeError, match="Dashboard: static_snapshot must be True or False"):
+        from convlab_widgets import Dashboard
+
+        Dashboard(static_snapshot=1)

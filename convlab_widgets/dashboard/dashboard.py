@@ -22,6 +22,7 @@ from ..compare import shorten
 from ..kernel_events import BlockingCell
 from ..monitor import Monitor
 from ..threads import main_thread_draws, on_kernel_thread, route_to_subshell
+from ..twinned import Twinned
 from ..widget_base import check_keywords
 from ..training.history import RunHistory
 from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
@@ -33,11 +34,15 @@ MAX_RENDERS_PER_S = 5
 GRID_COLUMNS = "repeat(auto-fit, minmax(min(360px, 100%), 1fr))"
 
 
-class Dashboard(widgets.VBox):
-    """Progress, device badge and the loss, accuracy, learning-rate and filter panels."""
+class Dashboard(Twinned, widgets.VBox):
+    """Progress, device badge and the loss, accuracy, learning-rate and filter panels.
 
-    def __init__(self, **kwargs):
+    ``static_snapshot`` (bool, default True): displayed on its own, a static twin of its run goes
+    beside it (see :mod:`convlab_widgets.twin`), which the saved notebook keeps."""
+
+    def __init__(self, static_snapshot: bool = True, **kwargs):
         check_keywords(type(self), kwargs)
+        self._check_twin(static_snapshot)
         self.monitor = Monitor()
         self.loss = LossPanel()
         self.accuracy = AccuracyPanel()
@@ -55,6 +60,7 @@ class Dashboard(widgets.VBox):
         )
         super().__init__([self.monitor, grid, self.activations.widget], **kwargs)
         self.add_class("convlab-dashboard")
+        self._setup_twin(static_snapshot, self.monitor)
         self._source = None
         self._run = None
         self._last_render = 0.0
@@ -64,6 +70,11 @@ class Dashboard(widgets.VBox):
         self._lock = threading.RLock()
         self.monitor.on_beat(self.pump)
         self.monitor.on_escape(self.shrink_charts)
+
+    def _twin_html(self) -> str:
+        from ..twin import dashboard_html
+
+        return dashboard_html(self)
 
     # -- what to watch --------------------------------------------------------------------------
 

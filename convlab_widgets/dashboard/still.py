@@ -14,6 +14,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..colors import DEFAULT_COLOR
 from .imaging import filter_mosaic
 
 WIDTH, HEIGHT = 400, 250  # one chart; a projector reads the live panels, a report reads these
@@ -127,11 +128,14 @@ def panels(watched, overlaid=()) -> list[Image.Image]:
 
     Runs are anything with ``history`` (per-epoch columns as ``run.history``) and ``color``."""
 
+    def color(run):
+        return getattr(run, "color", None) or DEFAULT_COLOR
+
     def lines(key, run, main):
         history = run.history
         x = [epoch + 1 for epoch in history.get("epoch", [])]
-        train = {"x": x, "y": history.get(key) or [], "color": run.color, "width": 3 if main else 2}
-        val = {"x": x, "y": history.get(f"val_{key}") or [], "color": run.color, "dots": main, "width": 3 if main else 1}
+        train = {"x": x, "y": history.get(key) or [], "color": color(run), "width": 3 if main else 2}
+        val = {"x": x, "y": history.get(f"val_{key}") or [], "color": color(run), "dots": main, "width": 3 if main else 1}
         return [train, val]
 
     runs = [*overlaid, watched]
@@ -140,7 +144,7 @@ def panels(watched, overlaid=()) -> list[Image.Image]:
               log_y=True),
         chart("Accuracy", [line for run in runs for line in lines("accuracy", run, run is watched)]),
         chart("Learning rate", [{"x": [e + 1 for e in watched.history.get("epoch", [])],
-                                 "y": watched.history.get("lr") or [], "color": watched.color}], log_y=True),
+                                 "y": watched.history.get("lr") or [], "color": color(watched)}], log_y=True),
     ]
 
 
