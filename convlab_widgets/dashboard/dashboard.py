@@ -31,12 +31,22 @@ MAX_RENDERS_PER_S = 5
 # Two panels side by side where 360 px each fit; one, never wider than the output, where they do not (a
 # narrow window, a side panel): a fixed 360-px minimum would push the charts' right edge out of sight.
 GRID_COLUMNS = "repeat(auto-fit, minmax(min(360px, 100%), 1fr))"
+# The compact layout's loss and accuracy: side by side in a column beside the builder, shorter, so that
+# builder, controls, charts and filters fit one 1280x800 screen; stacked where 230 px each do not fit.
+GLANCE_COLUMNS = "repeat(auto-fit, minmax(min(230px, 100%), 1fr))"
+GLANCE_CHART_HEIGHT = "200px"
+GLANCE_MOSAIC_HEIGHT = "150px"
 
 
 class Dashboard(widgets.VBox):
-    """Progress, device badge and the loss, accuracy, learning-rate and filter panels."""
+    """Progress, device badge and the loss, accuracy, learning-rate and filter panels.
 
-    def __init__(self, **kwargs):
+    ``compact``: the progress, loss, accuracy and filters go into ``glance``, a column for the lab to
+    put beside the builder (``ConvLab(layout="compact")``); the dashboard itself keeps the others.
+    Without it ``glance`` is None and the dashboard shows everything.
+    """
+
+    def __init__(self, compact: bool = False, **kwargs):
         check_keywords(type(self), kwargs)
         self.monitor = Monitor()
         self.loss = LossPanel()
@@ -53,7 +63,8 @@ class Dashboard(widgets.VBox):
             layout=widgets.Layout(grid_template_columns=GRID_COLUMNS, grid_gap="4px",
                                   width="100%"),
         )
-        super().__init__([self.monitor, grid, self.activations.widget], **kwargs)
+        self.glance = self._glance(grid) if compact else None
+        super().__init__([*([] if compact else [self.monitor]), grid, self.activations.widget], **kwargs)
         self.add_class("convlab-dashboard")
         self._source = None
         self._run = None
@@ -64,6 +75,22 @@ class Dashboard(widgets.VBox):
         self._lock = threading.RLock()
         self.monitor.on_beat(self.pump)
         self.monitor.on_escape(self.shrink_charts)
+
+    def _glance(self, grid: widgets.GridBox) -> widgets.VBox:
+        """What a lesson looks at while a run trains, out of ``grid`` into one column of its own."""
+        charts = (self.loss, self.accuracy)
+        moved = [panel.widget for panel in (*charts, self.filters)]
+        grid.children = [child for child in grid.children if child not in moved]
+        for panel in charts:
+            panel.set_height(GLANCE_CHART_HEIGHT)
+            panel.widget.layout.min_width = "0"
+        pair = widgets.GridBox([panel.widget for panel in charts],
+                               layout=widgets.Layout(grid_template_columns=GLANCE_COLUMNS, grid_gap="4px"))
+        self.filters.widget.layout.min_width = "0"
+        self.filters.image.layout.max_height = GLANCE_MOSAIC_HEIGHT  # its width follows: the cells stay square
+        glance = widgets.VBox([self.monitor, pair, self.filters.widget], layout=widgets.Layout(min_width="0"))
+        glance.add_class("convlab-dashboard")  # Escape there puts an enlarged chart back, as in the dashboard
+        return glance
 
     # -- what to watch --------------------------------------------------------------------------
 

@@ -185,6 +185,7 @@ class _CurvePanel:
         self._history = None
         self._epochs = None
         self._y_range = None
+        self._height = FIGURE_LAYOUT["height"]
 
     def _readout_label(self, curve):
         return curve.label
@@ -207,10 +208,16 @@ class _CurvePanel:
         if changed:
             self._fit_y()
 
+    def set_height(self, height: str) -> None:
+        """The figure's height while not enlarged (the lab's compact layout draws its charts shorter)."""
+        self._height = height
+        if not self.enlarge.value:
+            self.figure.layout.height = height
+
     def _enlarged(self, change):
         enlarged = change["new"]
         self.widget.layout.grid_column = "1 / -1" if enlarged else None
-        self.figure.layout.height = ENLARGED_HEIGHT if enlarged else FIGURE_LAYOUT["height"]
+        self.figure.layout.height = ENLARGED_HEIGHT if enlarged else self._height
         self.enlarge.description = "shrink" if enlarged else "enlarge"
         self.enlarge.icon = "compress" if enlarged else "expand"
 
@@ -587,6 +594,7 @@ class FilterPanel:
                                         layout=widgets.Layout(display="none", align_items="center", width="100%"))
         self.widget = widgets.VBox([title("First-layer filters"), self.message, self.filters_box],
                                    layout=widgets.Layout(min_height=FIGURE_LAYOUT["height"], min_width="300px"))
+        self.widget.add_class("convlab-filters")
         self.state = "waiting"
         self._conv2d = None
         self._history = None
