@@ -24,10 +24,15 @@ from ..monitor import Monitor
 from ..threads import main_thread_draws, on_kernel_thread, route_to_subshell
 from ..widget_base import check_keywords
 from ..training.history import RunHistory
+from ..training.status import TERMINAL
 from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
 MAX_RENDERS_PER_S = 5
+# A samples/s is shown once measured over this many batches, or this many seconds, and never from the
+# run's first batch event: that one's time includes building and compiling the model ("36 samples/s").
+MIN_RATE_BATCHES = 5
+MIN_RATE_S = 0.5
 # Two panels side by side where 360 px each fit; one, never wider than the output, where they do not (a
 # narrow window, a side panel): a fixed 360-px minimum would push the charts' right edge out of sight.
 GRID_COLUMNS = "repeat(auto-fit, minmax(min(360px, 100%), 1fr))"
@@ -270,14 +275,17 @@ class Dashboard(widgets.VBox):
             p.update(status="running", epochs=event.epochs, steps=event.steps_per_epoch, started=event.time,
                      badge=_badge(event), detail=f"{event.param_count:,} parameters")
         elif kind == "batch":
-            p.update(epoch=event.epoch + 1, step=event.step + 1, steps=event.steps_per_epoch,
-                     samples_per_sec=event.samples_per_sec, last=event.time, status=p.get("status", "running"))
+            if _measured(event, p.get("told")):
+                p["samples_per_sec"] = event.samples_per_sec
+            p.update(epoch=event.epoch + 1, step=event.step + 1, steps=event.steps_per_epoch, last=event.time,
+                     told=(event.epoch, event.step, event.time), status=p.get("status", "running"))
         elif kind == "epoch":
             p.update(epoch=event.epoch + 1, step=p.get("steps"), epochs_done=event.epoch + 1, last=event.time)
         elif kind == "status":
             p.update(status=event.status, message=event.message)
         elif kind == "ended":
-            p.update(status=event.status, message=event.message, ended=event.time)
+            p.update(status=event.status, message=event.message, ended=event.time,
+                     epochs_done=event.epochs_completed)
 
     def _monitor_state(self) -> dict:
         p = self._progress
@@ -292,8 +300,11 @@ class Dashboard(widgets.VBox):
         end = p.get("ended") or time.time()
         elapsed = end - p["started"]
         eta = elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None
+        ended = p.get("status") in TERMINAL
+        if ended:  # what the run finished, as its message counts it ("stopped after 38 of 40 epochs")
+            epoch, step, steps = p.get("epochs_done") or 0, 0, 0
         return {
-            "status": p.get("status", "starting"),
+            "status": p.get("status", "starting"), "ended": ended,
             "epoch": epoch, "epochs": epochs, "step": step, "steps": steps,
             "fraction": fraction, "epoch_fraction": (p.get("epochs_done") or 0) / epochs if epochs else 0,
             "samples_per_sec": p.get("samples_per_sec"), "elapsed": elapsed, "eta": eta,
@@ -308,6 +319,16 @@ class Dashboard(widgets.VBox):
 
 
 LEGEND_CHARS = 70
+
+
+def _measured(event, told) -> bool:
+    """Whether ``event``'s samples/s was measured over enough of the run to show (``told``: the
+    previous batch event's epoch, step and time; None before the first)."""
+    if told is None or not event.samples_per_sec:
+        return False
+    same_epoch = told[0] == event.epoch
+    batches = event.step - told[1] if same_epoch else event.step + 1
+    return batches >= MIN_RATE_BATCHES or (same_epoch and event.time - told[2] >= MIN_RATE_S)
 
 
 def _legend_label(run) -> str:
