@@ -373,7 +373,11 @@ class _MetricPanel(_CurvePanel):
 
 
 class _Overlay:
-    """The two lines of one overlaid run, with hoverable points, redrawn only when its history grew."""
+    """The two lines of one overlaid run, with hoverable points, redrawn only when its history grew.
+
+    An overlaid run that turned to memorising keeps its turn marked on the loss panel (the diamond of
+    the watched run's turn, in the run's own place), so a lesson's overfitting run still shows it once
+    the runs that cure it are trained: ``turn`` is the detector's finding, or None."""
 
     def __init__(self, color, scales):
         self.color = color
@@ -388,7 +392,10 @@ class _Overlay:
             bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color], marker=marker,
                            default_size=MARKER_SIZE // 2, tooltip=_readout(""), tooltip_style=READOUT_STYLE)
             for marker in ("circle", "square"))
-        self.marks = [self.train, self.validation, self.train_points, self.validation_points]
+        self.turn_point = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[TURN_COLOR],
+                                         marker="diamond", default_size=2 * MARKER_SIZE)
+        self.turn = None
+        self.marks = [self.train, self.validation, self.train_points, self.validation_points, self.turn_point]
 
     def name(self, label, metric):
         """The run's name in the legend and the hover readout; sends nothing when it is unchanged."""
@@ -409,7 +416,16 @@ class _Overlay:
             x, y = history.series(series)
             _set_xy(line, x, y)
             _set_xy(points, x, y)
+        if metric == "loss":
+            self.turn = overfitting.detect(history.epoch)
+            _set_xy(self.turn_point, *(([self.turn.x], [self.turn.val_loss]) if self.turn else ([], [])))
         return True
+
+
+def _turn_note(turn):
+    if turn is None:
+        return ""
+    return f' <span style="color: {TURN_COLOR}; white-space: nowrap">◆ memorising from epoch {turn.epoch}</span>'
 
 
 def _overlay_legend(overlays):
@@ -417,7 +433,7 @@ def _overlay_legend(overlays):
         f'<span style="margin: 0 8px"><svg width="32" height="16" style="vertical-align: middle">'
         f'<line x1="1" y1="5" x2="31" y2="5" stroke="{entry.color}" stroke-width="{LINE_WIDTH}"/>'
         f'<line x1="1" y1="12" x2="31" y2="12" stroke="{entry.color}" stroke-width="{LINE_WIDTH}" '
-        f'stroke-dasharray="6 4"/></svg> {escape(entry.label)}</span>'
+        f'stroke-dasharray="6 4"/></svg> {escape(entry.label)}{_turn_note(entry.turn)}</span>'
         for entry in overlays
     ]
     if not items:
