@@ -149,3 +149,17 @@ def test_a_stopped_run_counts_the_epochs_its_message_counts():
     done = len(run.history["epoch"])
     assert state["status"] == "stopped" and state["message"] == f"stopped after {done} of 40 epochs"
     assert state["ended"] and state["epoch"] == done and state["steps"] == 0  # not "epoch 3/40 · step 41/90"
+
+
+def test_views_only_a_lab_run_fills_are_explained_once_for_your_own_fit_and_return_for_a_lab_run():
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    x = np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, np.arange(64) % 10, epochs=1, verbose=0, callbacks=[lab.callback()])
+    d = lab.dashboard
+    assert [v.widget.layout.display for v in (d.confusion, d.activations)] == ["none", "none"]
+    assert "your own model.fit keeps its data to itself" in d.predictions.body.value
+    lab.train(epochs=1, wait=True)
+    assert [v.widget.layout.display for v in (d.confusion, d.activations)] == [None, None]

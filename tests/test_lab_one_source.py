@@ -154,6 +154,8 @@ def test_your_own_fit_is_a_run_of_the_lab_and_stop_stops_it(lab):
     for shown in (lab.dashboard.predictions.body.value, lab.dashboard.confusion.message.value,
                   lab.dashboard.activations.message.value):
         assert "your own model.fit keeps its data to itself" in shown  # said, not "after the first epoch"
+    hidden = [view.widget.layout.display for view in (lab.dashboard.confusion, lab.dashboard.activations)]
+    assert hidden == ["none", "none"] and lab.dashboard.predictions.widget.layout.display != "none"  # said once
 
 
 def test_your_own_fit_whose_loss_goes_nan_is_diverged_not_completed(lab):

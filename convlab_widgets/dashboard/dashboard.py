@@ -180,6 +180,9 @@ class Dashboard(widgets.VBox):
         if data is not None or reason:
             self.predictions.set_data(data, reason)
             self.confusion.set_data(data, reason)
+        # The reason names all three views: said once, in the predictions panel, not three times over.
+        for view in (self.confusion, self.activations):
+            view.widget.layout.display = "none" if reason else None
         finished = ended or run.done
         self.activations.set_model(run.model if finished else None, data, reason)
 
