@@ -15,8 +15,8 @@ def snippets() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
-def snippet(first_line: str) -> str:
-    (found,) = [code for code in snippets() if code.splitlines()[0].startswith(first_line)]
+def snippet(start: str) -> str:
+    (found,) = [code for code in snippets() if code.startswith(start)]
     return found
 
 
