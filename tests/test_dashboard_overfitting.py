@@ -68,3 +68,11 @@ def test_an_overlaid_run_that_overfit_keeps_its_turn_marked():
     assert len(cured.turn_point.x) == 0 and plain.turn_point in panel.figure.marks
     assert "run 1 <span" in panel.overlay_legend.value and "memorising from epoch 5" in panel.overlay_legend.value
     assert panel.overlay_legend.value.count("memorising") == 1
+
+
+def test_the_watched_runs_legend_names_it_beside_the_overlaid_runs():
+    panel = LossPanel()
+    panel.use_run("#2ca02c", "run <3>")
+    assert "<b" in panel.legend.value and "run &lt;3&gt;:</b>" in panel.legend.value  # escaped, a user's name
+    panel.batches.value = True  # redrawn with the optional curves, still named
+    assert "run &lt;3&gt;:" in panel.legend.value and "each batch" in panel.legend.value

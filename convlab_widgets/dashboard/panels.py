@@ -87,8 +87,10 @@ def _legend(color, curves):
     return widgets.HTML(_legend_html(color, curves))
 
 
-def _legend_html(color, curves):
-    items = []
+def _legend_html(color, curves, name=None):
+    """The legend row's markup; ``name``: the watched run's, ahead of its curves, so that beside overlaid
+    runs a room can tell which run the full-size lines are."""
+    items = [f'<b style="margin: 0 4px">{escape(name)}:</b>'] if name else []
     for curve in curves:
         style = curve.line or {}
         sample = ""
@@ -323,14 +325,14 @@ class _MetricPanel(_CurvePanel):
         for curve in self._curves:
             if curve.points is not None:
                 self.marks[curve.names[-1]].tooltip.labels = ["epoch", self._readout_label(curve)]
-        self.legend.value = _legend_html(color, self._shown_curves())
+        self.legend.value = _legend_html(color, self._shown_curves(), name)
 
     def _show_batches(self, change):
         for curve in self._curves:
             if curve.optional:
                 for name in curve.names:
                     self.marks[name].visible = change["new"]
-        self.legend.value = _legend_html(self.color, self._shown_curves())
+        self.legend.value = _legend_html(self.color, self._shown_curves(), self.run_name)
         if self._history is not None:
             self.update(self._history)
         self._fit_y()
