@@ -25,6 +25,9 @@ from .widget_base import TOOLTIP, check_keywords
 _WIDE = {"description_width": "initial"}
 TRAIN_TOOLTIP = "Train the architecture above"
 # widget name -> Settings field
+# ConvLab(layout="compact"): field -> width, four fields a row in half of a 1280-px screen.
+_NARROW_WIDTHS = {"dataset": "150px", "subset": "150px", "epochs": "105px", "batch_size": "105px",
+                  "optimizer": "160px", "learning_rate": "170px", "schedule": "175px"}
 _FIELDS = {"dataset": "dataset", "subset": "train_subset", "epochs": "epochs", "batch_size": "batch_size",
            "optimizer": "optimizer", "learning_rate": "learning_rate"}
 
@@ -109,6 +112,13 @@ class Controls(widgets.VBox):
     def apply(self, values: dict) -> None:
         """Change some settings (keyword names of ``Settings.make``); all or nothing."""
         self.show_settings(self._settings.replace(**values))
+
+    def narrow(self) -> None:
+        """Narrower fields: the settings fit two rows of a 520-px column (the lab's compact layout)."""
+        for name, width in _NARROW_WIDTHS.items():
+            getattr(self, name).layout.width = width
+        for button in (self.train_button, self.pause_button, self.resume_button, self.stop_button):
+            button.layout.width = "auto"  # as wide as its word: the four fit one row
 
     def observe_settings(self, callback) -> None:
         """Call ``callback(before, after)`` whenever the settings change, from an edit or from Python."""

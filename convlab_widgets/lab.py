@@ -33,6 +33,13 @@ from .widget_base import check_keywords
 
 log = logging.getLogger(__name__)
 
+#: ``ConvLab(layout=...)``: "full" stacks builder, controls and full-size panels (the page is long, the
+#: charts large); "compact" puts builder and controls in a left column beside the progress, loss,
+#: accuracy and filters, so that all of them fit one 1280x800 screen (a projector's) without scrolling.
+LAYOUTS = ("full", "compact")
+# The compact layout's two columns, one under the other where 500 px each do not fit (a side panel open).
+COMPACT_COLUMNS = "repeat(auto-fit, minmax(min(500px, 100%), 1fr))"
+
 
 class ConvLab(Twinned, widgets.VBox):
     """``ConvLab(dataset="digits", architecture="conv_small")``; display it, press Train.
@@ -40,23 +47,39 @@ class ConvLab(Twinned, widgets.VBox):
     ``dataset``: a name from ``datasets.names()``.  ``architecture``: an ``Architecture``, a
     preset name, or None for an empty stack.  ``strategy``: None to detect (TPU → GPUs → CPU),
     or the backend's own (a ``tf.distribute`` strategy, a ``keras.distribution`` on JAX).
-    ``static_snapshot`` (bool, default True): display a static twin beside the live lab
+    ``layout``: ``"full"`` (the default: everything stacked, charts full size) or ``"compact"``
+    (builder and controls in a left column, the progress, loss, accuracy and first-layer filters
+    smaller in a right one: one 1280x800 screen shows them all; the other panels and the runs table
+    follow below).  The name is read back as ``lab.arrangement``: ``lab.layout`` stays the box's
+    ipywidgets ``Layout``, and an ipywidgets ``Layout`` (or its dict) given as ``layout`` still goes
+    to the box, with the full arrangement.  An unknown name is a ``ValueError`` naming the allowed
+    ones.  ``static_snapshot`` (bool, default True): display a static twin beside the live lab
     (:mod:`convlab_widgets.twin`: charts, filters, runs and architecture as HTML and PNG, refreshed
-    when a run ends and when the lab is saved), which the notebook keeps for wherever it is
-    opened without a kernel.  Other keywords are the VBox's (``layout=...``); an unknown one is a
-    ``TypeError``.
+    when a run ends and when the lab is saved), which the notebook keeps for wherever it is opened
+    without a kernel.  Other keywords are the VBox's; an unknown one is a ``TypeError``.
     """
 
     def __init__(self, dataset: str = "digits", architecture: Architecture | str | None = "conv_small",
-                 strategy=None, static_snapshot: bool = True, **kwargs):
+                 strategy=None, layout: str | widgets.Layout | dict | None = None, static_snapshot: bool = True,
+                 **kwargs):
         check_keywords(type(self), kwargs)
         self._check_twin(static_snapshot)
+        if isinstance(layout, str):
+            if layout not in LAYOUTS:
+                raise ValueError(f"ConvLab(layout={layout!r}): not a lab layout; use one of "
+                                 f"{', '.join(map(repr, LAYOUTS))} (or an ipywidgets Layout for the lab's box)")
+            self.arrangement = layout
+        else:
+            self.arrangement = "full"
+            if layout is not None:
+                kwargs["layout"] = layout
+        compact = self.arrangement == "compact"
         settings = Settings.make(dataset=dataset)
         self.strategy = strategy
         self.builder = Builder(architecture, dataset=dataset, dataset_locked=True)
         self.builder.use_dataset(dataset)
         self.controls = Controls(settings)
-        self.dashboard = Dashboard()
+        self.dashboard = Dashboard(compact=compact)
         self.table = RunsTable(on_select=lambda _keys: self._overlay(), on_clone=lambda run: self._guarded(
             lambda: self.clone(run), None), on_delete=lambda run: self._guarded(lambda: self.delete(run), None),
             on_rename=lambda run, name: self._guarded(lambda: self.rename(run, name), None))
@@ -65,9 +88,16 @@ class ConvLab(Twinned, widgets.VBox):
         self._count = 0
         self._lr_edit = None  # a learning rate typed while the run is paused, for resume()
         self._undescribed = None  # a lab.callback() run adopted before its fit began
-        super().__init__([self.builder, self.controls, self.dashboard, self.table], **kwargs)
+        top = [self.builder, self.controls]
+        if compact:
+            self.controls.narrow()
+            top = [widgets.GridBox([widgets.VBox(top, layout=widgets.Layout(min_width="0")), self.dashboard.glance],
+                                   layout=widgets.Layout(grid_template_columns=COMPACT_COLUMNS, grid_gap="8px"))]
+        super().__init__([*top, self.dashboard, self.table], **kwargs)
         self.add_class("convlab-lab")
         self._setup_twin(static_snapshot, self.dashboard.monitor)
+        if compact:
+            self.add_class("convlab-compact")
         c = self.controls
         c.train_button.on_click(lambda _b: self._guarded(self.train))
         c.pause_button.on_click(lambda _b: self._guarded(self.pause))

@@ -26,7 +26,8 @@ class Monitor(anywidget.AnyWidget):
     interval_ms = traitlets.Int(250, min=50, help="Milliseconds between heartbeats. Default: 250.").tag(sync=True)
     state = traitlets.Dict(help="What the monitor shows: status (one of ``status.STATUSES``, 'idle' or 'not "
                                 "started'), message, badge, epoch/epochs, step/steps, fraction, samples_per_sec, "
-                                "elapsed, eta. Default: {} (idle).").tag(sync=True)
+                                "elapsed, eta, ended (True once the run has ended: epoch then counts the epochs "
+                                "it finished, and no step is shown). Default: {} (idle).").tag(sync=True)
 
     def __init__(self, **kwargs):
         check_keywords(type(self), kwargs)

@@ -55,3 +55,24 @@ def test_the_mark_survives_overlays_and_costs_nothing_when_nothing_changed():
     traffic = Traffic(panel.widget)
     panel.update(history)
     assert traffic.take() == []
+
+
+def test_an_overlaid_run_that_overfit_keeps_its_turn_marked():
+    """Notebook 02's lesson: once dropout and batch norm are trained, the first run's turn still shows."""
+    panel = LossPanel()
+    panel.update(history_of(*HEALTHY))
+    panel.overlay([("plain", "run 1", "#1f77b4", history_of(*OVERFITTING)),
+                   ("cured", "run 2", "#ff7f0e", history_of(*HEALTHY))])
+    plain, cured = panel.overlays["plain"], panel.overlays["cured"]
+    assert (list(plain.turn_point.x), list(plain.turn_point.y)) == ([5.0], [0.45])
+    assert len(cured.turn_point.x) == 0 and plain.turn_point in panel.figure.marks
+    assert "run 1 <span" in panel.overlay_legend.value and "memorising from epoch 5" in panel.overlay_legend.value
+    assert panel.overlay_legend.value.count("memorising") == 1
+
+
+def test_the_watched_runs_legend_names_it_beside_the_overlaid_runs():
+    panel = LossPanel()
+    panel.use_run("#2ca02c", "run <3>")
+    assert "<b" in panel.legend.value and "run &lt;3&gt;:</b>" in panel.legend.value  # escaped, a user's name
+    panel.batches.value = True  # redrawn with the optional curves, still named
+    assert "run &lt;3&gt;:" in panel.legend.value and "each batch" in panel.legend.value

@@ -118,3 +118,48 @@ def test_callback_streams_a_users_own_fit():
     assert len(dashboard.history.epoch["loss"]) == 3
     assert len(dashboard.history.filters) == 4  # the initial kernels and one per epoch
     assert dashboard.monitor.active is False
+
+
+def test_samples_per_second_waits_for_a_meaningful_interval():
+    """The run's first batch event timed the model's compile too: its "36 samples/s" is not shown, nor a
+    rate over two batches; one over five batches, or half a second, is."""
+    dashboard = Dashboard()
+    source = RunRecord()
+    dashboard.watch(source)
+    source._publish(RunStarted({}, "CPU · TensorFlow", 1, 64, 64, 90, 3, 1000))
+    start = time.time()
+    told = [(0, 0, 36.0, start + 1.8), (0, 2, 900.0, start + 1.81), (0, 9, 2500.0, start + 1.9),
+            (0, 10, 150.0, start + 2.5), (1, 0, 40.0, start + 3.0)]
+    shown = []
+    for epoch, step, rate, at in told:
+        source._tell(BatchEnd(epoch, step, 90, 1.0, 0.5, 1e-3, rate, time=at))
+        dashboard.pump()
+        shown.append(dashboard._monitor_state()["samples_per_sec"])
+    assert shown == [None, None, 2500.0, 150.0, 150.0]  # epoch 2's first batch: 1 batch since epoch start
+
+
+def test_a_stopped_run_counts_the_epochs_its_message_counts():
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    run = lab.train(epochs=40, batch_size=8)
+    while not any(epoch >= 2 for epoch in run.record.batch["epoch"]):  # well inside the third epoch
+        time.sleep(0.02)
+    lab.stop()
+    lab.dashboard.follow(run)
+    state = lab.dashboard.monitor.state
+    done = len(run.history["epoch"])
+    assert state["status"] == "stopped" and state["message"] == f"stopped after {done} of 40 epochs"
+    assert state["ended"] and state["epoch"] == done and state["steps"] == 0  # not "epoch 3/40 · step 41/90"
+
+
+def test_views_only_a_lab_run_fills_are_explained_once_for_your_own_fit_and_return_for_a_lab_run():
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    x = np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, np.arange(64) % 10, epochs=1, verbose=0, callbacks=[lab.callback()])
+    d = lab.dashboard
+    assert [v.widget.layout.display for v in (d.confusion, d.activations)] == ["none", "none"]
+    assert "your own model.fit keeps its data to itself" in d.predictions.body.value
+    lab.train(epochs=1, wait=True)
+    assert [v.widget.layout.display for v in (d.confusion, d.activations)] == [None, None]

@@ -41,3 +41,20 @@ def test_headless_demo_prints_what_it_did(capsys):
 
     assert main(["--headless", str(EXAMPLES[0])]) == 0
     assert "Done in" in capsys.readouterr().out
+
+
+def test_the_examples_command_copies_the_notebooks_and_never_overwrites(tmp_path, capsys):
+    from convlab_widgets.examples import main
+
+    assert main([str(tmp_path / "lessons")]) == 0
+    copied = sorted(p.name for p in (tmp_path / "lessons").iterdir())
+    assert copied == [p.name for p in EXAMPLES] and "jupyter lab" in capsys.readouterr().out
+    mine = tmp_path / "lessons" / EXAMPLES[2].name
+    mine.write_text("a learner's own edits")
+    for path in (tmp_path / "lessons").iterdir():
+        if path != mine:
+            path.unlink()
+    assert main([str(tmp_path / "lessons")]) == 1
+    assert f"{mine} already exists" in capsys.readouterr().err
+    assert mine.read_text() == "a learner's own edits"
+    assert not (tmp_path / "lessons" / EXAMPLES[0].name).exists()  # refused before anything was written

@@ -65,3 +65,34 @@ def test_a_lab_without_conv2d_says_there_are_no_filters_to_watch():
     assert lab.dashboard.filters.state == "no_conv2d"
     lab.architecture.insert(0, "Conv2D", filters=4, padding="same")
     assert lab.dashboard.filters.state == "waiting"
+
+
+def test_the_compact_layout_puts_the_charts_and_filters_beside_the_builder():
+    import ipywidgets as widgets
+
+    lab = ConvLab(layout="compact")
+    (top, dashboard, table) = lab.children
+    left, glance = top.children
+    assert lab.arrangement == "compact" and "convlab-compact" in lab._dom_classes
+    assert list(left.children) == [lab.builder, lab.controls] and glance is dashboard.glance
+    d = lab.dashboard
+    shown = [d.monitor, *glance.children[1].children, glance.children[2]]
+    assert shown == [d.monitor, d.loss.widget, d.accuracy.widget, d.filters.widget]
+    below = dashboard.children[0].children  # the other panels stay, each once
+    assert d.learning_rate.widget in below and not {d.loss.widget, d.filters.widget} & set(below)
+    assert d.loss.figure.layout.height == "200px"
+    d.loss.enlarge.value = True
+    d.loss.enlarge.value = False
+    assert d.loss.figure.layout.height == "200px"  # back to its compact height, not the full one
+    assert table is lab.table and isinstance(top, widgets.GridBox)
+
+
+def test_layout_is_a_lab_layout_name_or_the_boxs_own_layout():
+    import ipywidgets as widgets
+
+    with pytest.raises(ValueError, match=r"layout='compat'.*'full', 'compact'"):
+        ConvLab(layout="compat")
+    lab = ConvLab(layout=widgets.Layout(width="900px"))
+    assert lab.arrangement == "full" and lab.layout.width == "900px"
+    assert lab.children[0] is lab.builder and lab.dashboard.glance is None
+    assert ConvLab(layout={"width": "800px"}).layout.width == "800px"

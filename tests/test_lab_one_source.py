@@ -154,6 +154,8 @@ def test_your_own_fit_is_a_run_of_the_lab_and_stop_stops_it(lab):
     for shown in (lab.dashboard.predictions.body.value, lab.dashboard.confusion.message.value,
                   lab.dashboard.activations.message.value):
         assert "your own model.fit keeps its data to itself" in shown  # said, not "after the first epoch"
+    hidden = [view.widget.layout.display for view in (lab.dashboard.confusion, lab.dashboard.activations)]
+    assert hidden == ["none", "none"] and lab.dashboard.predictions.widget.layout.display != "none"  # said once
 
 
 def test_your_own_fit_whose_loss_goes_nan_is_diverged_not_completed(lab):
@@ -162,7 +164,10 @@ def test_your_own_fit_whose_loss_goes_nan_is_diverged_not_completed(lab):
     stream = lab.callback()
     model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[stream])
     assert stream.run.status == "diverged" and "lower learning rate" in stream.run.message
-    assert lab.dashboard.monitor.state["status"] == "diverged"
+    state = lab.dashboard.monitor.state
+    assert state["status"] == "diverged"
+    # No "step 1/23" (the last batch event told) beside the message's "batch 4": the epochs it finished.
+    assert state["ended"] and (state["epoch"], state["steps"]) == (len(stream.run.history["epoch"]), 0)
 
 
 def test_a_fit_that_another_callback_breaks_is_failed_not_running():

@@ -32,6 +32,12 @@ def test_wheel_contains_the_js_bundle(wheel):
         assert not [n for n in archive.namelist() if "node_modules" in n or n.startswith("js/")]
 
 
+def test_wheel_contains_the_example_notebooks(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = sorted(n.rsplit("/", 1)[1] for n in archive.namelist() if n.startswith("convlab_widgets/notebooks/"))
+    assert shipped == sorted(path.name for path in (ROOT / "examples").glob("*.ipynb")) and len(shipped) >= 6
+
+
 def test_wheel_installs_and_imports_in_a_clean_venv(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -50,3 +56,13 @@ def test_wheel_installs_and_imports_in_a_clean_venv(wheel, tmp_path):
     result = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path)
     size, version = result.stdout.split()
     assert int(size) > 200 and version == "0.1.0"
+    # Where a pip user gets the example notebooks, as the README says: copied out, never over their own.
+    command = [str(python), "-m", "convlab_widgets.examples", "lessons"]
+    copied = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert copied.returncode == 0, copied.stderr
+    assert sorted(p.name for p in (tmp_path / "lessons").glob("*.ipynb")) == sorted(
+        p.name for p in (ROOT / "examples").glob("*.ipynb"))
+    (tmp_path / "lessons" / "01_quickstart.ipynb").write_text("my own edits")
+    again = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 1 and "already exist" in again.stderr
+    assert (tmp_path / "lessons" / "01_quickstart.ipynb").read_text() == "my own edits"

@@ -25,22 +25,36 @@ from ..threads import main_thread_draws, on_kernel_thread, route_to_subshell
 from ..twinned import Twinned
 from ..widget_base import check_keywords
 from ..training.history import RunHistory
+from ..training.status import TERMINAL
 from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
 MAX_RENDERS_PER_S = 5
+# A samples/s is shown once measured over this many batches, or this many seconds, and never from the
+# run's first batch event: that one's time includes building and compiling the model ("36 samples/s").
+MIN_RATE_BATCHES = 5
+MIN_RATE_S = 0.5
 # Two panels side by side where 360 px each fit; one, never wider than the output, where they do not (a
 # narrow window, a side panel): a fixed 360-px minimum would push the charts' right edge out of sight.
 GRID_COLUMNS = "repeat(auto-fit, minmax(min(360px, 100%), 1fr))"
+# The compact layout's loss and accuracy: side by side in a column beside the builder, shorter, so that
+# builder, controls, charts and filters fit one 1280x800 screen; stacked where 230 px each do not fit.
+GLANCE_COLUMNS = "repeat(auto-fit, minmax(min(230px, 100%), 1fr))"
+GLANCE_CHART_HEIGHT = "200px"
+GLANCE_MOSAIC_HEIGHT = "150px"
 
 
 class Dashboard(Twinned, widgets.VBox):
     """Progress, device badge and the loss, accuracy, learning-rate and filter panels.
 
-    ``static_snapshot`` (bool, default True): displayed on its own, a static twin of its run goes
-    beside it (see :mod:`convlab_widgets.twin`), which the saved notebook keeps."""
+    ``compact``: the progress, loss, accuracy and filters go into ``glance``, a column for the lab to
+    put beside the builder (``ConvLab(layout="compact")``); the dashboard itself keeps the others.
+    Without it ``glance`` is None and the dashboard shows everything.  ``static_snapshot`` (bool,
+    default True): displayed on its own, a static twin of its run goes beside it (see
+    :mod:`convlab_widgets.twin`), which the saved notebook keeps.
+    """
 
-    def __init__(self, static_snapshot: bool = True, **kwargs):
+    def __init__(self, compact: bool = False, static_snapshot: bool = True, **kwargs):
         check_keywords(type(self), kwargs)
         self._check_twin(static_snapshot)
         self.monitor = Monitor()
@@ -58,7 +72,8 @@ class Dashboard(Twinned, widgets.VBox):
             layout=widgets.Layout(grid_template_columns=GRID_COLUMNS, grid_gap="4px",
                                   width="100%"),
         )
-        super().__init__([self.monitor, grid, self.activations.widget], **kwargs)
+        self.glance = self._glance(grid) if compact else None
+        super().__init__([*([] if compact else [self.monitor]), grid, self.activations.widget], **kwargs)
         self.add_class("convlab-dashboard")
         self._setup_twin(static_snapshot, self.monitor)
         self._source = None
@@ -75,6 +90,22 @@ class Dashboard(Twinned, widgets.VBox):
         from ..twin import dashboard_html
 
         return dashboard_html(self)
+
+    def _glance(self, grid: widgets.GridBox) -> widgets.VBox:
+        """What a lesson looks at while a run trains, out of ``grid`` into one column of its own."""
+        charts = (self.loss, self.accuracy)
+        moved = [panel.widget for panel in (*charts, self.filters)]
+        grid.children = [child for child in grid.children if child not in moved]
+        for panel in charts:
+            panel.set_height(GLANCE_CHART_HEIGHT)
+            panel.widget.layout.min_width = "0"
+        pair = widgets.GridBox([panel.widget for panel in charts],
+                               layout=widgets.Layout(grid_template_columns=GLANCE_COLUMNS, grid_gap="4px"))
+        self.filters.widget.layout.min_width = "0"
+        self.filters.image.layout.max_height = GLANCE_MOSAIC_HEIGHT  # its width follows: the cells stay square
+        glance = widgets.VBox([self.monitor, pair, self.filters.widget], layout=widgets.Layout(min_width="0"))
+        glance.add_class("convlab-dashboard")  # Escape there puts an enlarged chart back, as in the dashboard
+        return glance
 
     # -- what to watch --------------------------------------------------------------------------
 
@@ -159,6 +190,9 @@ class Dashboard(Twinned, widgets.VBox):
         if data is not None or reason:
             self.predictions.set_data(data, reason)
             self.confusion.set_data(data, reason)
+        # The reason names all three views: said once, in the predictions panel, not three times over.
+        for view in (self.confusion, self.activations):
+            view.widget.layout.display = "none" if reason else None
         finished = ended or run.done
         self.activations.set_model(run.model if finished else None, data, reason)
 
@@ -254,14 +288,17 @@ class Dashboard(Twinned, widgets.VBox):
             p.update(status="running", epochs=event.epochs, steps=event.steps_per_epoch, started=event.time,
                      badge=_badge(event), detail=f"{event.param_count:,} parameters", note=event.note)
         elif kind == "batch":
-            p.update(epoch=event.epoch + 1, step=event.step + 1, steps=event.steps_per_epoch,
-                     samples_per_sec=event.samples_per_sec, last=event.time, status=p.get("status", "running"))
+            if _measured(event, p.get("told")):
+                p["samples_per_sec"] = event.samples_per_sec
+            p.update(epoch=event.epoch + 1, step=event.step + 1, steps=event.steps_per_epoch, last=event.time,
+                     told=(event.epoch, event.step, event.time), status=p.get("status", "running"))
         elif kind == "epoch":
             p.update(epoch=event.epoch + 1, step=p.get("steps"), epochs_done=event.epoch + 1, last=event.time)
         elif kind == "status":
             p.update(status=event.status, message=event.message)
         elif kind == "ended":
-            p.update(status=event.status, message=event.message, ended=event.time)
+            p.update(status=event.status, message=event.message, ended=event.time,
+                     epochs_done=event.epochs_completed)
 
     def _monitor_state(self) -> dict:
         p = self._progress
@@ -276,8 +313,11 @@ class Dashboard(Twinned, widgets.VBox):
         end = p.get("ended") or time.time()
         elapsed = end - p["started"]
         eta = elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None
+        ended = p.get("status") in TERMINAL
+        if ended:  # what the run finished, as its message counts it ("stopped after 38 of 40 epochs")
+            epoch, step, steps = p.get("epochs_done") or 0, 0, 0
         return {
-            "status": p.get("status", "starting"),
+            "status": p.get("status", "starting"), "ended": ended,
             "epoch": epoch, "epochs": epochs, "step": step, "steps": steps,
             "fraction": fraction, "epoch_fraction": (p.get("epochs_done") or 0) / epochs if epochs else 0,
             "samples_per_sec": p.get("samples_per_sec"), "elapsed": elapsed, "eta": eta,
@@ -293,6 +333,16 @@ class Dashboard(Twinned, widgets.VBox):
 
 
 LEGEND_CHARS = 70
+
+
+def _measured(event, told) -> bool:
+    """Whether ``event``'s samples/s was measured over enough of the run to show (``told``: the
+    previous batch event's epoch, step and time; None before the first)."""
+    if told is None or not event.samples_per_sec:
+        return False
+    same_epoch = told[0] == event.epoch
+    batches = event.step - told[1] if same_epoch else event.step + 1
+    return batches >= MIN_RATE_BATCHES or (same_epoch and event.time - told[2] >= MIN_RATE_S)
 
 
 def _legend_label(run) -> str:

@@ -276,10 +276,12 @@ class ActivationMaps:
         self.maps = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.caption = widgets.HTML("")
         self.message = widgets.HTML(text_html(WAITING_ACTIVATIONS, italic=True))
+        # At most as wide as the panel: the slider narrows in a 330-px column instead of running out of it.
+        choose = widgets.VBox([self.image_index, self.layer], layout=widgets.Layout(max_width="100%"))
         picker = widgets.HBox(
-            [widgets.VBox([self.image_index, self.layer]), widgets.VBox([self.picked, self.picked_label],
-                                                                        layout=widgets.Layout(align_items="center"))],
-            layout=widgets.Layout(justify_content="center", align_items="center", flex_flow="row wrap"))
+            [choose, widgets.VBox([self.picked, self.picked_label], layout=widgets.Layout(align_items="center"))],
+            layout=widgets.Layout(justify_content="center", align_items="center", flex_flow="row wrap",
+                                  max_width="100%"))
         self.maps_box = widgets.VBox([picker, self.maps, self.caption],
                                      layout=widgets.Layout(display="none", align_items="center", width="100%"))
         self.widget = widgets.VBox([title("Activation maps"), self.message, self.maps_box],

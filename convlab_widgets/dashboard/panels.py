@@ -87,8 +87,10 @@ def _legend(color, curves):
     return widgets.HTML(_legend_html(color, curves))
 
 
-def _legend_html(color, curves):
-    items = []
+def _legend_html(color, curves, name=None):
+    """The legend row's markup; ``name``: the watched run's, ahead of its curves, so that beside overlaid
+    runs a room can tell which run the full-size lines are."""
+    items = [f'<b style="margin: 0 4px">{escape(name)}:</b>'] if name else []
     for curve in curves:
         style = curve.line or {}
         sample = ""
@@ -185,6 +187,7 @@ class _CurvePanel:
         self._history = None
         self._epochs = None
         self._y_range = None
+        self._height = FIGURE_LAYOUT["height"]
 
     def _readout_label(self, curve):
         return curve.label
@@ -207,10 +210,16 @@ class _CurvePanel:
         if changed:
             self._fit_y()
 
+    def set_height(self, height: str) -> None:
+        """The figure's height while not enlarged (the lab's compact layout draws its charts shorter)."""
+        self._height = height
+        if not self.enlarge.value:
+            self.figure.layout.height = height
+
     def _enlarged(self, change):
         enlarged = change["new"]
         self.widget.layout.grid_column = "1 / -1" if enlarged else None
-        self.figure.layout.height = ENLARGED_HEIGHT if enlarged else FIGURE_LAYOUT["height"]
+        self.figure.layout.height = ENLARGED_HEIGHT if enlarged else self._height
         self.enlarge.description = "shrink" if enlarged else "enlarge"
         self.enlarge.icon = "compress" if enlarged else "expand"
 
@@ -316,14 +325,14 @@ class _MetricPanel(_CurvePanel):
         for curve in self._curves:
             if curve.points is not None:
                 self.marks[curve.names[-1]].tooltip.labels = ["epoch", self._readout_label(curve)]
-        self.legend.value = _legend_html(color, self._shown_curves())
+        self.legend.value = _legend_html(color, self._shown_curves(), name)
 
     def _show_batches(self, change):
         for curve in self._curves:
             if curve.optional:
                 for name in curve.names:
                     self.marks[name].visible = change["new"]
-        self.legend.value = _legend_html(self.color, self._shown_curves())
+        self.legend.value = _legend_html(self.color, self._shown_curves(), self.run_name)
         if self._history is not None:
             self.update(self._history)
         self._fit_y()
@@ -366,7 +375,11 @@ class _MetricPanel(_CurvePanel):
 
 
 class _Overlay:
-    """The two lines of one overlaid run, with hoverable points, redrawn only when its history grew."""
+    """The two lines of one overlaid run, with hoverable points, redrawn only when its history grew.
+
+    An overlaid run that turned to memorising keeps its turn marked on the loss panel (the diamond of
+    the watched run's turn, in the run's own place), so a lesson's overfitting run still shows it once
+    the runs that cure it are trained: ``turn`` is the detector's finding, or None."""
 
     def __init__(self, color, scales):
         self.color = color
@@ -381,7 +394,10 @@ class _Overlay:
             bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[color], marker=marker,
                            default_size=MARKER_SIZE // 2, tooltip=_readout(""), tooltip_style=READOUT_STYLE)
             for marker in ("circle", "square"))
-        self.marks = [self.train, self.validation, self.train_points, self.validation_points]
+        self.turn_point = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[TURN_COLOR],
+                                         marker="diamond", default_size=2 * MARKER_SIZE)
+        self.turn = None
+        self.marks = [self.train, self.validation, self.train_points, self.validation_points, self.turn_point]
 
     def name(self, label, metric):
         """The run's name in the legend and the hover readout; sends nothing when it is unchanged."""
@@ -402,7 +418,16 @@ class _Overlay:
             x, y = history.series(series)
             _set_xy(line, x, y)
             _set_xy(points, x, y)
+        if metric == "loss":
+            self.turn = overfitting.detect(history.epoch)
+            _set_xy(self.turn_point, *(([self.turn.x], [self.turn.val_loss]) if self.turn else ([], [])))
         return True
+
+
+def _turn_note(turn):
+    if turn is None:
+        return ""
+    return f' <span style="color: {TURN_COLOR}; white-space: nowrap">◆ memorising from epoch {turn.epoch}</span>'
 
 
 def _overlay_legend(overlays):
@@ -410,7 +435,7 @@ def _overlay_legend(overlays):
         f'<span style="margin: 0 8px"><svg width="32" height="16" style="vertical-align: middle">'
         f'<line x1="1" y1="5" x2="31" y2="5" stroke="{entry.color}" stroke-width="{LINE_WIDTH}"/>'
         f'<line x1="1" y1="12" x2="31" y2="12" stroke="{entry.color}" stroke-width="{LINE_WIDTH}" '
-        f'stroke-dasharray="6 4"/></svg> {escape(entry.label)}</span>'
+        f'stroke-dasharray="6 4"/></svg> {escape(entry.label)}{_turn_note(entry.turn)}</span>'
         for entry in overlays
     ]
     if not items:
@@ -587,6 +612,7 @@ class FilterPanel:
                                         layout=widgets.Layout(display="none", align_items="center", width="100%"))
         self.widget = widgets.VBox([title("First-layer filters"), self.message, self.filters_box],
                                    layout=widgets.Layout(min_height=FIGURE_LAYOUT["height"], min_width="300px"))
+        self.widget.add_class("convlab-filters")
         self.state = "waiting"
         self._conv2d = None
         self._history = None

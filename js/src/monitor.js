@@ -75,7 +75,9 @@ function render({ model, el }) {
     status.textContent = s.status || "idle";
     root.dataset.status = s.status || "idle";
     const parts = [];
-    if (s.epochs) parts.push(`epoch ${s.epoch || 0}/${s.epochs}`);
+    // A run that has ended counts the epochs it finished, as its message does ("stopped after 38 of 40
+    // epochs"): the epoch and step it was in when stopped would read as a contradiction beside it.
+    if (s.epochs) parts.push(s.ended ? `${s.epoch || 0} of ${s.epochs} epochs done` : `epoch ${s.epoch || 0}/${s.epochs}`);
     if (s.steps) parts.push(`step ${s.step || 0}/${s.steps}`);
     if (s.samples_per_sec) parts.push(`${Math.round(s.samples_per_sec).toLocaleString("en-US")} samples/s`);
     if (s.elapsed !== undefined && s.elapsed !== null) parts.push(`${clock(s.elapsed)} elapsed`);

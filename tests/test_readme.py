@@ -1,0 +1,54 @@
+"""The README's Python snippets work pasted verbatim, in the order a reader meets them."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+pytestmark = pytest.mark.slow
+
+
+def snippets() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def snippet(start: str) -> str:
+    (found,) = [code for code in snippets() if code.startswith(start)]
+    return found
+
+
+def test_every_python_snippet_is_run_here():
+    assert len(snippets()) == 5  # a new snippet gets a test below
+
+
+def test_the_lab_snippets_run_as_a_notebook_would(tmp_path, monkeypatch):
+    from IPython.display import display
+
+    monkeypatch.chdir(tmp_path)
+    cell = {"display": display}
+    exec(snippet("from convlab_widgets import ConvLab\n\nlab = ConvLab("), cell)
+    lab = cell["lab"]
+    assert lab.run.status in ("starting", "running", "completed")  # training on, not stopped at 0 epochs
+    lab.dashboard.follow(lab.run)
+    assert lab.run.status == "completed" and len(lab.run.history["epoch"]) == 10
+    lab.train(epochs=2, wait=True)  # "Every run is kept": the classroom snippet compares two of them
+    exec(snippet("lab.compare("), cell)
+    assert cell["lab"] is not lab and len(cell["lab"].runs) == 2 and os.path.isdir("lesson.convlab")
+
+
+def test_the_architecture_and_trainer_snippets_run():
+    exec(snippet("from convlab_widgets import Architecture, presets"), {})
+    cell = {}
+    exec(snippet("from convlab_widgets import Trainer"), cell)
+    assert cell["run"].status == "completed"
+
+
+def test_the_own_fit_snippet_runs():
+    from IPython.display import display
+
+    cell = {"display": display}
+    exec(snippet("from convlab_widgets import ConvLab  # first"), cell)
+    assert cell["lab"].run.status == "completed" and len(cell["lab"].run.history["epoch"]) == 10
