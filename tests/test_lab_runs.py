@@ -36,7 +36,10 @@ def test_the_previous_run_is_overlaid_per_epoch_in_its_colour(lab_with_two_runs)
         own = list(panel.marks.values())
         behind = len(entry.marks)
         assert panel.figure.marks[behind:behind + len(own)] == own  # the watched run is drawn over the overlay
-        assert "run 1" in panel.overlay_legend.value and panel.overlay_legend.layout.display is None
+        assert "run 1" in panel.overlay_legend.value
+    # The overlay legend shows once, under the loss, with every change of the run spelled out.
+    assert lab.dashboard.loss.overlay_legend.layout.display is None
+    assert lab.dashboard.accuracy.overlay_legend.layout.display == "none"
     assert lab.dashboard.loss.x_scale.max == 3.0
 
 
@@ -150,3 +153,18 @@ def test_looking_inside_predictions_confusion_and_activations_follow_the_run(lab
     loaded = ConvLab.load(lab.save(tmp_path / "inside.convlab"))
     assert loaded.dashboard.predictions.body.value == board.predictions.body.value
     assert loaded.dashboard.activations.maps.value == board.activations.maps.value
+
+
+def test_the_overlay_legend_names_every_change_without_cutting_it():
+    """Notebook 04's lesson overlays runs of many changes: "bef… +1 more" told nobody which run was which."""
+    from types import SimpleNamespace
+
+    from convlab_widgets.dashboard.dashboard import _legend_label
+    from convlab_widgets.dashboard.panels import _overlay_legend
+
+    changes = ["+Dense(200, relu) before Dense(10)", "+Dense(100, relu) before Dense(10)", "sigmoid→relu",
+               "learning rate 0.003→0.01", "schedule constant→exponential(0.9)"]
+    label = _legend_label(SimpleNamespace(name="4 relu + lr decay", changes=changes))
+    assert label == "4 relu + lr decay: " + "; ".join(changes) and "more" not in label and "…" not in label
+    legend = _overlay_legend([SimpleNamespace(color="#1f77b4", label=label, turn=None)])
+    assert "schedule constant→exponential(0.9)" in legend

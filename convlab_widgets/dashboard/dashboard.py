@@ -18,7 +18,6 @@ from types import SimpleNamespace
 import ipywidgets as widgets
 
 from ..colors import DEFAULT_COLOR
-from ..compare import shorten
 from ..kernel_events import BlockingCell
 from ..monitor import Monitor
 from ..threads import main_thread_draws, on_kernel_thread, route_to_subshell
@@ -332,9 +331,6 @@ class Dashboard(Twinned, widgets.VBox):
                                "hands it events through its log instead")
 
 
-LEGEND_CHARS = 70
-
-
 def _measured(event, told) -> bool:
     """Whether ``event``'s samples/s was measured over enough of the run to show (``told``: the
     previous batch event's epoch, step and time; None before the first)."""
@@ -346,11 +342,11 @@ def _measured(event, told) -> bool:
 
 
 def _legend_label(run) -> str:
-    """"run 2: +Dropout(0.25) after Dense(64)", cut to fit a legend row."""
+    """"run 2: +Dropout(0.25) after Dense(64); 10→20 epochs", every change: the legend row wraps."""
     changes = getattr(run, "changes", None)
     if not changes:
         return run.name
-    return f"{run.name}: {shorten(changes, max(LEGEND_CHARS - len(run.name) - 2, 20))}"
+    return f"{run.name}: {'; '.join(changes)}"
 
 
 def _progress_of(run) -> dict:

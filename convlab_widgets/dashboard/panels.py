@@ -296,8 +296,9 @@ class _MetricPanel(_CurvePanel):
     (``use_run``).  Hovering any point reads out its epoch, value and run.
     """
 
-    def __init__(self, metric, title, y_scale, color, max_points, tools=(), **kwargs):
+    def __init__(self, metric, title, y_scale, color, max_points, tools=(), names_overlays=True, **kwargs):
         self.metric = metric
+        self.names_overlays = names_overlays  # the overlay legend, shown once: under the loss
         self.run_name = None
         self.batches = _tool("each batch", "bars", "Also draw every batch's value and the training mean of each "
                                                    "epoch")
@@ -354,7 +355,7 @@ class _MetricPanel(_CurvePanel):
             self._place_marks()
             changed = True
         self.overlay_legend.value = _overlay_legend(self.overlays.values())
-        self.overlay_legend.layout.display = None if self.overlays else "none"
+        self.overlay_legend.layout.display = None if self.overlays and self.names_overlays else "none"
         self._show_epochs(self._planned_epochs(None))
         if changed:
             self._fit_y()
@@ -440,8 +441,8 @@ def _overlay_legend(overlays):
     ]
     if not items:
         return ""
-    return ('<div style="font-size: 14px; text-align: center; line-height: 1.5">compared with (train solid, '
-            f'validation dashed): {"".join(items)}</div>')
+    return ('<div style="font-size: 14px; text-align: center; line-height: 1.5">compared with, on loss and accuracy '
+            f'(train solid, validation dashed): {"".join(items)}</div>')
 
 
 class LossPanel(_MetricPanel):
@@ -526,7 +527,7 @@ class AccuracyPanel(_MetricPanel):
 
     def __init__(self, max_points=MAX_POINTS):
         super().__init__("accuracy", "Accuracy", bqplot.LinearScale(min=0.0, max=1.0), ACCURACY_COLOR, max_points,
-                         y_tick_format=".1f")
+                         names_overlays=False, y_tick_format=".1f")
         _set_ticks(self.y_axis, np.linspace(0, 1, 6))
 
 
