@@ -21,7 +21,7 @@ from .widget_base import TOOLTIP
 # (heading, width, a number: right-aligned in tabular figures, so digits line up down the column)
 COLUMNS = (
     ("", "1.8em", False), ("", "1.2em", False), ("run", "7.6em", False), ("parameters", "90px", True),
-    ("best val acc", "58px", True), ("final val acc", "58px", True), ("train−val gap", "72px", True),
+    ("best val acc", "58px", True), ("final val acc", "58px", True), ("train−val gap", "84px", True),
     ("epochs", "64px", True), ("time", "46px", True), ("status", "84px", False), ("", "max-content", False),
 )
 # The actions stay at the right edge of a narrow output while the numbers scroll under them, and the
