@@ -101,7 +101,9 @@ class ConvLab(widgets.VBox):
 
         Keywords change the controls' settings for this run and the next ones: ``epochs``,
         ``batch_size``, ``optimizer``, ``learning_rate``, ``lr_schedule``, ``seed``,
-        ``filter_every``, ``train_subset``... (see ``Settings``).  They are checked first: a
+        ``filter_every``, ``train_subset``, ``early_stopping=dict(monitor="val_loss", patience=5,
+        restore_best=True)`` (the run ends once it stops improving and keeps its best epoch; see
+        ``training.early_stopping``)... (see ``Settings``).  They are checked first: a
         refused one raises ``SettingsError`` naming it, and nothing changes.
         """
         if epochs is not None:

@@ -252,6 +252,18 @@ def _images_change(before, after) -> list[str]:
     return [f"subset {old_size}{_ARROW}{new_size}" if old_subset else f"subset {new_size}"]
 
 
+def _stopping(value) -> str:
+    """A run's early stopping as its config records it (``EarlyStopping.to_dict``), or "off"."""
+    if not isinstance(value, dict):
+        return "off"
+    from ..training.early_stopping import EarlyStopping
+
+    try:
+        return EarlyStopping(**value).describe()
+    except TypeError:  # a config of another version: its words as they are
+        return str(value)
+
+
 def _setting(key, say):
     def change(before, after):
         old, new = before.get(key), after.get(key)
@@ -270,6 +282,7 @@ _SETTINGS = (
     _setting("learning_rate", lambda old, new: f"lr {_number(old)}{_ARROW}{_number(new)}"),
     _setting("lr_schedule", lambda old, new: f"schedule {_schedule(old)}{_ARROW}{_schedule(new)}"),
     _setting("seed", lambda old, new: f"seed {_seed(old)}{_ARROW}{_seed(new)}"),
+    _setting("early_stopping", lambda old, new: f"early stopping {_stopping(old)}{_ARROW}{_stopping(new)}"),
 )
 
 

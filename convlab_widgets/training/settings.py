@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import schedules
+from .early_stopping import MAX_PATIENCE, MONITORS, EarlyStopping
 
 #: The optimizers a learner picks by name -> (Keras class, options).  "momentum" is the
 #: codelabs' SGD with momentum 0.9.
@@ -131,6 +132,40 @@ def _jit(value):
     return value
 
 
+def _early_stopping(value):
+    """None (train every epoch), True (the defaults), a dict of ``EarlyStopping``'s fields, or one."""
+    value = _plain_number(value)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return EarlyStopping()
+    if isinstance(value, EarlyStopping):
+        value = value.to_dict()  # checked again: a hand-made one may hold anything
+    if not isinstance(value, dict):
+        raise SettingsError("early_stopping", "must be None, True, or a dict such as dict(monitor='val_loss', "
+                                              f"patience=5, restore_best=True), got {_shown(value)}")
+    fields = EarlyStopping.__dataclass_fields__
+    unknown = sorted(str(key) for key in value if key not in fields)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], fields, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SettingsError(f"early_stopping.{unknown[0]}", f"unknown key; {hint}the keys are {', '.join(fields)}")
+    spec = EarlyStopping(**{key: _plain_number(item) for key, item in value.items()})
+    if spec.monitor not in MONITORS:
+        close = difflib.get_close_matches(str(spec.monitor), MONITORS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SettingsError("early_stopping.monitor", f"unknown monitor {_shown(spec.monitor)}; {hint}choose one of "
+                                                      f"{', '.join(MONITORS)}")
+    _whole("early_stopping.patience", spec.patience, 1, MAX_PATIENCE)
+    if not isinstance(spec.restore_best, bool):
+        raise SettingsError("early_stopping.restore_best", f"must be True or False, got {_shown(spec.restore_best)}")
+    delta = spec.min_delta
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta <= sys.float_info.max:
+        raise SettingsError("early_stopping.min_delta", f"must be a number from 0 up, such as 0.001, got "
+                                                        f"{_shown(delta)}")
+    return EarlyStopping(spec.monitor, spec.patience, spec.restore_best, float(delta))
+
+
 def _dataset(value):
     from . import datasets
 
@@ -157,6 +192,8 @@ class Settings:
     name, a schedule or a function ``epoch -> lr``).  ``seed``: None for a new random start, or
     0 to 2**32-1 to repeat a run exactly.  ``filter_every``: also snapshot the first-layer
     filters every N batches.  ``jit_compile``: None lets the trainer decide (XLA on one GPU).
+    ``early_stopping``: None to train every epoch, or an :class:`~.early_stopping.EarlyStopping`
+    (given as True or a dict: ``monitor``, ``patience``, ``restore_best``, ``min_delta``).
     """
 
     dataset: str | None = "digits"
@@ -169,6 +206,7 @@ class Settings:
     seed: int | None = None
     filter_every: int | None = None
     jit_compile: bool | None = None
+    early_stopping: EarlyStopping | None = None
 
     def __post_init__(self):
         checked = {
@@ -183,6 +221,7 @@ class Settings:
             "seed": _whole("seed", self.seed, 0, MAX_SEED, optional=True),
             "filter_every": _whole("filter_every", self.filter_every, 1, 1_000_000, optional=True),
             "jit_compile": _jit(self.jit_compile),
+            "early_stopping": _early_stopping(self.early_stopping),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -257,7 +296,8 @@ class Settings:
         return {"dataset": self.dataset, "train_subset": self.train_subset, "epochs": self.epochs,
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name, "learning_rate": self.learning_rate,
                 "schedule": self.schedule_name, "schedule_params": schedule_params, "seed": self.seed,
-                "filter_every": self.filter_every, "jit_compile": self.jit_compile}
+                "filter_every": self.filter_every, "jit_compile": self.jit_compile,
+                "early_stopping": None if self.early_stopping is None else self.early_stopping.to_dict()}
 
     def lr_preview(self) -> list[float]:
         """The planned learning rate of each epoch (a plateau schedule assumes steady progress)."""

@@ -115,6 +115,11 @@ class Trainer:
         if steps == 0:
             raise SettingsError("batch_size", f"{settings.batch_size} is larger than the {data.train_size} training "
                                               "images: use a smaller batch")
+        stopping = settings.early_stopping
+        if stopping is not None and stopping.needs_validation and not data.validation_steps(
+                settings.batch_size, drop_remainder):
+            raise SettingsError("early_stopping.monitor", f"{stopping.monitor!r} watches the validation images, and "
+                                                          f"{data.name!r} has none here: use monitor='loss'")
         jit_compile = settings.jit_compile
         if jit_compile is None:
             jit_compile = _default_jit(info)
@@ -137,6 +142,7 @@ class Trainer:
             # None for all the images: train_size alone cannot tell a 300-image subset from a 300-image dataset.
             "train_subset": settings.train_subset,
             "validation_size": data.validation_size,
+            "early_stopping": None if stopping is None else stopping.to_dict(),
         }
         with _start_lock:
             running = active_run()
@@ -193,7 +199,8 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
                 warm = WarmModel(recipe, model) if recipe is not None else None
             stepper = schedule.start(config["learning_rate"], config["epochs"])
             callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"],
-                                   train_size=None if drop else data.train_size)
+                                   train_size=None if drop else data.train_size,
+                                   early_stopping=run.settings.early_stopping)
             if warm is not None:
                 callback.predictor = warm.predictor  # traced for this model and data by an earlier run, or None
             run.param_count = model.count_params()
@@ -207,6 +214,7 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
                               callbacks=[callback], shuffle=False)  # the pipeline shuffles
             except StopRun:
                 pass  # stopped between two batches: nothing more to do
+            kept = callback.keep_best()  # before the run's own model is taken from this one
         if warm is None:
             run.model = model
         else:
@@ -221,6 +229,12 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
             status = "completed"
         epochs = len(run.history["epoch"])
         message = run.message if status == "diverged" else f"{status} after {epochs} of {config['epochs']} epochs"
+        stopper = callback.stopper
+        if stopper is not None and stopper.reason is not None and status == "completed" and epochs < config["epochs"]:
+            message = stopper.message(kept)
+        elif stopper is not None and stopper.best is not None:
+            best = stopper.best_words(kept)
+            message = f"{message} {best[0].upper()}{best[1:]}." if status == "diverged" else f"{message}; {best}"
         outcome = (status, message)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
