@@ -23,6 +23,7 @@ from .colors import run_color
 from .compare.diff import describe_changes
 from .controls import Controls
 from .dashboard.dashboard import Dashboard
+from .dashboard.lr_range_panel import LRRangePanel
 from .runs_table import RunsTable
 from .training import Trainer, datasets
 from .training.datasets import DatasetError
@@ -51,6 +52,7 @@ class ConvLab(widgets.VBox):
         self.builder.use_dataset(dataset)
         self.controls = Controls(settings)
         self.dashboard = Dashboard()
+        self.lr_range = LRRangePanel()
         self.table = RunsTable(on_select=lambda _keys: self._overlay(), on_clone=lambda run: self._guarded(
             lambda: self.clone(run), None), on_delete=lambda run: self._guarded(lambda: self.delete(run), None),
             on_rename=lambda run, name: self._guarded(lambda: self.rename(run, name), None))
@@ -59,7 +61,8 @@ class ConvLab(widgets.VBox):
         self._count = 0
         self._lr_edit = None  # a learning rate typed while the run is paused, for resume()
         self._undescribed = None  # a lab.callback() run adopted before its fit began
-        super().__init__([self.builder, self.controls, self.dashboard, self.table], **kwargs)
+        self._range_test = None  # the latest learning-rate range test
+        super().__init__([self.builder, self.controls, self.lr_range.widget, self.dashboard, self.table], **kwargs)
         self.add_class("convlab-lab")
         c = self.controls
         c.train_button.on_click(lambda _b: self._guarded(self.train))
@@ -68,6 +71,9 @@ class ConvLab(widgets.VBox):
         c.stop_button.on_click(lambda _b: self.stop())
         c.observe_settings(self._settings_changed)
         self.builder.on_data_fix(self._data_fix)
+        self.lr_range.on_find(lambda: self._guarded(lambda: self.find_learning_rate(wait=False), None))
+        self.lr_range.on_use(lambda lr: self._guarded(lambda: self.use_learning_rate(lr), None))
+        self.dashboard.monitor.on_beat(self._draw_range_test)
         self.dashboard.monitor.observe(self._on_monitor, names="state")
         self.builder.observe(lambda _change: self.dashboard.show_architecture(self.architecture), names="view")
         self.builder.observe(lambda _change: c.block_training(self.builder.cannot_train()), names="view")
@@ -122,6 +128,43 @@ class ConvLab(widgets.VBox):
         if wait:
             self.dashboard.follow(run)
         return run
+
+    def find_learning_rate(self, min_lr: float = 1e-6, max_lr: float = 1.0, steps: int = 100, *,
+                           wait: bool = True):
+        """A learning-rate range test (``training/lr_range.py``) for the next run: a copy of the
+        model trains ``steps`` batches with the learning rate growing from ``min_lr`` to ``max_lr``.
+
+        Blocks like ``train(wait=True)`` and returns ``{'lrs', 'losses', 'smoothed', 'suggested'}``
+        (``suggested``: the rate of steepest descent of the smoothed loss, a heuristic; None when the
+        loss never fell); the panel draws the curve and "Use it" takes the suggestion.  With
+        ``wait=False`` (the panel's button) it returns the running ``RangeTest`` at once and the
+        heartbeat draws it.  The lab's runs, their models and its settings are untouched.  A bad
+        argument raises ``SettingsError`` naming it.
+        """
+        self._refuse_while_training("run a learning-rate range test")
+        chosen = self.controls.settings
+        self._check_fits(chosen)
+        test = self._trainer(chosen).find_learning_rate(chosen, min_lr, max_lr, steps)
+        self._range_test = test
+        self.dashboard.say(f"Learning-rate range test: {test.steps} batches from {test.min_lr:.0e} to "
+                           f"{test.max_lr:.0e} on a copy of the model")
+        self.lr_range.draw(test)
+        if not wait:
+            self.dashboard.monitor.active = True  # the heartbeat draws it (_draw_range_test)
+            return test
+        try:
+            test.wait()
+        except KeyboardInterrupt:
+            self._draw_range_test()
+            raise
+        self._draw_range_test()
+        return test.result
+
+    def use_learning_rate(self, lr: float) -> None:
+        """Take a range test's suggestion ``lr`` into the settings: the next run's learning rate,
+        noted in the runs table as "from range test"."""
+        self.controls.apply({"learning_rate": lr, "lr_source": "range test"})
+        self.dashboard.say(f"Learning rate set to {self.settings.learning_rate:.3g}, from the range test.")
 
     def clone(self, run) -> None:
         """Load ``run``'s architecture and settings into the builder and the controls, to tweak and train again."""
@@ -308,6 +351,21 @@ class ConvLab(widgets.VBox):
             run.changes, self._undescribed = describe_changes(run.previous, run), None
         self.controls.show(status if status in ACTIVE else None, can_pause=getattr(run, "can_pause", True))
         self.table.show(self.runs, live=run)
+
+    def _draw_range_test(self) -> None:
+        """Draw the range test (main thread); once it has ended, say what it found and let the heartbeat rest."""
+        test = self._range_test
+        if test is None:
+            return
+        self.lr_range.draw(test)
+        if test.done:
+            self._range_test = None
+            suggested = test.result["suggested"] if test.status == "completed" else None
+            self.dashboard.say(f"The range test failed: {test.message}" if test.status == "failed" else
+                               f"Range test done: learning rate {suggested:.2g} suggested, see its panel above."
+                               if suggested is not None else f"Range test done: {test.message}")
+            if self.run is None or self.run.done:
+                self.dashboard.monitor.active = False
 
     def _show_runs(self) -> None:
         self.table.show(self.runs, live=self.run)

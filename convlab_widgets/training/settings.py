@@ -40,6 +40,8 @@ OPTIMIZERS: dict[str, tuple[str, dict]] = {
 #: The ones the controls offer, in the order a course meets them.
 CONTROL_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 
+#: Where the learning rate came from: typed ("") or taken from a learning-rate range test.
+LR_SOURCES = ("", "range test")
 MAX_EPOCHS = 10_000
 MAX_BATCH_SIZE = 65_536
 MAX_TRAIN_SUBSET = 10_000_000
@@ -166,6 +168,12 @@ def _early_stopping(value):
     return EarlyStopping(spec.monitor, spec.patience, spec.restore_best, float(delta))
 
 
+def _lr_source(value):
+    if value not in LR_SOURCES:
+        raise SettingsError("lr_source", f"must be one of {', '.join(map(repr, LR_SOURCES))}, got {_shown(value)}")
+    return value
+
+
 def _dataset(value):
     from . import datasets
 
@@ -194,6 +202,8 @@ class Settings:
     filters every N batches.  ``jit_compile``: None lets the trainer decide (XLA on one GPU).
     ``early_stopping``: None to train every epoch, or an :class:`~.early_stopping.EarlyStopping`
     (given as True or a dict: ``monitor``, ``patience``, ``restore_best``, ``min_delta``).
+    ``lr_source``: one of ``LR_SOURCES``, "range test" once the range test's suggestion was
+    taken; changing ``learning_rate`` without saying where it came from sets it back to "".
     """
 
     dataset: str | None = "digits"
@@ -207,6 +217,7 @@ class Settings:
     filter_every: int | None = None
     jit_compile: bool | None = None
     early_stopping: EarlyStopping | None = None
+    lr_source: str = ""
 
     def __post_init__(self):
         checked = {
@@ -222,6 +233,7 @@ class Settings:
             "filter_every": _whole("filter_every", self.filter_every, 1, 1_000_000, optional=True),
             "jit_compile": _jit(self.jit_compile),
             "early_stopping": _early_stopping(self.early_stopping),
+            "lr_source": _lr_source(self.lr_source),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -247,6 +259,8 @@ class Settings:
             raise TypeError(f"unknown setting {unknown[0]!r}{hint} Settings are: {', '.join(sorted(_KEYWORDS))}")
         if "lr_schedule" in keywords and "schedule" in keywords:
             raise TypeError("give the schedule once: lr_schedule=... or schedule=..., not both")
+        if "learning_rate" in keywords and "lr_source" not in keywords:
+            keywords["lr_source"] = ""  # a rate typed anew is no longer the range test's
         schedule = keywords.pop("lr_schedule", keywords.pop("schedule", _UNSET))
         params = keywords.pop("schedule_params", None)
         if params is not None and schedule is _UNSET:  # new parameters for the schedule already chosen
@@ -297,7 +311,8 @@ class Settings:
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name, "learning_rate": self.learning_rate,
                 "schedule": self.schedule_name, "schedule_params": schedule_params, "seed": self.seed,
                 "filter_every": self.filter_every, "jit_compile": self.jit_compile,
-                "early_stopping": None if self.early_stopping is None else self.early_stopping.to_dict()}
+                "early_stopping": None if self.early_stopping is None else self.early_stopping.to_dict(),
+                "lr_source": self.lr_source}
 
     def lr_preview(self) -> list[float]:
         """The planned learning rate of each epoch (a plateau schedule assumes steady progress)."""
