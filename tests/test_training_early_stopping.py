@@ -141,6 +141,23 @@ def test_a_run_stops_early_says_why_and_keeps_the_best_epochs_weights(stopped):
     assert [e.epoch for e in stopped.events if isinstance(e, BestEpoch)][-1] == best
 
 
+def test_stop_when_overfitting_starts_on_a_real_run():
+    from convlab_widgets.compare import overfitting
+
+    # The detector wants a clear rise above the noise: thirty images, memorised within a few epochs.
+    run = Trainer(tiny(), datasets.load("digits", train_subset=30)).start(
+        **{**RUN, "batch_size": 10}, early_stopping=dict(monitor="overfitting", patience=PATIENCE))
+    assert run.wait(timeout=300) and run.status == "completed", run.error
+    history = run.history
+    epochs, val = len(history["epoch"]), np.array(history["val_loss"])
+    before = {key: column[:-1] for key, column in history.items()}
+    finding = overfitting.detect(history, patience=PATIENCE)
+    assert epochs < RUN["epochs"] and finding is not None and overfitting.detect(before, patience=PATIENCE) is None
+    assert run.message == (f"stopped early at epoch {epochs}: overfitting: validation loss rising since epoch "
+                           f"{finding.epoch} while training loss falls; best was epoch {int(np.argmin(val)) + 1} (kept)")
+    assert _validation_loss(run) == pytest.approx(val.min(), rel=1e-4, abs=1e-5)
+
+
 def test_without_restore_best_the_last_epochs_weights_stay(subset):
     run = Trainer(tiny(), subset).start(**RUN, early_stopping={**STOPPING, "restore_best": False})
     assert run.wait(timeout=300) and run.status == "completed", run.error
@@ -181,6 +198,12 @@ def test_an_old_lab_file_without_early_stopping_still_loads(tmp_path):
     (path / "lab.json").write_text(json.dumps(document))
     loaded = ConvLab.load(path)
     assert loaded.settings.early_stopping is None and loaded.runs[0].record.best is None
+    # A config is kept as it is: a damaged early_stopping there is never read as settings, and the diff copes.
+    document["runs"] *= 2
+    document["runs"][1] = json.loads(json.dumps(document["runs"][0]))
+    document["runs"][1]["config"]["early_stopping"] = {"monitor": 3, "min_delta": "<b>x</b>"}
+    (path / "lab.json").write_text(json.dumps(document))
+    assert ConvLab.load(path).runs[1].changes == ["early stopping off→on"]
 
 
 def test_the_exported_script_stops_early_too(stopped, tmp_path):

@@ -275,8 +275,8 @@ def _stopping(value) -> str:
 
     try:
         return EarlyStopping(**value).describe()
-    except TypeError:  # a config of another version: its words as they are
-        return str(value)
+    except (TypeError, ValueError):  # a config of another version, or a damaged file: kept as it is, not read
+        return "on"
 
 
 def _setting(key, say):
