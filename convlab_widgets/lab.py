@@ -148,7 +148,7 @@ class ConvLab(widgets.VBox):
         self._range_test = test
         self.dashboard.say(f"Learning-rate range test: {test.steps} batches from {test.min_lr:.0e} to "
                            f"{test.max_lr:.0e} on a copy of the model")
-        self.lr_range.draw(test)
+        self._draw_range_test()
         if not wait:
             self.dashboard.monitor.active = True  # the heartbeat draws it (_draw_range_test)
             return test
@@ -231,19 +231,20 @@ class ConvLab(widgets.VBox):
         return lab
 
     def stop(self) -> None:
-        run = self.run
+        """Stop the current run (or the learning-rate range test in progress)."""
+        run = self._acted_on()
         if run is not None and not run.done:
             run.stop()
             run.resume()  # a paused run must wake up to stop
 
     def pause(self) -> None:
-        run = self.run
+        run = self._acted_on()
         if run is not None and not run.done:
             run.pause()
 
     def resume(self) -> None:
         """Resume; a learning rate typed while paused takes effect now."""
-        run = self.run
+        run = self._acted_on()
         if run is None:
             return
         lr, self._lr_edit = self._lr_edit, None
@@ -352,12 +353,18 @@ class ConvLab(widgets.VBox):
         self.controls.show(status if status in ACTIVE else None, can_pause=getattr(run, "can_pause", True))
         self.table.show(self.runs, live=run)
 
+    def _acted_on(self):
+        """What Stop, Pause and Resume act on: the range test while it trains, else the current run."""
+        test = self._range_test
+        return test if test is not None and not test.done else self.run
+
     def _draw_range_test(self) -> None:
         """Draw the range test (main thread); once it has ended, say what it found and let the heartbeat rest."""
         test = self._range_test
         if test is None:
             return
         self.lr_range.draw(test)
+        self.controls.show(None if test.done else test.status)  # Train waits, Stop and Pause act on the test
         if test.done:
             self._range_test = None
             suggested = test.result["suggested"] if test.status == "completed" else None

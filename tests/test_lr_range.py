@@ -1,6 +1,7 @@
 """The learning-rate range test: real ramps on digits, on a copy of the lab's model."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -93,6 +94,19 @@ def test_the_button_runs_it_in_the_background_and_the_heartbeat_draws_it(digits)
     lab.dashboard.monitor._on_message(lab.dashboard.monitor, {"beat": 1}, [])  # the front end's heartbeat
     assert not lab.lr_range.use_button.disabled and lab.lr_range.suggested == test.result["suggested"]
     assert not lab.dashboard.monitor.active and "suggested, see its panel" in lab.dashboard.monitor.state["message"]
+    test = lab.find_learning_rate(steps=10_000, wait=False)
+    assert lab.controls.train_button.disabled and not lab.controls.stop_button.disabled
+    lab.controls.pause_button.click()  # Pause and Stop act on the test as they act on a run
+    deadline = time.monotonic() + 120
+    while test.status != "paused" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    batches = len(test.result["lrs"])
+    time.sleep(0.5)
+    assert test.status == "paused" and len(test.result["lrs"]) == batches
+    lab.controls.stop_button.click()
+    assert test.wait(timeout=300) and test.status == "stopped" and len(test.result["lrs"]) < 10_000
+    lab.dashboard.monitor._on_message(lab.dashboard.monitor, {"beat": 1}, [])
+    assert not lab.controls.train_button.disabled
 
 
 def test_the_test_stops_when_the_loss_explodes_and_on_stop(digits):

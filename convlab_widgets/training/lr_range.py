@@ -126,7 +126,7 @@ class RangeTest(TrainingRun):
 
 class RangeTestCallback(KerasAdapter):
     """Sets each batch's learning rate from the ramp and ends the test: after ``steps`` batches,
-    once the smoothed loss explodes, or on Stop."""
+    once the smoothed loss explodes, or on Stop; pauses between batches on Pause."""
 
     def __init__(self, test: RangeTest, steps_per_epoch, global_batch_size):
         super().__init__(test, global_batch_size=global_batch_size, steps_per_epoch=steps_per_epoch)
@@ -142,6 +142,7 @@ class RangeTestCallback(KerasAdapter):
 
     def _between_batches(self, evaluating=False):
         test = self.run
+        self.paused_s += test._pause_point()  # Pause holds the test between batches, as it holds a run
         self.done += 1
         smoothed = smooth(test.record.batch["loss"])  # a hundred values: smoothing them all again costs nothing
         self.exploded = not math.isfinite(smoothed[-1]) or smoothed[-1] > EXPLOSION * np.nanmin(smoothed)
