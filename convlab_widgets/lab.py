@@ -370,7 +370,7 @@ class ConvLab(widgets.VBox):
             suggested = test.result["suggested"] if test.status == "completed" else None
             self.dashboard.say(f"The range test failed: {test.message}" if test.status == "failed" else
                                f"Range test done: learning rate {suggested:.2g} suggested, see its panel above."
-                               if suggested is not None else f"Range test done: {test.message}")
+                               if suggested is not None else test.message)
             if self.run is None or self.run.done:
                 self.dashboard.monitor.active = False
 
