@@ -23,6 +23,7 @@ from .colors import run_color
 from .compare.diff import describe_changes
 from .controls import Controls
 from .dashboard.dashboard import Dashboard
+from .dashboard.lr_range_panel import LRRangePanel
 from .runs_table import RunsTable
 from .training import Trainer, datasets
 from .training.datasets import DatasetError
@@ -80,6 +81,7 @@ class ConvLab(Twinned, widgets.VBox):
         self.builder.use_dataset(dataset)
         self.controls = Controls(settings)
         self.dashboard = Dashboard(compact=compact)
+        self.lr_range = LRRangePanel()
         self.table = RunsTable(on_select=lambda _keys: self._overlay(), on_clone=lambda run: self._guarded(
             lambda: self.clone(run), None), on_delete=lambda run: self._guarded(lambda: self.delete(run), None),
             on_rename=lambda run, name: self._guarded(lambda: self.rename(run, name), None))
@@ -88,12 +90,13 @@ class ConvLab(Twinned, widgets.VBox):
         self._count = 0
         self._lr_edit = None  # a learning rate typed while the run is paused, for resume()
         self._undescribed = None  # a lab.callback() run adopted before its fit began
+        self._range_test = None  # the latest learning-rate range test
         top = [self.builder, self.controls]
         if compact:
             self.controls.narrow()
             top = [widgets.GridBox([widgets.VBox(top, layout=widgets.Layout(min_width="0")), self.dashboard.glance],
                                    layout=widgets.Layout(grid_template_columns=COMPACT_COLUMNS, grid_gap="8px"))]
-        super().__init__([*top, self.dashboard, self.table], **kwargs)
+        super().__init__([*top, self.lr_range.widget, self.dashboard, self.table], **kwargs)
         self.add_class("convlab-lab")
         self._setup_twin(static_snapshot, self.dashboard.monitor)
         if compact:
@@ -105,6 +108,9 @@ class ConvLab(Twinned, widgets.VBox):
         c.stop_button.on_click(lambda _b: self.stop())
         c.observe_settings(self._settings_changed)
         self.builder.on_data_fix(self._data_fix)
+        self.lr_range.on_find(lambda: self._guarded(lambda: self.find_learning_rate(wait=False), None))
+        self.lr_range.on_use(lambda lr: self._guarded(lambda: self.use_learning_rate(lr), None))
+        self.dashboard.monitor.on_beat(self._draw_range_test)
         self.dashboard.monitor.observe(self._on_monitor, names="state")
         self.builder.observe(lambda _change: self.dashboard.show_architecture(self.architecture), names="view")
         self.builder.observe(lambda _change: c.block_training(self.builder.cannot_train()), names="view")
@@ -143,7 +149,9 @@ class ConvLab(Twinned, widgets.VBox):
 
         Keywords change the controls' settings for this run and the next ones: ``epochs``,
         ``batch_size``, ``optimizer``, ``learning_rate``, ``lr_schedule``, ``seed``,
-        ``filter_every``, ``train_subset``... (see ``Settings``).  They are checked first: a
+        ``filter_every``, ``train_subset``, ``early_stopping=dict(monitor="val_loss", patience=5,
+        restore_best=True)`` (the run ends once it stops improving and keeps its best epoch; see
+        ``training.early_stopping``)... (see ``Settings``).  They are checked first: a
         refused one raises ``SettingsError`` naming it, and nothing changes.
         """
         if epochs is not None:
@@ -162,6 +170,43 @@ class ConvLab(Twinned, widgets.VBox):
         if wait:
             self.dashboard.follow(run)
         return run
+
+    def find_learning_rate(self, min_lr: float = 1e-6, max_lr: float = 1.0, steps: int = 100, *,
+                           wait: bool = True):
+        """A learning-rate range test (``training/lr_range.py``) for the next run: a copy of the
+        model trains ``steps`` batches with the learning rate growing from ``min_lr`` to ``max_lr``.
+
+        Blocks like ``train(wait=True)`` and returns ``{'lrs', 'losses', 'smoothed', 'suggested'}``
+        (``suggested``: the rate of steepest descent of the smoothed loss, a heuristic; None when the
+        loss never fell); the panel draws the curve and "Use it" takes the suggestion.  With
+        ``wait=False`` (the panel's button) it returns the running ``RangeTest`` at once and the
+        heartbeat draws it.  The lab's runs, their models and its settings are untouched.  A bad
+        argument raises ``SettingsError`` naming it.
+        """
+        self._refuse_while_training("run a learning-rate range test")
+        chosen = self.controls.settings
+        self._check_fits(chosen)
+        test = self._trainer(chosen).find_learning_rate(chosen, min_lr, max_lr, steps)
+        self._range_test = test
+        self.dashboard.say(f"Learning-rate range test: {test.steps} batches from {test.min_lr:.0e} to "
+                           f"{test.max_lr:.0e} on a copy of the model")
+        self._draw_range_test()
+        if not wait:
+            self.dashboard.monitor.active = True  # the heartbeat draws it (_draw_range_test)
+            return test
+        try:
+            test.wait()
+        except KeyboardInterrupt:
+            self._draw_range_test()
+            raise
+        self._draw_range_test()
+        return test.result
+
+    def use_learning_rate(self, lr: float) -> None:
+        """Take a range test's suggestion ``lr`` into the settings: the next run's learning rate,
+        noted in the runs table as "from range test"."""
+        self.controls.apply({"learning_rate": lr, "lr_source": "range test"})
+        self.dashboard.say(f"Learning rate set to {self.settings.learning_rate:.3g}, from the range test.")
 
     def clone(self, run) -> None:
         """Load ``run``'s architecture and settings into the builder and the controls, to tweak and train again."""
@@ -230,19 +275,20 @@ class ConvLab(Twinned, widgets.VBox):
         return lab
 
     def stop(self) -> None:
-        run = self.run
+        """Stop the current run (or the learning-rate range test in progress)."""
+        run = self._acted_on()
         if run is not None and not run.done:
             run.stop()
             run.resume()  # a paused run must wake up to stop
 
     def pause(self) -> None:
-        run = self.run
+        run = self._acted_on()
         if run is not None and not run.done:
             run.pause()
 
     def resume(self) -> None:
         """Resume; a learning rate typed while paused takes effect now."""
-        run = self.run
+        run = self._acted_on()
         if run is None:
             return
         lr, self._lr_edit = self._lr_edit, None
@@ -350,6 +396,27 @@ class ConvLab(Twinned, widgets.VBox):
             run.changes, self._undescribed = describe_changes(run.previous, run), None
         self.controls.show(status if status in ACTIVE else None, can_pause=getattr(run, "can_pause", True))
         self.table.show(self.runs, live=run)
+
+    def _acted_on(self):
+        """What Stop, Pause and Resume act on: the range test while it trains, else the current run."""
+        test = self._range_test
+        return test if test is not None and not test.done else self.run
+
+    def _draw_range_test(self) -> None:
+        """Draw the range test (main thread); once it has ended, say what it found and let the heartbeat rest."""
+        test = self._range_test
+        if test is None:
+            return
+        self.lr_range.draw(test)
+        self.controls.show(None if test.done else test.status)  # Train waits, Stop and Pause act on the test
+        if test.done:
+            self._range_test = None
+            suggested = test.result["suggested"] if test.status == "completed" else None
+            self.dashboard.say(f"The range test failed: {test.message}" if test.status == "failed" else
+                               f"Range test done: learning rate {suggested:.2g} suggested, see its panel above."
+                               if suggested is not None else test.message)
+            if self.run is None or self.run.done:
+                self.dashboard.monitor.active = False
 
     def _show_runs(self) -> None:
         self.table.show(self.runs, live=self.run)

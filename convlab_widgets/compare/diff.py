@@ -44,7 +44,7 @@ def describe_changes(before, after) -> list[str]:
         return ["your own model"]  # a model.fit whose model the catalog cannot describe
     before_arch, before_config = _parts(before, "before") if before is not None else (None, None)
     if before_arch is None:
-        return [_stack(after_arch), *_first_images(after_config)]
+        return [_stack(after_arch), *_first_run_notes(after_config)]
     changes = _architecture_changes(before_arch, after_arch) + _config_changes(before_config, after_config)
     if changes:
         return changes
@@ -236,9 +236,11 @@ def _images(config) -> tuple:
     return subset, config.get("train_size")
 
 
-def _first_images(config) -> list[str]:
+def _first_run_notes(config) -> list[str]:
+    """What a first run's legend says besides its layers: a training subset, a range test's learning rate."""
     subset, size = _images(config)
-    return [f"subset {size}"] if subset else []
+    lr = [f"lr {_number(config.get('learning_rate'))} from range test"] if _from_range_test(config) else []
+    return ([f"subset {size}"] if subset else []) + lr
 
 
 def _images_change(before, after) -> list[str]:
@@ -250,6 +252,31 @@ def _images_change(before, after) -> list[str]:
     if not new_subset:
         return [f"all {new_size} images"]
     return [f"subset {old_size}{_ARROW}{new_size}" if old_subset else f"subset {new_size}"]
+
+
+def _from_range_test(config) -> bool:
+    return config.get("lr_source") == "range test"
+
+
+def _learning_rate_change(before, after) -> list[str]:
+    """"lr 0.001→0.0066 from range test": the learning rate, and where a new one came from."""
+    old, new = before.get("learning_rate"), after.get("learning_rate")
+    if old == new:
+        return []
+    source = " from range test" if _from_range_test(after) else ""
+    return [f"lr {_number(old)}{_ARROW}{_number(new)}{source}"]
+
+
+def _stopping(value) -> str:
+    """A run's early stopping as its config records it (``EarlyStopping.to_dict``), or "off"."""
+    if not isinstance(value, dict):
+        return "off"
+    from ..training.early_stopping import EarlyStopping
+
+    try:
+        return EarlyStopping(**value).describe()
+    except (TypeError, ValueError):  # a config of another version, or a damaged file: kept as it is, not read
+        return "on"
 
 
 def _setting(key, say):
@@ -267,9 +294,10 @@ _SETTINGS = (
     _setting("epochs", lambda old, new: f"{old}{_ARROW}{new} epochs"),
     _setting("batch_size", lambda old, new: f"batch {old}{_ARROW}{new}"),
     _setting("optimizer", lambda old, new: f"optimizer {old}{_ARROW}{new}"),
-    _setting("learning_rate", lambda old, new: f"lr {_number(old)}{_ARROW}{_number(new)}"),
+    _learning_rate_change,
     _setting("lr_schedule", lambda old, new: f"schedule {_schedule(old)}{_ARROW}{_schedule(new)}"),
     _setting("seed", lambda old, new: f"seed {_seed(old)}{_ARROW}{_seed(new)}"),
+    _setting("early_stopping", lambda old, new: f"early stopping {_stopping(old)}{_ARROW}{_stopping(new)}"),
 )
 
 

@@ -32,6 +32,7 @@ LOSS_COLOR = "#d95f02"
 ACCURACY_COLOR = "#1b9e77"
 LR_COLOR = "#7570b3"
 TURN_COLOR = "#b2182b"  # the overfitting mark: a warning, in no run's colour
+BEST_COLOR = "#222222"  # the best-epoch mark of a run that stops early: in no run's colour either
 
 NO_CONV2D_MESSAGE = "No Conv2D layer in this model: add one to watch its filters form."
 WAITING_MESSAGE = "The filters of the first Conv2D layer appear here when training starts."
@@ -306,10 +307,30 @@ class _MetricPanel(_CurvePanel):
                          tools=(*tools, self.batches), **kwargs)
         self.batches.observe(self._show_batches, names="value")
         self.overlays = {}  # run key -> _Overlay
-        self.extra_marks = []  # drawn above everything, e.g. the overfitting mark
+        # The best epoch of a run with early stopping: a triangle on its validation point (training, without one).
+        self.best_mark = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales={"x": self.x_scale, "y": self.y_scale},
+                                        colors=[BEST_COLOR], marker="triangle-up", default_size=3 * MARKER_SIZE,
+                                        tooltip=_readout(f"best epoch's {metric}"), tooltip_style=READOUT_STYLE)
+        self.extra_marks = [self.best_mark]  # drawn above everything, e.g. the overfitting mark
+        self.figure.marks = list(self.figure.marks) + self.extra_marks
+        self._best_drawn = ()
         self.overlay_legend = widgets.HTML("", layout=widgets.Layout(display="none"))
         self.widget.children = (*self.widget.children, self.overlay_legend)
         self._live_epochs = None
+
+    def update(self, history):
+        """Draw as any panel, and mark the best epoch of a run that stops early (``history.best``)."""
+        super().update(history)
+        best = getattr(history, "best", None)
+        point = ()
+        if best is not None and best.epoch in history.epoch["epoch"]:
+            row = history.epoch["epoch"].index(best.epoch)
+            values = [history.epoch[key][row] for key in (f"val_{self.metric}", self.metric)]
+            finite = [value for value in values if math.isfinite(value)]
+            point = (best.epoch + 1.0, finite[0]) if finite else ()
+        if point != self._best_drawn:
+            self._best_drawn = point
+            _set_xy(self.best_mark, point[:1], point[1:])
 
     def _readout_label(self, curve):
         name = f"{curve.label} {self.metric}"
@@ -461,8 +482,8 @@ class LossPanel(_MetricPanel):
                                  stroke_width=LINE_WIDTH, line_style="dashed")
         self.turn_point = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[TURN_COLOR],
                                          marker="diamond", default_size=3 * MARKER_SIZE)
-        self.extra_marks = [self.turn, self.turn_point]
-        self.figure.marks = list(self.figure.marks) + self.extra_marks
+        self.extra_marks = [*self.extra_marks, self.turn, self.turn_point]
+        self.figure.marks = list(self.figure.marks) + [self.turn, self.turn_point]
         self.notice = widgets.HTML("", layout=widgets.Layout(display="none"))
         self.widget.children = (*self.widget.children, self.notice)
         self.overfitting = None  # the detector's finding on the watched run, or None

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from .adapter import KerasAdapter, outputs_probabilities
+from .early_stopping import Stopper
 from .events import PredictionSnapshot
 
 PREDICTION_LIMIT = 2000  # validation images predicted after each epoch, at most...
@@ -109,15 +110,39 @@ class StopRun(Exception):
 
 class RunCallback(KerasAdapter):
     """The lab's run: its schedule sets each epoch's learning rate, it pauses, stops and
-    takes new learning rates between batches, and predicts the validation images after
-    each epoch."""
+    takes new learning rates between batches, predicts the validation images after
+    each epoch, and stops early when its settings ask (``early_stopping``: an
+    ``EarlyStopping`` or None), keeping the best epoch's weights for :meth:`keep_best`."""
 
-    def __init__(self, run, stepper, steps_per_epoch, global_batch_size, filter_every=None, train_size=None):
+    def __init__(self, run, stepper, steps_per_epoch, global_batch_size, filter_every=None, train_size=None,
+                 early_stopping=None):
         super().__init__(run, global_batch_size=global_batch_size, steps_per_epoch=steps_per_epoch,
                          filter_every=filter_every, train_size=train_size)
         self.stepper = stepper
         self.scale = 1.0  # set_learning_rate rescales the schedule from then on
         self.predictor = None
+        self.stopper = None if early_stopping is None else Stopper(early_stopping)
+        self.best_weights = None  # numpy copies of the best epoch's weights, with restore_best
+
+    def keep_best(self) -> bool:
+        """Give the model the best epoch's weights, where the settings ask; True if it has them.
+        Called once ``fit`` has returned (or was stopped), on the training thread, as Keras'
+        ``restore_best_weights`` does at the end of training."""
+        if self.best_weights is None:
+            return False
+        self._sync_variables()
+        self.model.set_weights(self.best_weights)
+        return True
+
+    def _watch_for_stop(self, epoch, logs):
+        stopper = self.stopper
+        if stopper.observe(epoch, logs, self.run.history if stopper.spec.monitor == "overfitting" else None):
+            if stopper.spec.restore_best:
+                self._sync_variables()
+                self.best_weights = [np.array(w, copy=True) for w in self.model.get_weights()]
+            self.run._publish(stopper.best)
+        if stopper.reason is not None:
+            self.model.stop_training = True
 
     def _apply_pending_lr(self):
         lr = self.run._take_pending_lr()
@@ -156,3 +181,5 @@ class RunCallback(KerasAdapter):
     def _epoch_recorded(self, epoch, logs):
         self._predict(epoch)
         self.stepper.observe(epoch, logs)
+        if self.stopper is not None:
+            self._watch_for_stop(epoch, logs)

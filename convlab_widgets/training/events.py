@@ -109,6 +109,19 @@ class PredictionSnapshot:
 
 
 @dataclass(frozen=True)
+class BestEpoch:
+    """A run with early stopping has a new best epoch (Keras' count, from 0) and ``value`` of
+    the monitored metric: the loss and accuracy panels mark it; ``kept`` says its weights will
+    be the run's at the end (``restore_best``)."""
+
+    epoch: int
+    value: float
+    kept: bool
+    time: float = field(default_factory=time.time)
+    kind: str = field(default="best", init=False)
+
+
+@dataclass(frozen=True)
 class StatusChanged:
     """Pause and resume are not instantaneous (they take effect between
     batches), so the dashboard learns the actual state from this event."""

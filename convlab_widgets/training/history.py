@@ -81,6 +81,7 @@ class RunHistory:
         self.epoch = {key: [] for key in EPOCH_KEYS}
         self.filters = []
         self.predictions = []
+        self.best = None  # the latest BestEpoch of a run that stops early, or None
         self._smoothed = {"loss": _Smoother(), "accuracy": _Smoother()}
         self._max_step = -1
 
@@ -111,6 +112,8 @@ class RunHistory:
             self.filters.append(event)
         elif kind == "predictions":
             self.predictions.append(event)
+        elif kind == "best":
+            self.best = event
         elif kind == "status":
             self.status, self.message = event.status, event.message
         elif kind == "ended":

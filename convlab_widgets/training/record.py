@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from functools import cached_property
 
+from .early_stopping import best_of
 from .events import BatchEnd, EpochEnd, EventLog, RunEnded, RunStarted
 from .history import RunHistory
 from .run import BATCH_KEYS, EPOCH_KEYS, RunRecord
@@ -38,6 +39,9 @@ class SavedRun(RunRecord):
         self.record = RunHistory.from_columns(
             planned_epochs=config.get("epochs"), steps_per_epoch=config.get("steps_per_epoch"), epochs=history,
             batches=batch_history, filters=filters, predictions=predictions, status=status, message=message)
+        stopping = getattr(settings, "early_stopping", None)
+        if stopping is not None:  # the epoch its live run marked (and kept), found by the same rule
+            self.record.best = best_of(self.history, stopping)
         self._done.set()
 
     @cached_property
@@ -68,6 +72,8 @@ class SavedRun(RunRecord):
         timeline = [((epoch, step + 1, 0), BatchEnd(epoch, step, steps, loss, accuracy, lr, 0.0, time=end))
                     for epoch, step, loss, accuracy, lr in zip(*(batches[key] for key in BATCH_KEYS))]
         timeline += [((row[0], steps, 1), EpochEnd(*row, time=end)) for row in zip(*(epochs[key] for key in EPOCH_KEYS))]
+        if self.record.best is not None:
+            timeline.append(((self.record.best.epoch, steps, 1), self.record.best))
         timeline += [((snapshot.epoch, getattr(snapshot, "batch", math.inf), 2), snapshot)
                      for snapshot in self.filters + self.predictions]
         timeline.sort(key=lambda item: item[0])

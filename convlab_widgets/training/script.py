@@ -201,7 +201,7 @@ def load_data():
 
 
 _FIT = '''
-callbacks = [{schedule_callback}]
+callbacks = [{schedule_callback}] + EARLY_STOPPING
 model.fit(train_ds, validation_data=val_ds, epochs=EPOCHS, callbacks=callbacks)
 # Saving gathers the variables from every process: each one saves, the first one to --output.
 SAVE_AS = args.output if CHIEF else os.path.join(tempfile.mkdtemp(), os.path.basename(args.output))
@@ -231,8 +231,8 @@ def run_to_script(run, path=None):
         validation_split=source.get("validation_split", 0.0),
         train_subset=source.get("train_subset"),
     )
-    parts = [header, distribution, _data_section(run, path), _model_section(run), _schedule_section(run), _FIT.format(
-        schedule_callback=_callback_expression(run.schedule))]
+    parts = [header, distribution, _data_section(run, path), _model_section(run), _schedule_section(run),
+             _early_stopping_section(run), _FIT.format(schedule_callback=_callback_expression(run.schedule))]
     text = "\n".join(part.rstrip() + "\n" for part in parts)
     if path:
         with open(path, "w") as f:
@@ -372,6 +372,17 @@ def _optimizer_expression(class_name, model):
 def _schedule_section(run):
     schedule = run.schedule
     return "\n# Learning-rate schedule: " + repr(schedule) + "\n" + schedule.to_code(run.config["epochs"])
+
+
+def _early_stopping_section(run):
+    """Keras' EarlyStopping, the rule the run stopped by (``early_stopping.py``)."""
+    stopping = run.settings.early_stopping if run.settings is not None else None
+    if stopping is None:
+        return "\nEARLY_STOPPING = []  # the run trained every epoch"
+    note = ("# The lab stopped when its overfitting detector found the turn; Keras has no such callback, so this\n"
+            "# stops when validation loss has not improved for as many epochs.\n" if stopping.monitor == "overfitting"
+            else "")
+    return f"\n# Early stopping: {stopping.describe()}\n{note}EARLY_STOPPING = [{stopping.keras_code()}]"
 
 
 def _callback_expression(schedule):

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import schedules
+from .early_stopping import MAX_PATIENCE, MONITORS, EarlyStopping
 
 #: The optimizers a learner picks by name -> (Keras class, options).  "momentum" is the
 #: codelabs' SGD with momentum 0.9.
@@ -39,6 +40,8 @@ OPTIMIZERS: dict[str, tuple[str, dict]] = {
 #: The ones the controls offer, in the order a course meets them.
 CONTROL_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 
+#: Where the learning rate came from: typed ("") or taken from a learning-rate range test.
+LR_SOURCES = ("", "range test")
 MAX_EPOCHS = 10_000
 MAX_BATCH_SIZE = 65_536
 MAX_TRAIN_SUBSET = 10_000_000
@@ -131,6 +134,46 @@ def _jit(value):
     return value
 
 
+def _early_stopping(value):
+    """None (train every epoch), True (the defaults), a dict of ``EarlyStopping``'s fields, or one."""
+    value = _plain_number(value)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return EarlyStopping()
+    if isinstance(value, EarlyStopping):
+        value = value.to_dict()  # checked again: a hand-made one may hold anything
+    if not isinstance(value, dict):
+        raise SettingsError("early_stopping", "must be None, True, or a dict such as dict(monitor='val_loss', "
+                                              f"patience=5, restore_best=True), got {_shown(value)}")
+    fields = EarlyStopping.__dataclass_fields__
+    unknown = sorted(str(key) for key in value if key not in fields)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], fields, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SettingsError(f"early_stopping.{unknown[0]}", f"unknown key; {hint}the keys are {', '.join(fields)}")
+    spec = EarlyStopping(**{key: _plain_number(item) for key, item in value.items()})
+    if spec.monitor not in MONITORS:
+        close = difflib.get_close_matches(str(spec.monitor), MONITORS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SettingsError("early_stopping.monitor", f"unknown monitor {_shown(spec.monitor)}; {hint}choose one of "
+                                                      f"{', '.join(MONITORS)}")
+    _whole("early_stopping.patience", spec.patience, 1, MAX_PATIENCE)
+    if not isinstance(spec.restore_best, bool):
+        raise SettingsError("early_stopping.restore_best", f"must be True or False, got {_shown(spec.restore_best)}")
+    delta = spec.min_delta
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 <= delta <= sys.float_info.max:
+        raise SettingsError("early_stopping.min_delta", f"must be a number from 0 up, such as 0.001, got "
+                                                        f"{_shown(delta)}")
+    return EarlyStopping(spec.monitor, spec.patience, spec.restore_best, float(delta))
+
+
+def _lr_source(value):
+    if value not in LR_SOURCES:
+        raise SettingsError("lr_source", f"must be one of {', '.join(map(repr, LR_SOURCES))}, got {_shown(value)}")
+    return value
+
+
 def _dataset(value):
     from . import datasets
 
@@ -157,6 +200,10 @@ class Settings:
     name, a schedule or a function ``epoch -> lr``).  ``seed``: None for a new random start, or
     0 to 2**32-1 to repeat a run exactly.  ``filter_every``: also snapshot the first-layer
     filters every N batches.  ``jit_compile``: None lets the trainer decide (XLA on one GPU).
+    ``early_stopping``: None to train every epoch, or an :class:`~.early_stopping.EarlyStopping`
+    (given as True or a dict: ``monitor``, ``patience``, ``restore_best``, ``min_delta``).
+    ``lr_source``: one of ``LR_SOURCES``, "range test" once the range test's suggestion was
+    taken; changing ``learning_rate`` without saying where it came from sets it back to "".
     """
 
     dataset: str | None = "digits"
@@ -169,6 +216,8 @@ class Settings:
     seed: int | None = None
     filter_every: int | None = None
     jit_compile: bool | None = None
+    early_stopping: EarlyStopping | None = None
+    lr_source: str = ""
 
     def __post_init__(self):
         checked = {
@@ -183,6 +232,8 @@ class Settings:
             "seed": _whole("seed", self.seed, 0, MAX_SEED, optional=True),
             "filter_every": _whole("filter_every", self.filter_every, 1, 1_000_000, optional=True),
             "jit_compile": _jit(self.jit_compile),
+            "early_stopping": _early_stopping(self.early_stopping),
+            "lr_source": _lr_source(self.lr_source),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -208,6 +259,8 @@ class Settings:
             raise TypeError(f"unknown setting {unknown[0]!r}{hint} Settings are: {', '.join(sorted(_KEYWORDS))}")
         if "lr_schedule" in keywords and "schedule" in keywords:
             raise TypeError("give the schedule once: lr_schedule=... or schedule=..., not both")
+        if "learning_rate" in keywords and "lr_source" not in keywords:
+            keywords["lr_source"] = ""  # a rate typed anew is no longer the range test's
         schedule = keywords.pop("lr_schedule", keywords.pop("schedule", _UNSET))
         params = keywords.pop("schedule_params", None)
         if params is not None and schedule is _UNSET:  # new parameters for the schedule already chosen
@@ -257,7 +310,9 @@ class Settings:
         return {"dataset": self.dataset, "train_subset": self.train_subset, "epochs": self.epochs,
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name, "learning_rate": self.learning_rate,
                 "schedule": self.schedule_name, "schedule_params": schedule_params, "seed": self.seed,
-                "filter_every": self.filter_every, "jit_compile": self.jit_compile}
+                "filter_every": self.filter_every, "jit_compile": self.jit_compile,
+                "early_stopping": None if self.early_stopping is None else self.early_stopping.to_dict(),
+                "lr_source": self.lr_source}
 
     def lr_preview(self) -> list[float]:
         """The planned learning rate of each epoch (a plateau schedule assumes steady progress)."""

@@ -11,7 +11,7 @@ from . import datasets as datasets_module
 from . import schedules as schedules_module
 from .events import RunStarted
 from .run import RunError, TrainingRun
-from .settings import OPTIMIZERS, Settings, SettingsError
+from .settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
 from .models import BUILD_LOCK, FinalModel, WarmModel, compile_model, model_recipe
 from .strategy import describe
 
@@ -81,9 +81,39 @@ class Trainer:
         checked before anything starts: a refused one raises ``SettingsError`` (a
         ``ValueError``) naming it.
         """
+        settings, config, optimizer = self._prepare(settings, keywords)
+        run = TrainingRun(settings, config, _snapshot(self.architecture), self.data, self.strategy_info)
+        return self._launch(run, _train, (self, run, *optimizer, settings.schedule))
+
+    def find_learning_rate(self, settings: Settings | None = None, min_lr: float = 1e-6, max_lr: float = 1.0,
+                           steps: int = 100) -> "RangeTest":
+        """Start a learning-rate range test (``lr_range.py``) in the background; returns it at once.
+
+        ``settings``: the run it prepares (optimizer, batch size, seed...), checked as ``start``
+        checks them; their learning rate and schedule give way to the ramp from ``min_lr`` to
+        ``max_lr`` over ``steps`` batches.  A bad argument is a ``SettingsError`` naming it.
+        """
+        from .lr_range import RangeTest, check_range
+
+        min_lr, max_lr, steps = check_range(min_lr, max_lr, steps)
+        settings = settings if settings is not None else Settings.make(**self._own())
+        per_epoch = max(1, self.data.steps_per_epoch(settings.batch_size, self.strategy_info.drop_remainder))
+        ramp = settings.replace(learning_rate=min_lr, lr_schedule="constant", early_stopping=None,
+                                epochs=min(-(-steps // per_epoch), MAX_EPOCHS))
+        ramp, config, optimizer = self._prepare(ramp, {})
+        test = RangeTest(ramp, config, _snapshot(self.architecture), self.data, self.strategy_info, min_lr, max_lr,
+                         steps)
+        return self._launch(test, _range_test, (test, *optimizer))
+
+    def _own(self) -> dict:
+        """The settings this trainer's data fixes."""
         data = self.data
-        own = {"dataset": data.name if data.name in datasets_module.names() else None,
-               "train_subset": _subset_of(data)}
+        return {"dataset": data.name if data.name in datasets_module.names() else None,
+                "train_subset": _subset_of(data)}
+
+    def _prepare(self, settings, keywords):
+        """(settings, config, (optimizer class, options)) of a run, every value checked first."""
+        data, own = self.data, self._own()
         if settings is None:
             settings = Settings.make(**{**own, **keywords})
         elif keywords:
@@ -115,6 +145,10 @@ class Trainer:
         if steps == 0:
             raise SettingsError("batch_size", f"{settings.batch_size} is larger than the {data.train_size} training "
                                               "images: use a smaller batch")
+        stopping = settings.early_stopping
+        if stopping is not None and stopping.needs_validation and not data.validation_steps(settings.batch_size):
+            raise SettingsError("early_stopping.monitor", f"{stopping.monitor!r} watches the validation images, and "
+                                                          f"{data.name!r} has none here: use monitor='loss'")
         jit_compile = settings.jit_compile
         if jit_compile is None:
             jit_compile = _default_jit(info)
@@ -137,7 +171,13 @@ class Trainer:
             # None for all the images: train_size alone cannot tell a 300-image subset from a 300-image dataset.
             "train_subset": settings.train_subset,
             "validation_size": data.validation_size,
+            "early_stopping": None if stopping is None else stopping.to_dict(),
+            "lr_source": settings.lr_source,
         }
+        return settings, config, (optimizer_cls, optimizer_config)
+
+    def _launch(self, run, target, args):
+        """Start ``target(*args)`` on the training thread for ``run``: one run at a time, whichever Trainer."""
         with _start_lock:
             running = active_run()
             if running is not None:
@@ -148,14 +188,8 @@ class Trainer:
                     f"a run is already {running.status}{where}: stop it (run.stop()) or wait for it "
                     "(run.wait()) before starting another"
                 )
-            run = TrainingRun(settings, config, _snapshot(self.architecture), data, info)
             self.run = run
-            _threads[run] = threading.Thread(
-                target=_train,
-                args=(self, run, optimizer_cls, optimizer_config, settings.schedule),
-                name="convlab-training",
-                daemon=True,
-            )
+            _threads[run] = threading.Thread(target=target, args=args, name="convlab-training", daemon=True)
         _threads[run].start()
         return run
 
@@ -167,61 +201,18 @@ def _subset_of(data):
 def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
     """Body of the training thread: everything Keras happens here, in the
     strategy's scope, because the scope and Keras' global state are per thread."""
-    import keras
+    _on_training_thread(run, lambda: _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule))
 
-    from .callbacks import RunCallback, StopRun
 
-    config, info, data = run.config, run.strategy, run.data
+def _on_training_thread(run, fit):
+    """Run ``fit()`` (which returns ``(status, message)`` and a callable to call once the run has
+    ended, or None) and end ``run`` with its outcome; an exception fails the run with its traceback."""
+    info = run.strategy
     registry = _custom_gradient_registry() if info.backend == "tensorflow" else None
     registered_before = set(registry) if registry is not None else set()
-    final = None
+    after = None
     try:
-        with info.scope():
-            with BUILD_LOCK:
-                if config["seed"] is not None:
-                    keras.utils.set_random_seed(config["seed"])
-                fresh = run.architecture.to_keras()
-            batch, drop = config["batch_size"], config["drop_remainder"]
-            train = data.train(batch, drop, seed=config["seed"])
-            validation = data.validation(batch, pad=drop) if data.validation_steps(batch) else None
-            recipe = model_recipe(run, info, optimizer_cls, optimizer_config)
-            warm, trainer._warm = trainer._warm, None  # a run that fails leaves nothing behind
-            if warm is not None and warm.recipe == recipe:
-                model = warm.restart(fresh, config["learning_rate"])
-            else:
-                model = compile_model(fresh, optimizer_cls, optimizer_config, config)
-                warm = WarmModel(recipe, model) if recipe is not None else None
-            stepper = schedule.start(config["learning_rate"], config["epochs"])
-            callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"],
-                                   train_size=None if drop else data.train_size)
-            if warm is not None:
-                callback.predictor = warm.predictor  # traced for this model and data by an earlier run, or None
-            run.param_count = model.count_params()
-            run._publish(RunStarted(
-                config, info.description, info.replicas, batch, config["per_replica_batch_size"],
-                config["steps_per_epoch"], config["epochs"], run.param_count, info.notes,
-            ))
-            try:
-                if not run.stop_requested:
-                    model.fit(train, validation_data=validation, epochs=config["epochs"], verbose=0,
-                              callbacks=[callback], shuffle=False)  # the pipeline shuffles
-            except StopRun:
-                pass  # stopped between two batches: nothing more to do
-        if warm is None:
-            run.model = model
-        else:
-            final = run._make_model = FinalModel(run, optimizer_cls, optimizer_config, model)
-            warm.predictor = callback.predictor
-            trainer._warm = warm
-        if callback.diverged:
-            status = "diverged"
-        elif run.stop_requested:
-            status = "stopped"
-        else:
-            status = "completed"
-        epochs = len(run.history["epoch"])
-        message = run.message if status == "diverged" else f"{status} after {epochs} of {config['epochs']} epochs"
-        outcome = (status, message)
+        outcome, after = fit()
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         outcome = ("failed", message, RunError(message, traceback.format_exc(), exc))
@@ -231,8 +222,105 @@ def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
                 if name.startswith("CustomGradient-"):
                     del registry[name]
     run._finish(*outcome)
-    if final is not None:
-        final.prebuild()
+    if after is not None:
+        after()
+
+
+def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
+    import keras
+
+    from .callbacks import RunCallback, StopRun
+
+    config, info, data = run.config, run.strategy, run.data
+    final = None
+    with info.scope():
+        with BUILD_LOCK:
+            if config["seed"] is not None:
+                keras.utils.set_random_seed(config["seed"])
+            fresh = run.architecture.to_keras()
+        batch, drop = config["batch_size"], config["drop_remainder"]
+        train = data.train(batch, drop, seed=config["seed"])
+        validation = data.validation(batch, pad=drop) if data.validation_steps(batch) else None
+        recipe = model_recipe(run, info, optimizer_cls, optimizer_config)
+        warm, trainer._warm = trainer._warm, None  # a run that fails leaves nothing behind
+        if warm is not None and warm.recipe == recipe:
+            model = warm.restart(fresh, config["learning_rate"])
+        else:
+            model = compile_model(fresh, optimizer_cls, optimizer_config, config)
+            warm = WarmModel(recipe, model) if recipe is not None else None
+        stepper = schedule.start(config["learning_rate"], config["epochs"])
+        callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"],
+                               train_size=None if drop else data.train_size,
+                               early_stopping=run.settings.early_stopping)
+        if warm is not None:
+            callback.predictor = warm.predictor  # traced for this model and data by an earlier run, or None
+        _announce(run, model)
+        try:
+            if not run.stop_requested:
+                model.fit(train, validation_data=validation, epochs=config["epochs"], verbose=0,
+                          callbacks=[callback], shuffle=False)  # the pipeline shuffles
+        except StopRun:
+            pass  # stopped between two batches: nothing more to do
+        kept = callback.keep_best()  # before the run's own model is taken from this one
+    if warm is None:
+        run.model = model
+    else:
+        final = run._make_model = FinalModel(run, optimizer_cls, optimizer_config, model)
+        warm.predictor = callback.predictor
+        trainer._warm = warm
+    if callback.diverged:
+        status = "diverged"
+    elif run.stop_requested:
+        status = "stopped"
+    else:
+        status = "completed"
+    epochs = len(run.history["epoch"])
+    message = run.message if status == "diverged" else f"{status} after {epochs} of {config['epochs']} epochs"
+    stopper = callback.stopper
+    if stopper is not None and stopper.reason is not None and status == "completed" and epochs < config["epochs"]:
+        message = stopper.message(kept)
+    elif stopper is not None and stopper.best is not None:
+        best = stopper.best_words(kept)
+        message = f"{message} {best[0].upper()}{best[1:]}." if status == "diverged" else f"{message}; {best}"
+    return (status, message), (final.prebuild if final is not None else None)
+
+
+def _announce(run, model):
+    config, info = run.config, run.strategy
+    run.param_count = model.count_params()
+    run._publish(RunStarted(
+        config, info.description, info.replicas, config["batch_size"], config["per_replica_batch_size"],
+        config["steps_per_epoch"], config["epochs"], run.param_count, info.notes,
+    ))
+
+
+def _range_test(test, optimizer_cls, optimizer_config):
+    """Body of a range test's training thread: a model built afresh, trained ``test.steps`` batches."""
+    _on_training_thread(test, lambda: _ramp(test, optimizer_cls, optimizer_config))
+
+
+def _ramp(test, optimizer_cls, optimizer_config):
+    import keras
+
+    from .callbacks import StopRun
+    from .lr_range import RangeTestCallback
+
+    config, info, data = test.config, test.strategy, test.data
+    with info.scope():
+        with BUILD_LOCK:
+            if config["seed"] is not None:
+                keras.utils.set_random_seed(config["seed"])
+            model = test.architecture.to_keras()
+        compile_model(model, optimizer_cls, optimizer_config, config)
+        callback = RangeTestCallback(test, config["steps_per_epoch"], config["batch_size"])
+        _announce(test, model)
+        try:
+            if not test.stop_requested:
+                model.fit(data.train(config["batch_size"], config["drop_remainder"], seed=config["seed"]),
+                          epochs=config["epochs"], verbose=0, callbacks=[callback], shuffle=False)
+        except StopRun:
+            pass
+    return ("stopped" if test.stop_requested else "completed", test._summary(callback.exploded)), None
 
 
 def _custom_gradient_registry():

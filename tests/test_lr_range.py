@@ -1,0 +1,121 @@
+"""The learning-rate range test: real ramps on digits, on a copy of the lab's model."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from convlab_widgets import ConvLab
+from convlab_widgets.training import Trainer, datasets
+from convlab_widgets.training.lr_range import EXPLOSION, RangeTest, ramp, smooth, suggest
+from convlab_widgets.training.settings import Settings, SettingsError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return datasets.load("digits")
+
+
+@pytest.mark.parametrize("arguments, field, words", [
+    (dict(min_lr=1.0, max_lr=0.1), "min_lr", "must be below max_lr"),
+    (dict(min_lr=0.1, max_lr=0.1), "min_lr", "must be below max_lr"),
+    (dict(min_lr=-1e-6), "min_lr", "positive learning rate"),
+    (dict(max_lr=0), "max_lr", "positive learning rate"),
+    (dict(max_lr=float("nan")), "max_lr", "positive learning rate"),
+    (dict(steps=5), "steps", "from 10 to"),
+    (dict(steps=-100), "steps", "from 10 to"),
+    (dict(steps=50.5), "steps", "whole number"),
+])
+def test_a_bad_argument_is_a_located_error_and_nothing_runs(arguments, field, words):
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    with pytest.raises(SettingsError, match=words) as caught:
+        lab.find_learning_rate(**arguments)
+    assert caught.value.field == field and lab.lr_range.figure_box.layout.visibility == "hidden"
+
+
+def test_the_ramp_is_exponential_and_the_suggestion_is_the_steepest_descent():
+    lrs = ramp(1e-6, 1.0, 61)
+    assert lrs[0] == pytest.approx(1e-6) and lrs[-1] == pytest.approx(1.0)
+    assert np.allclose(lrs[1:] / lrs[:-1], lrs[1] / lrs[0])
+    # A loss that falls fastest around 1e-3 (a logistic step in log lr) and explodes past 0.1.
+    x = np.log10(lrs)
+    losses = 2.0 - 1.5 / (1 + np.exp(-(x + 3) * 3)) + np.where(x > -1, 10 ** (x + 1) - 1, 0)
+    suggested = suggest(lrs, losses)
+    assert 10 ** -3.6 < suggested < 10 ** -2.4  # the smoothing lags a few batches behind the raw curve
+    assert smooth([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])  # bias-corrected from the first value
+    assert suggest(lrs, np.linspace(1, 3, len(lrs))) is None  # a loss that only rose suggests nothing
+
+
+def test_on_digits_with_adam_the_suggestion_is_sensible_and_the_lab_is_untouched(tmp_path):
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    first = lab.train(epochs=1, batch_size=64, optimizer="adam", seed=0, wait=True)
+    weights = [w.copy() for w in first.model.get_weights()]
+    settings = lab.settings
+    drawn_on = set()
+    draw = lab.lr_range.draw
+    lab.lr_range.draw = lambda test: (drawn_on.add(threading.current_thread()), draw(test))
+
+    result = lab.find_learning_rate(min_lr=1e-6, max_lr=1, steps=100)
+
+    assert set(result) >= {"lrs", "losses", "suggested"} and len(result["lrs"]) == len(result["losses"]) <= 100
+    assert 1e-4 <= result["suggested"] <= 1e-1
+    assert np.allclose(result["lrs"], ramp(1e-6, 1.0, 100)[:len(result["lrs"])], rtol=1e-5)  # the optimizer used each
+    assert drawn_on == {threading.main_thread()}
+    assert lab.settings == settings and lab.runs == [first]  # no run, no setting changed
+    assert all(np.array_equal(a, b) for a, b in zip(weights, first.model.get_weights()))
+    again = lab.train(wait=True)  # the same seed trains the same numbers: the kept model was not touched
+    assert again.history["loss"] == first.history["loss"] and again.history["val_loss"] == first.history["val_loss"]
+
+    panel = lab.lr_range
+    assert panel.figure_box.layout.visibility == "visible" and len(panel.smoothed.x) == len(result["lrs"])
+    assert list(panel.suggestion.x) == pytest.approx([result["suggested"]]) and not panel.use_button.disabled
+    assert "heuristic" in panel.caption.value and "suggested learning rate" in panel.caption.value
+    panel.use_button.click()
+    assert lab.settings.learning_rate == result["suggested"] and lab.settings.lr_source == "range test"
+    assert lab.controls.learning_rate.value == pytest.approx(result["suggested"])
+    run = lab.train(wait=True)
+    assert run.changes == [f"lr 0.001→{result['suggested']:.3g} from range test"]
+    lab.save(tmp_path / "lesson.convlab")
+    loaded = ConvLab.load(tmp_path / "lesson.convlab")
+    assert loaded.runs[-1].changes == run.changes and loaded.settings.lr_source == "range test"
+    assert Settings.make(base=lab.settings, learning_rate=0.01).lr_source == ""  # a typed rate is the learner's
+
+
+def test_the_button_runs_it_in_the_background_and_the_heartbeat_draws_it(digits):
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    lab.lr_range.find_button.click()
+    test = lab._range_test
+    assert isinstance(test, RangeTest) and lab.dashboard.monitor.active
+    lab.controls.train_button.click()  # refused while the test trains: one run at a time
+    assert "already" in lab.dashboard.monitor.state["message"] and lab.runs == []
+    test.wait(timeout=300)
+    assert lab.lr_range.use_button.disabled  # not drawn yet: only a kernel thread draws
+    lab.dashboard.monitor._on_message(lab.dashboard.monitor, {"beat": 1}, [])  # the front end's heartbeat
+    assert not lab.lr_range.use_button.disabled and lab.lr_range.suggested == test.result["suggested"]
+    assert not lab.dashboard.monitor.active and "suggested, see its panel" in lab.dashboard.monitor.state["message"]
+    test = lab.find_learning_rate(steps=10_000, wait=False)
+    assert lab.controls.train_button.disabled and not lab.controls.stop_button.disabled
+    lab.controls.pause_button.click()  # Pause and Stop act on the test as they act on a run
+    deadline = time.monotonic() + 120
+    while test.status != "paused" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    batches = len(test.result["lrs"])
+    time.sleep(0.5)
+    assert test.status == "paused" and len(test.result["lrs"]) == batches
+    lab.controls.stop_button.click()
+    assert test.wait(timeout=300) and test.status == "stopped" and len(test.result["lrs"]) < 10_000
+    lab.dashboard.monitor._on_message(lab.dashboard.monitor, {"beat": 1}, [])
+    assert not lab.controls.train_button.disabled
+
+
+def test_the_test_stops_when_the_loss_explodes_and_on_stop(digits):
+    trainer = Trainer("conv_small", digits)
+    test = trainer.find_learning_rate(Settings.make(optimizer="sgd", seed=0), min_lr=1e-3, max_lr=1e4, steps=200)
+    assert test.wait(timeout=300) and test.status == "completed", test.error
+    smoothed = np.array(test.result["smoothed"])
+    assert len(smoothed) < 200 and (not np.isfinite(smoothed[-1]) or smoothed[-1] > EXPLOSION * np.nanmin(smoothed))
+    assert "the loss exploded at learning rate" in test.message
+    stopped = trainer.find_learning_rate(None, steps=10_000)
+    stopped.stop()
+    assert stopped.wait(timeout=300) and stopped.status == "stopped" and len(stopped.result["lrs"]) < 10_000
