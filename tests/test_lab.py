@@ -71,8 +71,9 @@ def test_the_compact_layout_puts_the_charts_and_filters_beside_the_builder():
     import ipywidgets as widgets
 
     lab = ConvLab(layout="compact")
-    (top, dashboard, table) = lab.children
+    (top, lr_range, dashboard, table) = lab.children
     left, glance = top.children
+    assert lr_range is lab.lr_range.widget  # the range test's panel, under the two columns
     assert lab.arrangement == "compact" and "convlab-compact" in lab._dom_classes
     assert list(left.children) == [lab.builder, lab.controls] and glance is dashboard.glance
     d = lab.dashboard

@@ -21,7 +21,7 @@ def snippet(start: str) -> str:
 
 
 def test_every_python_snippet_is_run_here():
-    assert len(snippets()) == 5  # a new snippet gets a test below
+    assert len(snippets()) == 6  # a new snippet gets a test below
 
 
 def test_the_lab_snippets_run_as_a_notebook_would(tmp_path, monkeypatch):
@@ -52,3 +52,13 @@ def test_the_own_fit_snippet_runs():
     cell = {"display": display}
     exec(snippet("from convlab_widgets import ConvLab  # first"), cell)
     assert cell["lab"].run.status == "completed" and len(cell["lab"].run.history["epoch"]) == 10
+
+
+def test_the_where_to_start_and_when_to_stop_snippet_runs():
+    from convlab_widgets import ConvLab
+
+    cell = {"lab": ConvLab(dataset="digits", architecture="conv_small")}  # the lab of the snippets before it
+    exec(snippet("lab.find_learning_rate()"), cell)
+    run = cell["lab"].run
+    run.wait(timeout=600)
+    assert run.status == "completed" and "best was epoch" in run.message, run.message
