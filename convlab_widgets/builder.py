@@ -19,6 +19,7 @@ from ._static import bundle
 from .architecture import Architecture, ArchitectureError, catalog, presets, resolve
 from .architecture.errors import describe_shape
 from .builder_view import view
+from .twinned import Twinned
 from .widget_base import check_keywords
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,13 @@ def _dataset_choices():
     return datasets.known()
 
 
-class Builder(anywidget.AnyWidget):
+class Builder(Twinned, anywidget.AnyWidget):
     """A live, editable view of an ``Architecture``.
 
     ``builder.observe(callback, names="view")`` lets other widgets react to
     every edit, whether it came from the browser or from Python.
+    ``static_snapshot`` (bool, default True): displayed on its own, a static twin (the architecture's
+    summary, redrawn at every edit) goes beside it, which the saved notebook keeps (:mod:`.twin`).
     """
 
     _esm = bundle("builder.js")
@@ -86,10 +89,18 @@ class Builder(anywidget.AnyWidget):
                                            "answers).").tag(sync=True)
     notice = traitlets.Dict(help="``{kind, text}`` of the last refused edit; {} when none.").tag(sync=True)
 
+    def _twin_html(self) -> str:
+        from .twin import builder_html
+
+        return builder_html(self)
+
     def __init__(self, architecture: Architecture | str | None = None, *, input_shape=None, num_classes=None,
-                 dataset: str = "", dataset_locked: bool = False, **kwargs):
+                 dataset: str = "", dataset_locked: bool = False, static_snapshot: bool = True, **kwargs):
         check_keywords(type(self), kwargs)
+        self._check_twin(static_snapshot)
         super().__init__(**kwargs)
+        self._setup_twin(static_snapshot)
+        self.observe(lambda _change: self.refresh_static_snapshot(), names="view")
         self._dataset_locked = bool(dataset_locked)
         self._data_fix_callbacks: list = []
         architecture = resolve(architecture)

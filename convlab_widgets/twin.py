@@ -54,6 +54,13 @@ def lab_html(lab) -> str:
     return _block(title, parts, "the live lab")
 
 
+def builder_html(builder) -> str:
+    """The twin of a builder shown on its own: the architecture's summary, as ``print(summary)`` writes it."""
+    summary = builder.architecture.summary()
+    return _block(f"Architecture · {summary.total_params:,} parameters",
+                  [f'<pre style="font-size: 12px">{escape(str(summary))}</pre>'], "the live builder")
+
+
 def dashboard_html(dashboard) -> str:
     """The twin of a dashboard shown on its own (your own ``model.fit``): its run's charts and filters."""
     run = dashboard.run

@@ -20,11 +20,13 @@ class Twinned:
         if not isinstance(static_snapshot, bool):
             raise TypeError(f"{cls.__name__}: static_snapshot must be True or False, got {static_snapshot!r}")
 
-    def _setup_twin(self, static_snapshot: bool, monitor) -> None:
+    def _setup_twin(self, static_snapshot: bool, monitor=None) -> None:
+        """``monitor``: the run monitor whose end of a run redraws the twin (None: the widget redraws it)."""
         self.static_snapshot = static_snapshot
         self._twins: list = []  # display handles of this widget's twins, one per display
         self.add_class("convlab-live")  # what the twin's style rule looks for in its output area
-        monitor.observe(self._refresh_when_ended, names="state")
+        if monitor is not None:
+            monitor.observe(self._refresh_when_ended, names="state")
 
     def _twin_html(self) -> str:
         raise NotImplementedError
@@ -33,15 +35,18 @@ class Twinned:
         from IPython.display import HTML, display
 
         bundle = getattr(super(), "_repr_mimebundle_", None)
-        if bundle is not None:  # ipywidgets 8
-            display(bundle(), raw=True)
+        if bundle is not None:  # ipywidgets 8; anywidget's answers (data, metadata)
+            data = bundle()
+            data, metadata = data if isinstance(data, tuple) else (data, None)
+            display(data, metadata=metadata, raw=True)
         else:  # ipywidgets 7 displays itself
             super()._ipython_display_()
         if self.static_snapshot:
             self._twins.append(display(HTML(self._twin_html()), display_id=True))
 
     def refresh_static_snapshot(self) -> None:
-        """Redraw this widget's static twins (done when a run ends; a lab also when it is saved)."""
+        """Redraw this widget's static twins (done when a run ends, a lab also when it is saved, a builder
+        at every edit)."""
         if not self._twins:
             return
         from IPython.display import HTML

@@ -126,3 +126,20 @@ def test_a_dashboard_shown_on_its_own_keeps_its_run_for_nbconvert(tmp_path):
         from convlab_widgets import Dashboard
 
         Dashboard(static_snapshot=1)
+
+
+@pytest.mark.slow
+def test_a_builder_shown_on_its_own_keeps_the_architecture_as_last_edited(tmp_path):
+    cells = ["from convlab_widgets import Builder\nbuilder = Builder('conv_small')\nbuilder",
+             "builder.architecture.update(3, units=48)"]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    twins = []
+    with client.setup_kernel(env=kernel_env()):
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+            twins.append(notebook.cells[0].outputs[1].data["text/html"])
+    assert "dense_1 (Dense)" in twins[0] and "38,282 parameters" in twins[0]
+    assert "38,282 parameters" not in twins[1] and "48" in twins[1].split("dense_1 (Dense)")[1].split("\n")[0]

@@ -47,3 +47,20 @@ def test_hovering_a_validation_point_reads_out_epoch_value_and_run(notebook):
     text = " ".join(tooltip.inner_text().split())
     assert text == "epoch 4 validation loss (run 1) 0.39"
     nb.screenshot("dashboard_readout_1280", selector=LOSS)
+
+
+def test_the_log_toggle_puts_the_loss_on_a_logarithmic_axis_and_back(notebook):
+    nb = notebook
+    open_dashboard(nb)
+    label = f"() => [...document.querySelectorAll('{LOSS} .bqplot .axislabel')].map(e => e.textContent)"
+    ticks = f"() => [...document.querySelectorAll('{LOSS} .bqplot .axis.y .tick text, {LOSS} .bqplot g[class*=\"y\"] .tick text')].map(e => e.textContent)"
+    assert "loss" in nb.page.evaluate(label)
+    nb.page.locator(f"{LOSS} button:has-text('log y')").click()
+    nb.page.wait_for_function(f"() => ({label})().includes('loss (log scale)')")
+    assert nb.eval("type(d.loss.y_scale).__name__") == "LogScale"
+    shown = [float(t) for t in nb.page.evaluate(ticks) if t.strip()]
+    assert shown and all(f"{t:g}"[0] in "125" for t in shown), shown  # 1-2-5 ticks on the log axis
+    nb.screenshot("dashboard_log_y_1280", selector=LOSS)
+    nb.page.locator(f"{LOSS} button:has-text('log y')").click()
+    nb.page.wait_for_function(f"() => ({label})().includes('loss')")
+    assert nb.eval("type(d.loss.y_scale).__name__") == "LinearScale"
