@@ -499,15 +499,22 @@ class LossPanel(_MetricPanel):
             self._show_overfitting(overfitting.detect(history.epoch))
 
     def _use_log_y(self, change):
-        """Every mark, the overlays' too, moves to the new scale; the range is fitted again for it."""
+        """Every mark, the overlays' too, moves to the new scale; the range is fitted again for it.
+
+        The axis is a new one, given its scale and range before the figure shows it: bqplot's axis view
+        keeps the mapping of the scale it was drawn with (seen: log ticks placed on the linear axis)."""
+        old = self.y_axis
         self.y_scale = bqplot.LogScale() if change["new"] else bqplot.LinearScale()
+        self.y_axis = y_axis(scale=self.y_scale, label=f"{self.metric} (log scale)" if change["new"] else self.metric,
+                             tick_format=old.tick_format, tick_style=TICK_STYLE, label_offset=Y_LABEL_OFFSET,
+                             num_ticks=0)
+        self._y_range = None
+        self._fit_y()
         marks = list(self.marks.values()) + self.extra_marks + [m for e in self.overlays.values() for m in e.marks]
         for mark in marks:
             mark.scales = {**mark.scales, "y": self.y_scale}
-        self.y_axis.scale = self.y_scale
-        self.y_axis.label = f"{self.metric} (log scale)" if change["new"] else self.metric
-        self._y_range = None
-        self._fit_y()
+        self.figure.axes = [self.x_axis, self.y_axis]
+        old.close()
 
     def _show_overfitting(self, finding):
         """A dashed line and a diamond at the turning point, and the detector's words under the plot."""

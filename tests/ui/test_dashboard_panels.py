@@ -1,4 +1,6 @@
-"""The dashboard's charts in a real JupyterLab: enlarge and Escape, the hover readout."""
+"""The dashboard's charts in a real JupyterLab: enlarge and Escape, the hover readout, the log toggle."""
+
+import math
 
 SETUP = '''
 import numpy as np
@@ -53,13 +55,21 @@ def test_the_log_toggle_puts_the_loss_on_a_logarithmic_axis_and_back(notebook):
     nb = notebook
     open_dashboard(nb)
     label = f"() => [...document.querySelectorAll('{LOSS} .bqplot .axislabel')].map(e => e.textContent)"
-    ticks = f"() => [...document.querySelectorAll('{LOSS} .bqplot .axis.y .tick text, {LOSS} .bqplot g[class*=\"y\"] .tick text')].map(e => e.textContent)"
+    ticks = (f"() => [...document.querySelectorAll('{LOSS} .bqplot g.axis')]"
+             ".filter(g => (g.querySelector('.axislabel') || {}).textContent !== 'epoch')"
+             ".flatMap(g => [...g.querySelectorAll('.tick text')].map(e => [e.textContent, "
+             "e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2]))")
     assert "loss" in nb.page.evaluate(label)
     nb.page.locator(f"{LOSS} button:has-text('log y')").click()
     nb.page.wait_for_function(f"() => ({label})().includes('loss (log scale)')")
     assert nb.eval("type(d.loss.y_scale).__name__") == "LogScale"
-    shown = [float(t) for t in nb.page.evaluate(ticks) if t.strip()]
-    assert shown and all(f"{t:g}"[0] in "125" for t in shown), shown  # 1-2-5 ticks on the log axis
+    at = {float(text): y for text, y in nb.page.evaluate(ticks) if text.strip()}
+    assert len(at) >= 3 and all(f"{t:e}"[0] in "125" for t in at), at  # 1-2-5 ticks on the log axis
+    # ...placed on a log axis: the same pixels per factor of ten all the way up (bqplot's axis once kept the
+    # linear mapping it was drawn with, and stacked these ticks at the top).
+    pairs = sorted(at)
+    per_log = [(at[a] - at[b]) / math.log10(b / a) for a, b in zip(pairs, pairs[1:])]
+    assert max(per_log) - min(per_log) < 0.05 * max(per_log), (at, per_log)
     nb.screenshot("dashboard_log_y_1280", selector=LOSS)
     nb.page.locator(f"{LOSS} button:has-text('log y')").click()
     nb.page.wait_for_function(f"() => ({label})().includes('loss')")
