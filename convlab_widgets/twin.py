@@ -13,7 +13,8 @@ lab is saved, so the ``.ipynb`` keeps the final picture.
 While the live widget is on screen, the twin's own style rule hides it: the
 rule matches an output area that also holds the live lab (``:has``), so it
 shows exactly where the widget cannot.  A dashboard displayed on its own (your
-own ``model.fit``) has a twin of its run the same way.
+own ``model.fit``) has a twin of its run the same way, and a builder one of its
+architecture.  Displaying and redrawing: :mod:`convlab_widgets.twinned`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .dashboard.imaging import data_uri
 from .html import escape
 from .runs_table import COLUMNS, cell_texts, changes_text
 
-#: The most a twin may weigh in a notebook (its PNGs included); ``size_of_twin`` tests hold it.
+#: The most a twin may weigh in a notebook (its PNGs included); tests/test_twin.py holds a lab to it.
 BUDGET_BYTES = 300_000
 #: Runs listed in the twin's table (the newest): a lesson of a hundred runs keeps its notebook small.
 MAX_TABLE_RUNS = 30
