@@ -64,6 +64,20 @@ def test_static_snapshot_is_a_bool_and_can_be_turned_off():
     assert ConvLab(static_snapshot=False).static_snapshot is False
 
 
+def run_cell_by_cell(cells, folder):
+    """Execute ``cells`` in a real kernel, one at a time: the notebook, and the first cell's twin after each."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}})
+    twins = []
+    with client.setup_kernel(env=kernel_env()):
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+            twins.append(notebook.cells[0].outputs[1].data["text/html"])
+    return notebook, twins
+
+
 CELLS = [
     "from convlab_widgets import ConvLab\nlab = ConvLab(dataset='digits', architecture='conv_small')\nlab",
     "run = lab.train(epochs=2, batch_size=64, seed=0, wait=True)\nprint(run.status)",
@@ -76,15 +90,7 @@ CELLS = [
 def test_a_notebook_that_trained_keeps_the_final_picture_for_nbconvert(tmp_path):
     """Executed with a real kernel, saved, converted to HTML without one: the final curves and the runs are
     there.  The twin is redrawn when the run ends and when the lab is saved, not at every change."""
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
-    twins = []
-    with client.setup_kernel(env=kernel_env()):
-        for index, cell in enumerate(notebook.cells):
-            client.execute_cell(cell, index)
-            twins.append(notebook.cells[0].outputs[1].data["text/html"])
+    notebook, twins = run_cell_by_cell(CELLS, tmp_path)
     outputs = notebook.cells[0].outputs
     assert [o.output_type for o in outputs] == ["display_data", "display_data"]
     assert "application/vnd.jupyter.widget-view+json" in outputs[0].data
@@ -132,14 +138,6 @@ def test_a_dashboard_shown_on_its_own_keeps_its_run_for_nbconvert(tmp_path):
 def test_a_builder_shown_on_its_own_keeps_the_architecture_as_last_edited(tmp_path):
     cells = ["from convlab_widgets import Builder\nbuilder = Builder('conv_small')\nbuilder",
              "builder.architecture.update(3, units=48)"]
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
-    twins = []
-    with client.setup_kernel(env=kernel_env()):
-        for index, cell in enumerate(notebook.cells):
-            client.execute_cell(cell, index)
-            twins.append(notebook.cells[0].outputs[1].data["text/html"])
+    _, twins = run_cell_by_cell(cells, tmp_path)
     assert "dense_1 (Dense)" in twins[0] and "38,282 parameters" in twins[0]
     assert "38,282 parameters" not in twins[1] and "48" in twins[1].split("dense_1 (Dense)")[1].split("\n")[0]
