@@ -14,10 +14,13 @@ line with its reason, never as a traceback.
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import ipywidgets as widgets
 
 from .architecture import Architecture, ArchitectureError
+from .autosave import Autosave
 from .builder import Builder
 from .colors import run_color
 from .compare.diff import describe_changes
@@ -29,7 +32,7 @@ from .training import Trainer, datasets
 from .training.datasets import DatasetError
 from .training.settings import Settings, SettingsError
 from .twinned import Twinned
-from .training.status import ACTIVE
+from .training.status import ACTIVE, INTERRUPTED
 from .widget_base import check_keywords
 
 log = logging.getLogger(__name__)
@@ -57,14 +60,20 @@ class ConvLab(Twinned, widgets.VBox):
     ones.  ``static_snapshot`` (bool, default True): display a static twin beside the live lab
     (:mod:`convlab_widgets.twin`: charts, filters, runs and architecture as HTML and PNG, refreshed
     when a run ends and when the lab is saved), which the notebook keeps for wherever it is opened
-    without a kernel.  Other keywords are the VBox's; an unknown one is a ``TypeError``.
+    without a kernel.  ``autosave`` (a folder's path, default None): keep the lab saved there all
+    along (:mod:`convlab_widgets.autosave`: after every epoch, when a run ends, when the runs
+    change), so that a dead kernel loses no run; a run it interrupted comes back as "interrupted"
+    and ``lab.resume(run)`` continues it.  If the folder already holds a lab (the same cell run
+    again after a restart), that lab is loaded, in place of ``dataset`` and ``architecture``, and
+    the status line says so.  Other keywords are the VBox's; an unknown one is a ``TypeError``.
     """
 
     def __init__(self, dataset: str = "digits", architecture: Architecture | str | None = "conv_small",
                  strategy=None, layout: str | widgets.Layout | dict | None = None, static_snapshot: bool = True,
-                 **kwargs):
+                 autosave: str | os.PathLike | None = None, **kwargs):
         check_keywords(type(self), kwargs)
         self._check_twin(static_snapshot)
+        self.autosave = None
         if isinstance(layout, str):
             if layout not in LAYOUTS:
                 raise ValueError(f"ConvLab(layout={layout!r}): not a lab layout; use one of "
@@ -117,6 +126,8 @@ class ConvLab(Twinned, widgets.VBox):
         self.dashboard.show_architecture(self.architecture)
         c.block_training(self.builder.cannot_train())
         self._preview_schedule()
+        if autosave is not None:
+            self._start_autosave(autosave)
 
     def __repr__(self) -> str:
         summary = self.architecture.summary()
@@ -166,6 +177,7 @@ class ConvLab(Twinned, widgets.VBox):
         run = trainer.start(chosen)
         self.controls.show_settings(chosen)  # what trains is what the controls show
         self._adopt(run)
+        self._autosave()
         self.dashboard.watch(run)
         if wait:
             self.dashboard.follow(run)
@@ -228,6 +240,7 @@ class ConvLab(Twinned, widgets.VBox):
         if self.dashboard.run is run and self.runs:
             self.dashboard.show_run(self.run, data=self._data_of(self.run))
         self._show_runs()
+        self._autosave()
 
     def rename(self, run, name: str) -> None:
         """Give ``run`` a name (shown in the table and the legends); 1 to ``MAX_NAME`` characters."""
@@ -238,6 +251,7 @@ class ConvLab(Twinned, widgets.VBox):
             raise ValueError(f"a run's name must be 1 to {MAX_NAME} characters, got {len(name)}")
         run.name = name
         self._show_runs()
+        self._autosave()
 
     def compare(self, *runs) -> None:
         """Overlay these runs on the loss and accuracy panels (the latest run is always shown in full)."""
@@ -265,14 +279,48 @@ class ConvLab(Twinned, widgets.VBox):
         from .persistence import load_lab
 
         state = load_lab(path)
+        autosave = kwargs.pop("autosave", None)
         lab = cls(dataset=state.dataset, architecture=state.architecture, strategy=strategy, **kwargs)
-        lab.controls.show_settings(state.settings)
-        for run in state.runs:
-            lab._adopt(run)
-        if lab.runs:
-            lab.dashboard.show_run(lab.run, data=lab._data_of(lab.run))
-        lab._show_runs()
+        lab._restore(state)
+        if autosave is not None:
+            lab._start_autosave(autosave, loaded=path)
         return lab
+
+    def _start_autosave(self, path, loaded=None) -> None:
+        """Autosave into ``path`` from now on; a lab already there is loaded first, unless this lab was
+        ``loaded`` from another folder (that lab would be replaced: refused)."""
+        from .persistence import LabSaveError, load_lab
+
+        autosave = Autosave(path)
+        if autosave.holds_lab and loaded is not None:
+            if autosave.path.resolve() != Path(loaded).expanduser().resolve():
+                raise FileExistsError(f"autosave={str(path)!r}: that folder holds a lab of its own, which autosaving "
+                                      f"this one would replace: load it with ConvLab(autosave={str(path)!r}), or "
+                                      "choose another folder")
+        elif autosave.holds_lab:
+            self._restore(load_lab(autosave.path))
+            interrupted = [run.name for run in self.runs if run.status == INTERRUPTED]
+            self.dashboard.say(f"Loaded the lab autosaved in {autosave.path}" + (
+                f": {', '.join(interrupted)} was interrupted; press Resume in its row to continue it."
+                if interrupted else "."))
+        self.autosave = autosave
+        for trainer in self._trainers.values():
+            trainer.checkpoint = autosave
+        self._autosave()
+        if autosave.flush() and autosave.error:  # a folder that cannot be written is said now, not mid-run
+            self.autosave = None
+            raise LabSaveError(f"autosave={str(path)!r}: the lab cannot be written there ({autosave.error}); choose "
+                               "a folder you can write to")
+
+    def _restore(self, state) -> None:
+        """Take in a saved lab's ``LabState``: its controls, architecture and runs."""
+        self.controls.show_settings(state.settings)
+        self.builder.architecture.restore(state.architecture.to_dict())
+        for run in state.runs:
+            self._adopt(run)
+        if self.runs:
+            self.dashboard.show_run(self.run, data=self._data_of(self.run))
+        self._show_runs()
 
     def stop(self) -> None:
         """Stop the current run (or the learning-rate range test in progress)."""
@@ -286,15 +334,47 @@ class ConvLab(Twinned, widgets.VBox):
         if run is not None and not run.done:
             run.pause()
 
-    def resume(self) -> None:
-        """Resume; a learning rate typed while paused takes effect now."""
+    def resume(self, run=None, *, wait: bool = False):
+        """Resume the paused run; a learning rate typed while paused takes effect now.
+
+        ``lab.resume(run)`` with an interrupted run (``run.status == "interrupted"``: its kernel
+        stopped while it trained, and the lab came back from its autosave) continues it from its
+        last checkpoint, with the same settings, the schedule where it was and its curves going on;
+        the new run takes its place in ``lab.runs`` and is returned (at its end with ``wait``).
+        """
+        if run is not None and run.status == INTERRUPTED:
+            return self._continue(run, wait)
+        if run is not None and run is not self._acted_on():
+            raise RuntimeError(f"{run.name} is {run.status}: only the paused run, or an interrupted one, can be "
+                               "resumed; to train it again, clone it")
         run = self._acted_on()
         if run is None:
-            return
+            return None
         lr, self._lr_edit = self._lr_edit, None
         if lr is not None:
             run.set_learning_rate(lr)
         run.resume()
+        return None
+
+    def _continue(self, interrupted, wait):
+        """An interrupted run trained on from its checkpoint, in its place in ``lab.runs``."""
+        self._refuse_while_training(f"resume {interrupted.name}")
+        if interrupted not in self.runs:
+            raise RuntimeError(f"{interrupted.name} is not one of this lab's runs")
+        run = self._trainer(interrupted.settings).resume(interrupted)
+        for key in ("name", "color", "previous", "changes"):
+            setattr(run, key, getattr(interrupted, key))
+        self.runs[self.runs.index(interrupted)] = run
+        for later in self.runs:
+            if getattr(later, "previous", None) is interrupted:
+                later.previous = run
+        self._show_runs()
+        self._autosave()
+        self.dashboard.watch(run)
+        self.dashboard.say(f"Resuming {run.name} after epoch {len(interrupted.history['epoch'])}.")
+        if wait:
+            self.dashboard.follow(run)
+        return run
 
     def callback(self, batch_size: int | None = None):
         """A Keras callback streaming your own ``model.fit`` into this lab: it becomes a run in
@@ -334,7 +414,13 @@ class ConvLab(Twinned, widgets.VBox):
         if key not in self._trainers:
             data = datasets.load(settings.dataset, train_subset=settings.train_subset)
             self._trainers[key] = Trainer(self.builder.architecture, data, strategy=self.strategy)
+            self._trainers[key].checkpoint = self.autosave
         return self._trainers[key]
+
+    def _autosave(self) -> None:
+        """Have the autosave folder (if any) hold the lab as it is now (written in the background)."""
+        if self.autosave is not None:
+            self.autosave.capture(self.architecture, self.settings.dataset, self.settings, self.runs)
 
     def _check_fits(self, settings: Settings) -> None:
         """The builder's input must be the data's images: said in the lab's own words, with the fix on screen."""
@@ -391,6 +477,10 @@ class ConvLab(Twinned, widgets.VBox):
 
     def _on_monitor(self, change) -> None:
         status = change["new"].get("status")
+        error = self.autosave is not None and self.autosave.error
+        if error and status in ("running", "completed"):
+            self.dashboard.say(f"Autosave to {self.autosave.path} failed ({error}); training goes on, and the next "
+                               "epoch tries again.")
         run = self.run
         if run is not None and run is self._undescribed and not run.unstarted:
             run.changes, self._undescribed = describe_changes(run.previous, run), None

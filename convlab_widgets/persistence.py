@@ -175,14 +175,8 @@ def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest
                                "or wait for it (run.wait()) before saving")
     with_model = [index for index, run in enumerate(runs) if run.model is not None]
     kept = set(with_model if models == "all" else with_model[-1:])
-    records = [_run_entry(run, index, index in kept) for index, run in enumerate(runs)]
-    import keras
-
-    document = {"format": FORMAT, "version": VERSION, "keras_version": keras.__version__,
-                "architecture": architecture.to_dict(), "dataset": dataset,
-                "settings": (settings or Settings(dataset=dataset)).to_dict(), "runs": [entry for entry, _ in records]}
-    text = json.dumps(document, separators=(",", ":"))
-    _savable(document, text)
+    records = [run_entry(run, index, index in kept) for index, run in enumerate(runs)]
+    text = lab_text(architecture.to_dict(), dataset, settings, [entry for entry, _ in records])
     steps = []
     for run, (entry, arrays) in zip(runs, records):
         steps.append((entry["arrays"], lambda file, arrays=arrays: np.savez_compressed(file, **arrays)))
@@ -193,8 +187,22 @@ def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest
     return target
 
 
-def _run_entry(run, index, keep_model):
-    """(lab.json entry, npz arrays) of one run."""
+def lab_text(architecture, dataset, settings, entries) -> str:
+    """The text of lab.json: the lab's ``architecture`` (its ``to_dict()``), dataset and settings, and the
+    runs' entries (:func:`run_entry`); a lab that loading would refuse for its size is refused here."""
+    import keras
+
+    document = {"format": FORMAT, "version": VERSION, "keras_version": keras.__version__,
+                "architecture": architecture, "dataset": dataset,
+                "settings": (settings or Settings(dataset=dataset)).to_dict(), "runs": list(entries)}
+    text = json.dumps(document, separators=(",", ":"))
+    _savable(document, text)
+    return text
+
+
+def run_entry(run, index, keep_model):
+    """(lab.json entry, npz arrays) of one run, the ``index``-th of its lab: its files are
+    ``runs/<index + 1>.npz`` and, with ``keep_model``, ``runs/<index + 1>.keras``."""
     where = f"run {index + 1}"
     arrays = {}
     snapshots = {kind: [_snapshot_entry(snapshot, f"{kind}_{i}", arrays, f"{where} {kind}[{i}]")

@@ -112,10 +112,12 @@ class RunCallback(KerasAdapter):
     """The lab's run: its schedule sets each epoch's learning rate, it pauses, stops and
     takes new learning rates between batches, predicts the validation images after
     each epoch, and stops early when its settings ask (``early_stopping``: an
-    ``EarlyStopping`` or None), keeping the best epoch's weights for :meth:`keep_best`."""
+    ``EarlyStopping`` or None), keeping the best epoch's weights for :meth:`keep_best`.
+    ``checkpoint(run, model)``: called after each epoch's record, the variables current (autosave).
+    A resumed run starts at ``start_epoch`` (:meth:`continue_after`)."""
 
     def __init__(self, run, stepper, steps_per_epoch, global_batch_size, filter_every=None, train_size=None,
-                 early_stopping=None):
+                 early_stopping=None, checkpoint=None):
         super().__init__(run, global_batch_size=global_batch_size, steps_per_epoch=steps_per_epoch,
                          filter_every=filter_every, train_size=train_size)
         self.stepper = stepper
@@ -123,6 +125,22 @@ class RunCallback(KerasAdapter):
         self.predictor = None
         self.stopper = None if early_stopping is None else Stopper(early_stopping)
         self.best_weights = None  # numpy copies of the best epoch's weights, with restore_best
+        self.checkpoint = checkpoint
+        self.start_epoch = 0
+
+    def continue_after(self, history) -> None:
+        """Go on after the epochs of ``history`` (a resumed run's, already in its record): the schedule
+        and early stopping take them in as they did live, and the learning rate keeps the scale a
+        learner gave it (the last epoch's rate over what the schedule had planned)."""
+        self.start_epoch = epochs = len(history["epoch"])
+        for i in range(epochs):
+            logs = {key: values[i] for key, values in history.items() if values[i] is not None}
+            self.stepper.observe(i, logs)
+            if self.stopper is not None:
+                self.stopper.observe(i, logs, self.run.history if self.stopper.spec.monitor == "overfitting" else None)
+        if epochs:
+            scheduled = self.stepper.lr(epochs - 1)
+            self.scale = history["lr"][-1] / scheduled if scheduled > 0 else 1.0
 
     def keep_best(self) -> bool:
         """Give the model the best epoch's weights, where the settings ask; True if it has them.
@@ -166,6 +184,10 @@ class RunCallback(KerasAdapter):
         self.run._running()
         super().on_train_begin(logs)
 
+    def _snapshot(self, epoch, batch):
+        if epoch or batch or not self.start_epoch:  # a resumed run's first filters are not its initialisation
+            super()._snapshot(epoch, batch)
+
     def _epoch_began(self, epoch):
         self._set_lr(self.stepper.lr(epoch) * self.scale)
         self._apply_pending_lr()
@@ -183,3 +205,6 @@ class RunCallback(KerasAdapter):
         self.stepper.observe(epoch, logs)
         if self.stopper is not None:
             self._watch_for_stop(epoch, logs)
+        if self.checkpoint is not None:
+            self._sync_variables()
+            self.checkpoint(self.run, self.model)

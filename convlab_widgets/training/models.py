@@ -82,7 +82,7 @@ class FinalModel:
 
     def __init__(self, run, optimizer_cls, optimizer_config, trained):
         self.run, self.optimizer = run, (optimizer_cls, optimizer_config)
-        self.state = snapshot_variables([*trained.variables, *trained.optimizer.variables])
+        self.state = model_state(trained)
         self.model = None
         self._lock = threading.Lock()
 
@@ -101,15 +101,35 @@ class FinalModel:
             pass
 
     def _build(self):
-        run = self.run
-        with run.strategy.scope():
-            with BUILD_LOCK:
-                model = run.architecture.to_keras()
-            compile_model(model, *self.optimizer, run.config)
-            model.optimizer.build(model.trainable_variables)
-            for variable, value in zip([*model.variables, *model.optimizer.variables], self.state, strict=True):
-                variable.assign(value)
+        model = build_like(self.run, *self.optimizer)
+        with self.run.strategy.scope():
+            assign_state(model, self.state)
         return model
+
+
+def build_like(run, optimizer_cls, optimizer_config):
+    """A new model of ``run``: its architecture built and compiled as the run's was, in its strategy's
+    scope, the optimizer built so that its state can be assigned (:func:`assign_state`)."""
+    with run.strategy.scope():
+        with BUILD_LOCK:
+            model = run.architecture.to_keras()
+        compile_model(model, optimizer_cls, optimizer_config, run.config)
+        model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def model_state(model):
+    """Copies of a model's variables and its optimizer's (the step count and moments included): all it
+    takes to go on training it, in :func:`assign_state`'s order.  On the training thread between
+    epochs; on JAX, after ``jax_state_sync``."""
+    return snapshot_variables([*model.variables, *model.optimizer.variables])
+
+
+def assign_state(model, state):
+    """Give ``model`` (built, its optimizer too) the variables :func:`model_state` copied from a model of
+    the same architecture."""
+    for variable, value in zip([*model.variables, *model.optimizer.variables], state, strict=True):
+        variable.assign(value)
 
 
 def snapshot_variables(variables):

@@ -252,6 +252,7 @@ class TrainingRun(RunRecord):
         self.model = None  # the trained keras.Model, once the run has ended
         self._pause = False
         self._pending_lr = None
+        self.resumed = None  # a trainer.Resumption: how a resumed run starts, else None
 
     @property
     def model(self):

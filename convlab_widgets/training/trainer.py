@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from dataclasses import dataclass
 import traceback
 import weakref
 
@@ -12,7 +13,7 @@ from . import schedules as schedules_module
 from .events import RunStarted
 from .run import RunError, TrainingRun
 from .settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
-from .models import BUILD_LOCK, FinalModel, WarmModel, compile_model, model_recipe
+from .models import BUILD_LOCK, FinalModel, WarmModel, assign_state, compile_model, model_recipe
 from .strategy import describe
 
 EXIT_GRACE_S = 5.0
@@ -50,6 +51,10 @@ class Trainer:
     own: on TensorFlow any ``tf.distribute.Strategy`` (multi-worker, TPU pods),
     on JAX any ``keras.distribution.Distribution`` (a DataParallel or
     ModelParallel device mesh); PyTorch trains on one device.
+
+    ``checkpoint``: None, or what keeps the runs on disk while they train (a lab's
+    :class:`~convlab_widgets.autosave.Autosave`): its ``epoch_ended(run, model)`` is called on the
+    training thread after each epoch's record, and its ``run_ended(run)`` once a run has ended.
     """
 
     def __init__(self, architecture, data="digits", strategy=None):
@@ -59,6 +64,7 @@ class Trainer:
         self.data = data if isinstance(data, datasets_module.DataBundle) else datasets_module.load(data)
         self.strategy_info = describe(strategy)
         self.run = None
+        self.checkpoint = None
         self._warm = None  # the WarmModel of the previous run, for the next one
 
     @property
@@ -83,6 +89,34 @@ class Trainer:
         """
         settings, config, optimizer = self._prepare(settings, keywords)
         run = TrainingRun(settings, config, _snapshot(self.architecture), self.data, self.strategy_info)
+        return self._launch(run, _train, (self, run, *optimizer, settings.schedule))
+
+    def resume(self, interrupted) -> TrainingRun:
+        """Continue ``interrupted`` (a run read back from an autosave, ``status == "interrupted"``) from
+        its checkpoint, in the background; returns the new run at once.
+
+        The new run has the same settings and architecture and starts with the interrupted run's record
+        (its curves continue); its model starts from the checkpoint's weights and optimizer state, and
+        trains the epochs left with the schedule where it was.  The data is this trainer's, in the
+        order of a new run: the epochs left see other batches than they would have, so their numbers
+        are close to, not equal to, an uninterrupted run's.  ``RuntimeError`` if it is not an
+        interrupted run with its checkpoint.
+        """
+        from .models import model_state
+        from .status import INTERRUPTED
+
+        name = getattr(interrupted, "name", "this run")
+        if interrupted.status != INTERRUPTED:
+            raise RuntimeError(f"{name} is {interrupted.status}: only an interrupted run (its kernel stopped while "
+                               "it trained) can be resumed; to train it again, clone it")
+        if interrupted.model is None:
+            raise RuntimeError(f"{name} has no checkpoint to continue from (its model was not saved with the lab): "
+                               "clone it and train it again")
+        settings, config, optimizer = self._prepare(interrupted.settings, {}, interrupted.architecture)
+        run = TrainingRun(settings, config, _snapshot(interrupted.architecture), self.data, self.strategy_info)
+        run.resumed = Resumption(model_state(interrupted.model), [
+            event for event in interrupted._replay() if event.kind not in ("run_started", "ended")],
+            interrupted.history)
         return self._launch(run, _train, (self, run, *optimizer, settings.schedule))
 
     def find_learning_rate(self, settings: Settings | None = None, min_lr: float = 1e-6, max_lr: float = 1.0,
@@ -111,9 +145,11 @@ class Trainer:
         return {"dataset": data.name if data.name in datasets_module.names() else None,
                 "train_subset": _subset_of(data)}
 
-    def _prepare(self, settings, keywords):
-        """(settings, config, (optimizer class, options)) of a run, every value checked first."""
+    def _prepare(self, settings, keywords, architecture=None):
+        """(settings, config, (optimizer class, options)) of a run of ``architecture`` (None: this
+        trainer's), every value checked first."""
         data, own = self.data, self._own()
+        architecture = self.architecture if architecture is None else architecture
         if settings is None:
             settings = Settings.make(**{**own, **keywords})
         elif keywords:
@@ -136,10 +172,10 @@ class Trainer:
         learning_rate = planned[0] if isinstance(settings.schedule, schedules_module.Custom) else \
             settings.learning_rate  # a custom schedule's function decides, learning_rate does not
         optimizer_cls, optimizer_config = _optimizer_recipe(settings.optimizer)
-        _check_compatible(self.architecture, data)
-        summary = getattr(self.architecture, "summary", None)
+        _check_compatible(architecture, data)
+        summary = getattr(architecture, "summary", None)
         if callable(summary) and not summary().is_valid:
-            self.architecture.to_keras()  # raises the architecture's own error, naming the problem
+            architecture.to_keras()  # raises the architecture's own error, naming the problem
         drop_remainder = info.drop_remainder
         steps = data.steps_per_epoch(settings.batch_size, drop_remainder)
         if steps == 0:
@@ -198,15 +234,28 @@ def _subset_of(data):
     return data.source.get("train_subset") if isinstance(data.source, dict) else None
 
 
+@dataclass(frozen=True)
+class Resumption:
+    """How a resumed run starts (``Trainer.resume``): the checkpoint's model state, the interrupted run's
+    events to replay into the new run's record (its curves continue), and its history."""
+
+    state: list
+    events: list
+    history: dict
+
+
 def _train(trainer, run, optimizer_cls, optimizer_config, schedule):
     """Body of the training thread: everything Keras happens here, in the
     strategy's scope, because the scope and Keras' global state are per thread."""
-    _on_training_thread(run, lambda: _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule))
+    checkpoint = trainer.checkpoint
+    _on_training_thread(run, lambda: _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule),
+                        ended=None if checkpoint is None else lambda: checkpoint.run_ended(run))
 
 
-def _on_training_thread(run, fit):
+def _on_training_thread(run, fit, ended=None):
     """Run ``fit()`` (which returns ``(status, message)`` and a callable to call once the run has
-    ended, or None) and end ``run`` with its outcome; an exception fails the run with its traceback."""
+    ended, or None) and end ``run`` with its outcome; an exception fails the run with its traceback.
+    ``ended``: called last, once the run has ended."""
     info = run.strategy
     registry = _custom_gradient_registry() if info.backend == "tensorflow" else None
     registered_before = set(registry) if registry is not None else set()
@@ -224,6 +273,8 @@ def _on_training_thread(run, fit):
     run._finish(*outcome)
     if after is not None:
         after()
+    if ended is not None:
+        ended()
 
 
 def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
@@ -248,17 +299,29 @@ def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
         else:
             model = compile_model(fresh, optimizer_cls, optimizer_config, config)
             warm = WarmModel(recipe, model) if recipe is not None else None
+        resumed = run.resumed
+        if resumed is not None:
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            assign_state(model, resumed.state)
         stepper = schedule.start(config["learning_rate"], config["epochs"])
+        checkpoint = trainer.checkpoint
         callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"],
                                train_size=None if drop else data.train_size,
-                               early_stopping=run.settings.early_stopping)
+                               early_stopping=run.settings.early_stopping,
+                               checkpoint=None if checkpoint is None else checkpoint.epoch_ended)
         if warm is not None:
             callback.predictor = warm.predictor  # traced for this model and data by an earlier run, or None
         _announce(run, model)
+        if resumed is not None:
+            for event in resumed.events:
+                run._publish(event)
+            callback.continue_after(resumed.history)
         try:
             if not run.stop_requested:
                 model.fit(train, validation_data=validation, epochs=config["epochs"], verbose=0,
-                          callbacks=[callback], shuffle=False)  # the pipeline shuffles
+                          callbacks=[callback], shuffle=False,  # the pipeline shuffles
+                          initial_epoch=callback.start_epoch)
         except StopRun:
             pass  # stopped between two batches: nothing more to do
         kept = callback.keep_best()  # before the run's own model is taken from this one

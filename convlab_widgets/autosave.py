@@ -1,0 +1,235 @@
+"""Autosave: a lab written to one folder after every epoch, so that a dead kernel loses no run.
+
+``ConvLab(autosave="lesson.convlab")`` keeps the folder a saved lab (the layout of
+:mod:`convlab_widgets.persistence`, read back by ``ConvLab.load``) all along: after every epoch of
+a run, when a run ends, and when the lab's runs change.  A run still training is written as
+``"interrupted"`` with a checkpoint (its model's variables and its optimizer's state, as a
+``.keras`` file), because that is what it is if the file is ever read: the kernel died before the
+next write.  ``lab.resume(run)`` continues it from there.
+
+Why it costs training almost nothing: at an epoch's end the training thread only copies the
+variables and the run's record (a millisecond for a classroom model); one writer thread of the lab
+does the rest (JSON, compressed arrays, the checkpoint, saved from a second model of the run built
+once), and later requests replace a pending one, so a slow disk delays the files, never training.
+The writer touches no widget.
+
+Why a kill at any moment leaves a whole lab: every file a write makes gets a new name, and
+``lab.json`` (the only file that names the others) is replaced by renaming a complete temporary
+file over it, which is atomic; files no longer named are removed after that.  So the folder always
+holds a ``lab.json`` whose files are complete, the previous one until the rename and the new one
+after it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .persistence import LAB_FILE, lab_text, run_entry
+from .training.status import INTERRUPTED
+
+log = logging.getLogger(__name__)
+
+RUNS = "runs"
+_TEMPORARY = ".lab.json.writing"
+_all = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """A run still training, as of its latest epoch: its lab.json entry, its arrays and its model's state."""
+
+    run: object
+    entry: dict
+    arrays: dict
+    state: list
+
+
+class Autosave:
+    """Keeps the folder ``path`` a saved lab of the latest state of a lab's runs.
+
+    Main thread: :meth:`capture` (the lab's architecture, dataset, settings and runs, written at
+    once).  Training thread: :meth:`epoch_ended` and :meth:`run_ended` (a ``Trainer``'s
+    ``checkpoint``).  :meth:`flush` waits until everything asked has been written; ``error`` is the
+    latest failure (a full disk, an unmounted Drive), which never stops training: the next write tries
+    again.  A ``path`` that exists must be a saved lab or an empty folder (``FileExistsError``).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"autosave must be a folder's path such as 'lesson.convlab', got {type(path).__name__}")
+        self.path = Path(path).expanduser()
+        if self.path.exists() and not self.path.is_dir():
+            raise FileExistsError(f"autosave={str(path)!r}: that is a file, not a lab's folder; choose another name, "
+                                  "such as 'lesson.convlab'")
+        if self.path.is_dir() and not self.holds_lab and any(p.name != RUNS for p in self.path.iterdir()):
+            raise FileExistsError(f"autosave={str(path)!r}: that folder holds other files and no saved lab, so it is "
+                                  "left alone; choose another name, such as 'lesson.convlab'")
+        self.error: str | None = None
+        self.writes = 0  # lab.json written so far
+        self._lab = None  # (architecture as a dict, dataset, settings)
+        self._runs: list = []
+        self._live: dict = {}  # id(run) -> its _Checkpoint, for the runs still training
+        self._done: dict = {}  # id(run) -> (entry, name of its arrays file) of a run that has ended
+        self._models: dict = {}  # id(run) -> (name of its .keras file, or a second model of a live run)
+        self._names = (f"{os.getpid()}-{time.time_ns():x}-{i}" for i in itertools.count())
+        self._cond = threading.Condition()
+        self._asked = self._written = 0
+        self._thread = None
+        _all.add(self)
+
+    @property
+    def holds_lab(self) -> bool:
+        return (self.path / LAB_FILE).is_file()
+
+    # Asking (main and training threads) ------------------------------------------------------------
+
+    def capture(self, architecture, dataset: str, settings, runs) -> None:
+        """What the lab is now (main thread): written at once, and by every later write."""
+        lab = (architecture.to_dict(), dataset, settings)
+        with self._cond:
+            self._lab, self._runs = lab, [run for run in runs if run.settings is not None]
+        self._ask()
+
+    def epoch_ended(self, run, model) -> None:
+        """Training thread, between two epochs, the model's variables current: checkpoint ``run``."""
+        from .training.models import model_state
+
+        entry, arrays = run_entry(run, 0, False)
+        epochs, planned = len(entry["history"]["epoch"]), run.config["epochs"]
+        entry.update(status=INTERRUPTED, ended_at=time.time(),
+                     message=f"interrupted after epoch {epochs} of {planned}: its kernel stopped while it trained; "
+                             "lab.resume(run), or Resume in its row, continues it from there")
+        checkpoint = _Checkpoint(run, entry, arrays, model_state(model))
+        with self._cond:
+            self._live[id(run)] = checkpoint
+        self._ask()
+
+    def run_ended(self, run) -> None:
+        """Training thread, once ``run`` has ended: written as it ended, with its final model."""
+        with self._cond:
+            self._live.pop(id(run), None)
+            self._cond.notify_all()
+            model = self._models.get(id(run))
+            if model is not None and not isinstance(model, str):
+                del self._models[id(run)]  # the checkpoint's second model: the run's own is saved now
+        self._ask()
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every write asked so far is done, a run that has just ended written as it ended
+        (its training thread tells :meth:`run_ended` a moment after ``run.done``); True if it is."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        left = lambda: None if deadline is None else max(0.0, deadline - time.monotonic())  # noqa: E731
+        with self._cond:
+            if not self._cond.wait_for(lambda: not any(c.run.done for c in self._live.values()), left()):
+                return False
+            asked = self._asked
+            return self._cond.wait_for(lambda: self._written >= asked, left())
+
+    def _ask(self) -> None:
+        with self._cond:
+            self._asked += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="convlab-autosave", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    # Writing (the writer thread) ---------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._asked > self._written)
+                asked = self._asked
+                lab, runs, live = self._lab, list(self._runs), dict(self._live)
+            try:
+                if lab is not None:
+                    self._write(lab, runs, live)
+                    self.error = None
+            except Exception as error:  # a failed write loses nothing: the previous lab.json stays whole
+                log.warning("autosave to %s failed", self.path, exc_info=True)
+                self.error = f"{type(error).__name__}: {error}"
+            with self._cond:
+                self._written = asked
+                self._cond.notify_all()
+
+    def _write(self, lab, runs, live) -> None:
+        folder = self.path / RUNS
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = [run for run in runs if id(run) in live or run.done]
+        with_model = [run for run in saved if id(run) in live or run.model is not None]
+        latest = with_model[-1] if with_model else None
+        entries, named = [], {LAB_FILE}
+        for index, run in enumerate(saved):
+            entry = self._entry(run, index, live.get(id(run)))
+            entry["model"] = self._model(run, live.get(id(run))) if run is latest else None
+            entries.append(entry)
+            named.update(name for name in (entry["arrays"], entry["model"]) if name)
+        text = lab_text(*lab, entries)
+        temporary = self.path / _TEMPORARY
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, self.path / LAB_FILE)
+        self.writes += 1
+        for file in folder.iterdir():
+            if f"{RUNS}/{file.name}" not in named:
+                file.unlink(missing_ok=True)
+        kept = {id(run) for run in saved}
+        self._done = {key: value for key, value in self._done.items() if key in kept}
+
+    def _entry(self, run, index, checkpoint):
+        """The run's entry, its arrays written (once for a run that has ended, at every epoch for a live one)."""
+        if checkpoint is not None:
+            entry, arrays = dict(checkpoint.entry), checkpoint.arrays
+        elif id(run) in self._done:
+            entry, arrays_name = self._done[id(run)]
+            return {**entry, "name": run.name, "arrays": arrays_name}  # renamed since, maybe
+        else:
+            entry, arrays = run_entry(run, index, False)
+        entry["name"] = run.name
+        entry["arrays"] = name = f"{RUNS}/{next(self._names)}.npz"
+        with open(self.path / name, "xb") as file:
+            np.savez_compressed(file, **arrays)
+        if checkpoint is None:
+            self._done[id(run)] = (entry, name)
+        return entry
+
+    def _model(self, run, checkpoint):
+        """The name of the run's .keras file: its checkpoint's, saved again at every epoch from a second
+        model of the run, or its final model's, saved once."""
+        kept = self._models.get(id(run))
+        if checkpoint is None and isinstance(kept, str):
+            return kept
+        name = f"{RUNS}/{next(self._names)}.keras"
+        if checkpoint is None:
+            run.model.save(str(self.path / name))
+            self._models[id(run)] = name
+            return name
+        from .training.models import assign_state, build_like
+        from .training.trainer import _optimizer_recipe
+
+        if kept is None or isinstance(kept, str):
+            kept = self._models[id(run)] = build_like(run, *_optimizer_recipe(run.settings.optimizer))
+        with run.strategy.scope():
+            assign_state(kept, checkpoint.state)
+        kept.save(str(self.path / name))
+        return name
+
+
+@atexit.register
+def _flush_at_exit():
+    """A kernel shut down on purpose writes what its runs did last (a killed one keeps the latest epoch).
+    Registered after the trainer's own exit handler, so called before it: the runs are stopped here first."""
+    from .training.trainer import _stop_runs_at_exit
+
+    _stop_runs_at_exit()
+    for autosave in list(_all):
+        autosave.flush(5.0)
