@@ -93,7 +93,8 @@ class ConvLab(Twinned, widgets.VBox):
         self.lr_range = LRRangePanel()
         self.table = RunsTable(on_select=lambda _keys: self._overlay(), on_clone=lambda run: self._guarded(
             lambda: self.clone(run), None), on_delete=lambda run: self._guarded(lambda: self.delete(run), None),
-            on_rename=lambda run, name: self._guarded(lambda: self.rename(run, name), None))
+            on_rename=lambda run, name: self._guarded(lambda: self.rename(run, name), None),
+            on_resume=lambda run: self._guarded(lambda: self.resume(run)))
         self.runs: list = []
         self._trainers: dict = {}
         self._count = 0
@@ -344,7 +345,7 @@ class ConvLab(Twinned, widgets.VBox):
         """
         if run is not None and run.status == INTERRUPTED:
             return self._continue(run, wait)
-        if run is not None and run is not self._acted_on():
+        if run is not None and (run is not self._acted_on() or run.done):
             raise RuntimeError(f"{run.name} is {run.status}: only the paused run, or an interrupted one, can be "
                                "resumed; to train it again, clone it")
         run = self._acted_on()

@@ -15,7 +15,7 @@ import time
 import ipywidgets as widgets
 
 from .html import escape
-from .training.status import ACTIVE
+from .training.status import ACTIVE, INTERRUPTED
 from .widget_base import TOOLTIP
 
 # (heading, width, a number: right-aligned in tabular figures, so digits line up down the column)
@@ -46,7 +46,8 @@ EMPTY_MESSAGE = "No runs yet: press Train. Every run is kept here to compare wit
 
 class RunsTable(widgets.VBox):
     """Rows of runs, newest last; ``on_select(keys)``, ``on_clone(run)``,
-    ``on_delete(run)`` and ``on_rename(run, name)`` report the learner's clicks.
+    ``on_delete(run)``, ``on_rename(run, name)`` and ``on_resume(run)`` (the Resume button of an
+    interrupted run) report the learner's clicks.
 
     ``show(runs, live=None)`` (re)draws the rows for ``runs`` — objects with
     ``name``, ``color``, ``changes``, ``previous``, ``config``, ``history``, ``status``,
@@ -54,8 +55,9 @@ class RunsTable(widgets.VBox):
     cells whose text changed, so it can be called at every redraw.
     """
 
-    def __init__(self, on_select=None, on_clone=None, on_delete=None, on_rename=None):
+    def __init__(self, on_select=None, on_clone=None, on_delete=None, on_rename=None, on_resume=None):
         self.on_select, self.on_clone, self.on_delete, self.on_rename = on_select, on_clone, on_delete, on_rename
+        self.on_resume = on_resume
         self.selected = set()  # keys of the runs ticked for overlay
         self._rows = {}  # key -> _Row
         self._params = {}  # key -> parameter count (an architecture snapshot never changes)
@@ -145,7 +147,11 @@ class _Row:
         self.clone = widgets.Button(description="Clone & tweak", icon="clone", layout=widgets.Layout(width="10.2em"),
                                     tooltip="load this run's architecture and settings into the builder and controls")
         self.delete = widgets.Button(icon="trash", layout=widgets.Layout(width="2.8em"), tooltip="delete this run")
-        self.actions = widgets.HBox([self.clone, self.delete])
+        # Only an interrupted run (its kernel stopped while it trained) has one.
+        self.resume = widgets.Button(description="Resume", icon="play", button_style="success",
+                                     layout=widgets.Layout(width="7em", display="none"),
+                                     tooltip="continue this run from its last checkpoint, its curves going on")
+        self.actions = widgets.HBox([self.resume, self.clone, self.delete])
         self.actions.add_class("convlab-runs-actions")
         self.cells = [self.tick, self.swatch, self.name, *self.labels, self.actions]
         for cell in self.cells:
@@ -159,6 +165,7 @@ class _Row:
         self.name.observe(lambda change: self._renamed(table, change["new"]), names="value")
         self.clone.on_click(lambda _b: table.on_clone and table.on_clone(self.run))
         self.delete.on_click(lambda _b: table.on_delete and table.on_delete(self.run))
+        self.resume.on_click(lambda _b: table.on_resume and table.on_resume(self.run))
 
     def show(self, run, params, live):
         self.run = run
@@ -178,6 +185,7 @@ class _Row:
                     else "overlay this run on the panels")
         finally:
             self._updating = False
+        self.resume.layout.display = None if run.status == INTERRUPTED else "none"
         running = run.status in ACTIVE
         self.delete.disabled = running
         self.delete.tooltip = "stop the run before deleting it" if running else "delete this run"
@@ -205,7 +213,7 @@ class _Row:
             self.name.value = self.run.name
 
     def close(self):
-        for widget in (*self.cells, self.clone, self.delete, self.changes, *self.box.children, self.box):
+        for widget in (*self.cells, self.resume, self.clone, self.delete, self.changes, *self.box.children, self.box):
             widget.close()
 
 
