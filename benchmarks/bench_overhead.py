@@ -27,6 +27,9 @@ Also reports the time from ``start()`` to the first batch event: for a new
 Trainer (Keras traces the train step) and for the same Trainer started again
 with the same settings (the traced step is reused).
 
+The autosave leg is the Trainer leg with ``ConvLab(autosave=...)``'s writer: the lab written to a
+folder after every epoch (the run's record, its arrays and a checkpoint of model and optimizer).
+
     TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg python benchmarks/bench_overhead.py [--trials 9] [--epochs 8] [--jit-compile]
 """
 
@@ -35,6 +38,7 @@ import contextlib
 import gc
 import io
 import statistics
+import tempfile
 import time
 
 import keras
@@ -44,6 +48,7 @@ from convlab_widgets.training import Trainer, datasets
 
 
 JIT_COMPILE = False  # --jit-compile: measure what XLA costs at start-up
+AUTOSAVE_WAITS = []  # seconds from a run's end to its last autosave written
 
 
 def compiled_model(arch):
@@ -72,12 +77,22 @@ def livelossplot(arch, data, epochs, batch_size):
     return elapsed
 
 
-def trainer(arch, data, epochs, batch_size):
-    """As the dashboard consumes a run: drain on the main thread, per event."""
+def trainer(arch, data, epochs, batch_size, autosave_to=None):
+    """As the dashboard consumes a run: drain on the main thread, per event.  ``autosave_to``: a folder the
+    run is autosaved to after every epoch, as ``ConvLab(autosave=...)`` does (the writer thread's work is in
+    the CPU time; the wall time is the run's, and ``AUTOSAVE_WAITS`` gets how long the last write took after it)."""
     seen = {"batch": 0, "epoch": 0, "filters": 0}
     first = []
     start, cpu = time.perf_counter(), time.process_time()
-    run = Trainer(arch, data).start(epochs=epochs, batch_size=batch_size, seed=0, jit_compile=JIT_COMPILE)
+    chosen = dict(epochs=epochs, batch_size=batch_size, seed=0, jit_compile=JIT_COMPILE)
+    training = Trainer(arch, data)
+    if autosave_to is not None:
+        from convlab_widgets.autosave import Autosave
+
+        training.checkpoint = autosave = Autosave(autosave_to)
+    run = training.start(**chosen)
+    if autosave_to is not None:
+        autosave.capture(arch, data.name, run.settings, [run])
 
     def on_event(event):
         if event.kind == "batch" and not first:
@@ -85,7 +100,12 @@ def trainer(arch, data, epochs, batch_size):
         seen[event.kind] = seen.get(event.kind, 0) + 1
 
     run.wait(on_event=on_event)
-    elapsed = time.perf_counter() - start, time.process_time() - cpu
+    ended = time.perf_counter()
+    if autosave_to is not None:
+        assert autosave.flush() and autosave.error is None, autosave.error
+        AUTOSAVE_WAITS.append(time.perf_counter() - ended)
+        assert autosave.writes >= epochs
+    elapsed = ended - start, time.process_time() - cpu
     assert run.status == "completed", run.error
     assert run.model is not None  # built on the training thread just after the end: not in the next leg's time
     return elapsed, first[0], seen
@@ -205,7 +225,9 @@ def main():
     cold_plain = plain(*work)  # warm TensorFlow up once, for every variant
     _, cold_first, _ = trainer(*work)
     dashboard(*work, counter, board)
-    times = {"plain model.fit": [], "Trainer + main-thread drain": [], "livelossplot PlotLossesKeras": [],
+    folder = tempfile.mkdtemp(prefix="bench-autosave-")
+    times = {"plain model.fit": [], "Trainer + main-thread drain": [], "Trainer + autosave every epoch": [],
+             "livelossplot PlotLossesKeras": [],
              "Dashboard: until the run ended": [], "Dashboard: until the end drawn": [],
              "Dashboard, pumped once at end": []}
     firsts, boards = [], []
@@ -219,6 +241,7 @@ def main():
         elapsed, first, seen = timed(trainer)
         times["Trainer + main-thread drain"].append(elapsed)
         firsts.append(first)
+        times["Trainer + autosave every epoch"].append(timed(trainer, f"{folder}/lesson-{len(firsts)}.convlab")[0])
         times["livelossplot PlotLossesKeras"].append(timed(livelossplot))
         ended, drawn, info = timed(dashboard, counter, board)
         times["Dashboard: until the run ended"].append(ended)
@@ -239,6 +262,8 @@ def main():
               f"{min(wall):10.3f} {min(wall) / min(base['wall']):6.3f} "
               f"{statistics.median(cpu):12.3f} {statistics.median(cpu) / statistics.median(base['cpu']):6.3f}")
     print(f"events consumed per Trainer run: {seen}")
+    print(f"autosave: the last write done {statistics.median(AUTOSAVE_WAITS) * 1000:.0f} ms after the run ended "
+          f"(median; max {max(AUTOSAVE_WAITS) * 1000:.0f} ms)")
     print(f"Dashboard per run: median {statistics.median(b['pumps'] for b in boards):.0f} pumps, "
           f"{statistics.median(b['events'] for b in boards):.0f} events, {statistics.median(b['messages'] for b in boards):.0f} widget messages, "
           f"{statistics.median(b['bytes'] for b in boards) / 1024:.0f} KiB serialised, "

@@ -7,11 +7,11 @@ a run, when a run ends, and when the lab's runs change.  A run still training is
 ``.keras`` file), because that is what it is if the file is ever read: the kernel died before the
 next write.  ``lab.resume(run)`` continues it from there.
 
-Why it costs training almost nothing: at an epoch's end the training thread only copies the
-variables and the run's record (a millisecond for a classroom model); one writer thread of the lab
-does the rest (JSON, compressed arrays, the checkpoint, saved from a second model of the run built
-once), and later requests replace a pending one, so a slow disk delays the files, never training.
-The writer touches no widget.
+Why it costs training little: at an epoch's end the training thread only copies the variables (on
+the device) and the run's record, about 3 ms for a classroom model; one writer thread of the lab, at
+a lower priority, does the rest (JSON, arrays, the checkpoint, saved from a second model of the run
+built once), and later requests replace a pending one, so a slow disk delays the files, never
+training.  The writer touches no widget.
 
 Why a kill at any moment leaves a whole lab: every file a write makes gets a new name, and
 ``lab.json`` (the only file that names the others) is replaced by renaming a complete temporary
@@ -102,14 +102,14 @@ class Autosave:
 
     def epoch_ended(self, run, model) -> None:
         """Training thread, between two epochs, the model's variables current: checkpoint ``run``."""
-        from .training.models import model_state
+        from .training.models import frozen_state
 
         entry, arrays = run_entry(run, 0, False)
         epochs, planned = len(entry["history"]["epoch"]), run.config["epochs"]
         entry.update(status=INTERRUPTED, ended_at=time.time(),
                      message=f"interrupted after epoch {epochs} of {planned}: its kernel stopped while it trained; "
                              "lab.resume(run), or Resume in its row, continues it from there")
-        checkpoint = _Checkpoint(run, entry, arrays, model_state(model))
+        checkpoint = _Checkpoint(run, entry, arrays, frozen_state(model))
         with self._cond:
             self._live[id(run)] = checkpoint
         self._ask()
@@ -146,6 +146,7 @@ class Autosave:
     # Writing (the writer thread) ---------------------------------------------------------------------
 
     def _work(self) -> None:
+        _yield_to_training()
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._asked > self._written)
@@ -191,13 +192,13 @@ class Autosave:
             entry, arrays = dict(checkpoint.entry), checkpoint.arrays
         elif id(run) in self._done:
             entry, arrays_name = self._done[id(run)]
-            return {**entry, "name": run.name, "arrays": arrays_name}  # renamed since, maybe
+            return {**entry, "name": getattr(run, "name", entry["name"]), "arrays": arrays_name}  # renamed, maybe
         else:
             entry, arrays = run_entry(run, index, False)
-        entry["name"] = run.name
+        entry["name"] = getattr(run, "name", None) or f"run {index + 1}"  # a lab names its runs; a Trainer does not
         entry["arrays"] = name = f"{RUNS}/{next(self._names)}.npz"
-        with open(self.path / name, "xb") as file:
-            np.savez_compressed(file, **arrays)
+        with open(self.path / name, "xb") as file:  # a live run's, written at every epoch, is not compressed
+            (np.savez if checkpoint is not None else np.savez_compressed)(file, **arrays)
         if checkpoint is None:
             self._done[id(run)] = (entry, name)
         return entry
@@ -213,15 +214,27 @@ class Autosave:
             run.model.save(str(self.path / name))
             self._models[id(run)] = name
             return name
+        import keras
+
         from .training.models import assign_state, build_like
         from .training.trainer import _optimizer_recipe
 
         if kept is None or isinstance(kept, str):
             kept = self._models[id(run)] = build_like(run, *_optimizer_recipe(run.settings.optimizer))
+        state = [keras.ops.convert_to_numpy(value) for value in checkpoint.state]
         with run.strategy.scope():
-            assign_state(kept, checkpoint.state)
+            assign_state(kept, state)
         kept.save(str(self.path / name))
         return name
+
+
+def _yield_to_training():
+    """Lower this thread's priority (Linux schedules threads one by one): on a machine of two cores, such
+    as Colab's, the writer then takes the time training leaves, not training's."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the writer runs at the same priority
+        pass
 
 
 @atexit.register

@@ -26,6 +26,10 @@ Layout of a saved lab (any folder name; ``name.convlab`` reads well)::
     runs/<n>.npz   the arrays of run n's snapshots (``np.savez_compressed``)
     runs/<n>.keras run n's trained model, for the runs whose model was saved
 
+A run's status is one of ``status.TERMINAL``: "interrupted" for a run that was still training when
+``ConvLab(autosave=...)`` wrote the folder (:mod:`convlab_widgets.autosave`, which writes this same
+layout with other file names); its ``model`` is then its checkpoint, to resume from.
+
 A snapshot is ``{"values": {field: value}, "arrays": {field: npz key}}``; the
 list holding it names its event class (``FilterSnapshot``, ``PredictionSnapshot``),
 and snapshots whose class this version lacks are skipped.  Non-finite numbers

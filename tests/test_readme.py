@@ -21,7 +21,7 @@ def snippet(start: str) -> str:
 
 
 def test_every_python_snippet_is_run_here():
-    assert len(snippets()) == 6  # a new snippet gets a test below
+    assert len(snippets()) == 7  # a new snippet gets a test below
 
 
 def test_the_lab_snippets_run_as_a_notebook_would(tmp_path, monkeypatch):
@@ -29,7 +29,7 @@ def test_the_lab_snippets_run_as_a_notebook_would(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     cell = {"display": display}
-    exec(snippet("from convlab_widgets import ConvLab\n\nlab = ConvLab("), cell)
+    exec(snippet("from convlab_widgets import ConvLab\n\nlab = ConvLab(dataset="), cell)
     lab = cell["lab"]
     assert lab.run.status in ("starting", "running", "completed")  # training on, not stopped at 0 epochs
     lab.dashboard.follow(lab.run)
@@ -62,3 +62,16 @@ def test_the_where_to_start_and_when_to_stop_snippet_runs():
     run = cell["lab"].run
     run.wait(timeout=600)
     assert run.status == "completed" and "best was epoch" in run.message, run.message
+
+
+def test_the_autosave_snippet_runs_and_leaves_a_lab(tmp_path, monkeypatch):
+    from convlab_widgets.persistence import load_lab
+
+    monkeypatch.chdir(tmp_path)
+    cell = {}
+    exec(snippet("from convlab_widgets import ConvLab\n\nlab = ConvLab(autosave="), cell)
+    lab = cell["lab"]
+    lab.dashboard.follow(lab.run)
+    assert lab.run.status == "completed" and lab.autosave.flush()
+    (saved,) = load_lab("lesson.convlab").runs
+    assert saved.status == "completed" and len(saved.history["epoch"]) == 20

