@@ -3,15 +3,16 @@
 ``ConvLab(autosave="lesson.convlab")`` keeps the folder a saved lab (the layout of
 :mod:`convlab_widgets.persistence`, read back by ``ConvLab.load``) all along: after every epoch of
 a run, when a run ends, and when the lab's runs change.  A run still training is written as
-``"interrupted"`` with a checkpoint (its model's variables and its optimizer's state, as a
-``.keras`` file), because that is what it is if the file is ever read: the kernel died before the
-next write.  ``lab.resume(run)`` continues it from there.
+``"interrupted"`` with a checkpoint (its model's variables and its optimizer's state, as arrays
+beside its snapshots), because that is what it is if the file is ever read: the kernel died before
+the next write.  ``lab.resume(run)`` continues it from there.
 
 Why it costs training little: at an epoch's end the training thread only copies the variables (on
 the device) and the run's record, about 3 ms for a classroom model; one writer thread of the lab, at
-a lower priority, does the rest (JSON, arrays, the checkpoint, saved from a second model of the run
-built once), and later requests replace a pending one, so a slow disk delays the files, never
-training.  The writer touches no widget.
+a lower priority, does the rest (JSON, and the arrays uncompressed: no Keras saving, which would
+cost ten times as much at every epoch), and later requests replace a pending one, so a slow disk
+delays the files, never training.  A run that has ended gets its ``.keras`` model once.  The
+writer touches no widget.
 
 Why a kill at any moment leaves a whole lab: every file a write makes gets a new name, and
 ``lab.json`` (the only file that names the others) is replaced by renaming a complete temporary
@@ -80,7 +81,7 @@ class Autosave:
         self._runs: list = []
         self._live: dict = {}  # id(run) -> its _Checkpoint, for the runs still training
         self._done: dict = {}  # id(run) -> (entry, name of its arrays file) of a run that has ended
-        self._models: dict = {}  # id(run) -> (name of its .keras file, or a second model of a live run)
+        self._models: dict = {}  # id(run) -> the name of its .keras file, written once it has ended
         self._names = (f"{os.getpid()}-{time.time_ns():x}-{i}" for i in itertools.count())
         self._cond = threading.Condition()
         self._asked = self._written = 0
@@ -119,9 +120,6 @@ class Autosave:
         with self._cond:
             self._live.pop(id(run), None)
             self._cond.notify_all()
-            model = self._models.get(id(run))
-            if model is not None and not isinstance(model, str):
-                del self._models[id(run)]  # the checkpoint's second model: the run's own is saved now
         self._ask()
 
     def flush(self, timeout: float | None = 30.0) -> bool:
@@ -172,7 +170,7 @@ class Autosave:
         entries, named = [], {LAB_FILE}
         for index, run in enumerate(saved):
             entry = self._entry(run, index, live.get(id(run)))
-            entry["model"] = self._model(run, live.get(id(run))) if run is latest else None
+            entry["model"] = self._model(run) if run is latest and id(run) not in live else None
             entries.append(entry)
             named.update(name for name in (entry["arrays"], entry["model"]) if name)
         text = lab_text(*lab, entries)
@@ -185,11 +183,15 @@ class Autosave:
                 file.unlink(missing_ok=True)
         kept = {id(run) for run in saved}
         self._done = {key: value for key, value in self._done.items() if key in kept}
+        self._models = {key: value for key, value in self._models.items() if key in kept}
 
     def _entry(self, run, index, checkpoint):
         """The run's entry, its arrays written (once for a run that has ended, at every epoch for a live one)."""
         if checkpoint is not None:
-            entry, arrays = dict(checkpoint.entry), checkpoint.arrays
+            import keras
+
+            state = {f"state_{i}": keras.ops.convert_to_numpy(value) for i, value in enumerate(checkpoint.state)}
+            entry, arrays = {**checkpoint.entry, "checkpoint": list(state)}, {**checkpoint.arrays, **state}
         elif id(run) in self._done:
             entry, arrays_name = self._done[id(run)]
             return {**entry, "name": getattr(run, "name", entry["name"]), "arrays": arrays_name}  # renamed, maybe
@@ -203,29 +205,13 @@ class Autosave:
             self._done[id(run)] = (entry, name)
         return entry
 
-    def _model(self, run, checkpoint):
-        """The name of the run's .keras file: its checkpoint's, saved again at every epoch from a second
-        model of the run, or its final model's, saved once."""
-        kept = self._models.get(id(run))
-        if checkpoint is None and isinstance(kept, str):
-            return kept
-        name = f"{RUNS}/{next(self._names)}.keras"
-        if checkpoint is None:
+    def _model(self, run):
+        """The name of the .keras file of a run that has ended, its model saved once."""
+        if id(run) not in self._models:
+            name = f"{RUNS}/{next(self._names)}.keras"
             run.model.save(str(self.path / name))
             self._models[id(run)] = name
-            return name
-        import keras
-
-        from .training.models import assign_state, build_like
-        from .training.trainer import _optimizer_recipe
-
-        if kept is None or isinstance(kept, str):
-            kept = self._models[id(run)] = build_like(run, *_optimizer_recipe(run.settings.optimizer))
-        state = [keras.ops.convert_to_numpy(value) for value in checkpoint.state]
-        with run.strategy.scope():
-            assign_state(kept, state)
-        kept.save(str(self.path / name))
-        return name
+        return self._models[id(run)]
 
 
 def _yield_to_training():

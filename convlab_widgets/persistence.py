@@ -61,7 +61,7 @@ from .training import datasets, events
 from .training import schedules
 from .training.record import SavedRun
 from .training.settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
-from .training.status import TERMINAL
+from .training.status import INTERRUPTED, TERMINAL
 
 FORMAT = "convlab-lab"
 VERSION = 1
@@ -119,6 +119,8 @@ _RUN_FIELDS = {"name": "name", "status": "text", "message": "message", "started_
                "ended_at": "number?", "param_count": "int?", "config": "object", "architecture": "object",
                "history": "object", "batch_history": "object", "filters": "list", "predictions": "list",
                "arrays": "text", "model": "text?", "settings": "object"}
+# Only in an autosave's interrupted run: the keys, in its arrays file, of its model's and optimizer's variables.
+_OPTIONAL_RUN_FIELDS = {"checkpoint": "list"}
 # The config entries a restored run reads; the others are kept as they are.
 _CONFIG_FIELDS = {"epochs": "count", "batch_size": "count", "per_replica_batch_size": "count", "replicas": "count",
                   "steps_per_epoch": "count", "learning_rate": "number", "strategy": "text"}
@@ -437,7 +439,7 @@ def _most(items, limit, what, where):
 
 
 def _run(entry, root, where, keras_version, budget):
-    _fields(entry, _RUN_FIELDS, where)
+    _fields(entry, _RUN_FIELDS, where, _OPTIONAL_RUN_FIELDS)
     if entry["status"] not in TERMINAL:
         raise LabFileError(f"{where}.status must be one of {', '.join(TERMINAL)}, got {short(entry['status'])}")
     started, ended = entry["started_at"], entry["ended_at"]
@@ -468,6 +470,10 @@ def _run(entry, root, where, keras_version, budget):
     if entry["model"] is not None:
         model = _model(*_member(root, entry["model"], f"{where}.model"), architecture, settings,
                        entry["param_count"], keras_version, where)
+    if "checkpoint" in entry:
+        if entry["status"] != INTERRUPTED or model is not None:
+            raise LabFileError(f"{where}.checkpoint: only an interrupted run without a saved model has a checkpoint")
+        model = _checkpoint(entry["checkpoint"], arrays, architecture, settings, entry["param_count"], where)
     return SavedRun(
         name=entry["name"], config=config, architecture=architecture, history=history, batch_history=batch_history,
         status=entry["status"], message=entry["message"], started_at=started, ended_at=ended, filters=filters,
@@ -564,10 +570,14 @@ def _check(value, kind, where):
     return value
 
 
-def _fields(obj, kinds, where):
-    """``obj`` must be an object with exactly these fields, each of its kind."""
+def _fields(obj, kinds, where, optional=None):
+    """``obj`` must be an object with exactly these fields, each of its kind, and maybe the ``optional`` ones."""
     _check(obj, "object", where)
-    unknown = sorted(str(key) for key in obj if key not in kinds)
+    optional = optional or {}
+    for key, kind in optional.items():
+        if key in obj:
+            _check(obj[key], kind, _at(where, key))
+    unknown = sorted(str(key) for key in obj if key not in kinds and key not in optional)
     missing = [key for key in kinds if key not in obj]
     if unknown or missing:
         raise LabFileError(f"{where} " + "; ".join(filter(None, (
@@ -796,14 +806,7 @@ def _model(file, identity, architecture, settings, param_count, keras_version, w
     import keras
 
     at = f"{file}:"
-    summary = architecture.summary()
-    if not summary.is_valid:
-        raise LabFileError(f"{where}.architecture is not a model Keras can build ({summary.errors[0].message}), "
-                           "so its saved model cannot be restored")
-    params = summary.total_params
-    if param_count is not None and param_count != params:
-        raise LabFileError(f"{where}.param_count is {param_count:,}, but the run's architecture has {params:,} "
-                           "parameters: one of them was changed after saving")
+    params = _parameters(architecture, param_count, where)
     with _open_regular(file, at, identity) as handle:
         magic = handle.read(8)
         if magic.startswith(_HDF5):
@@ -834,15 +837,8 @@ def _model(file, identity, architecture, settings, param_count, keras_version, w
             except Exception as error:  # a damaged deflate stream, a bad CRC, an encrypted member
                 raise LabFileError(f"{unreadable} {_WEIGHTS}: {type(error).__name__}: {str(error)[:200]}") from None
             _check_weights(weights, member.file_size, f"{at} member {_WEIGHTS}")
-            from .training.models import BUILD_LOCK, compile_model
-            from .training.trainer import _optimizer_recipe
-
             try:
-                with BUILD_LOCK:  # building takes random numbers: never between a seeded run's seeding and its build
-                    model = architecture.to_keras()
-                compile_model(model, *_optimizer_recipe(settings.optimizer),
-                              {"learning_rate": settings.learning_rate, "jit_compile": settings.jit_compile})
-                model.optimizer.build(model.trainable_variables)  # so that its saved state is restored too
+                model = _compiled(architecture, settings)
                 with warnings.catch_warnings():
                     # A lab of the first format names an optimizer without its options (momentum's SGD saved
                     # as "SGD"): Keras then skips the optimizer's state and warns. The weights load; the state
@@ -854,6 +850,59 @@ def _model(file, identity, architecture, settings, param_count, keras_version, w
                 raise LabFileError(f"{at} its weights do not fit the run's architecture (saved with Keras "
                                    f"{keras_version}, this is Keras {keras.__version__}): {type(error).__name__}: "
                                    f"{str(error)[:300]}") from None
+    return model
+
+
+def _parameters(architecture, param_count, where):
+    """The parameter count of a run's architecture, which must build and agree with the run's ``param_count``."""
+    summary = architecture.summary()
+    if not summary.is_valid:
+        raise LabFileError(f"{where}.architecture is not a model Keras can build ({summary.errors[0].message}), "
+                           "so its saved model cannot be restored")
+    params = summary.total_params
+    if param_count is not None and param_count != params:
+        raise LabFileError(f"{where}.param_count is {param_count:,}, but the run's architecture has {params:,} "
+                           "parameters: one of them was changed after saving")
+    return params
+
+
+def _compiled(architecture, settings):
+    """The run's architecture built and compiled as a run compiles it, its optimizer built, so that saved
+    variables (weights and optimizer state) can be given to it."""
+    from .training.models import BUILD_LOCK, compile_model
+    from .training.trainer import _optimizer_recipe
+
+    with BUILD_LOCK:  # building takes random numbers: never between a seeded run's seeding and its build
+        model = architecture.to_keras()
+    compile_model(model, *_optimizer_recipe(settings.optimizer),
+                  {"learning_rate": settings.learning_rate, "jit_compile": settings.jit_compile})
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _checkpoint(keys, arrays, architecture, settings, param_count, where):
+    """An interrupted run's model, from its checkpoint: the arrays ``keys`` names in the run's (checked,
+    bounded) arrays file, one per variable of the model and of its optimizer, in their order.  The
+    model is the run's architecture built (its parameter count agreeing with the run's first); each array
+    must have its variable's shape."""
+    from .training.models import assign_state
+
+    at = f"{where}.checkpoint"
+    _parameters(architecture, param_count, where)
+    for i, key in enumerate(keys):
+        if not isinstance(key, str) or key not in arrays:
+            raise LabFileError(f"{at}[{i}] names the array {short(key)}, which the run's array file lacks")
+    model = _compiled(architecture, settings)
+    variables = [*model.variables, *model.optimizer.variables]
+    if len(keys) != len(variables):
+        raise LabFileError(f"{at} holds {len(keys)} arrays, but the run's model and optimizer have {len(variables)} "
+                           "variables: the checkpoint is not this run's")
+    for i, (key, variable) in enumerate(zip(keys, variables)):
+        array = arrays[key]
+        if tuple(array.shape) != tuple(variable.shape) or not np.issubdtype(array.dtype, np.number):
+            raise LabFileError(f"{at}[{i}] is an array of {array.dtype}, shape {array.shape}, but {variable.path} "
+                               f"has shape {tuple(variable.shape)}: the checkpoint is not this run's")
+    assign_state(model, [arrays[key] for key in keys])
     return model
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from convlab_widgets import ConvLab
 from convlab_widgets.autosave import Autosave
-from convlab_widgets.persistence import LAB_FILE, LabSaveError, load_lab
+from convlab_widgets.persistence import LAB_FILE, LabFileError, LabSaveError, load_lab
 from convlab_widgets.training import schedules
 from tests.test_blocking_cell import Kernel
 
@@ -111,13 +111,33 @@ def test_only_an_interrupted_run_with_a_checkpoint_resumes(trained, tmp_path):
         lab.resume(run)
     shutil.copytree(root / "killed.convlab", tmp_path / "no-model.convlab")
     document = json.loads((tmp_path / "no-model.convlab" / LAB_FILE).read_text())
-    document["runs"][0]["model"] = None
+    assert document["runs"][0]["model"] is None  # a live run's checkpoint is arrays, not a .keras file
+    del document["runs"][0]["checkpoint"]
     (tmp_path / "no-model.convlab" / LAB_FILE).write_text(json.dumps(document))
     loaded = ConvLab.load(tmp_path / "no-model.convlab", static_snapshot=False)
     loaded.table._rows[id(loaded.run)].resume.click()  # the Resume button: the refusal is said in the status line
     assert "has no checkpoint to continue from" in loaded.dashboard.monitor.state["message"]
     with pytest.raises(RuntimeError, match="has no checkpoint to continue from"):
         loaded._continue(loaded.run, wait=False)
+
+
+@pytest.mark.parametrize("change, error", [
+    (lambda run: run.update(status="completed"), "only an interrupted run without a saved model has a checkpoint"),
+    (lambda run: run["checkpoint"].pop(), "holds 26 arrays, but the run's model and optimizer have 27 variables"),
+    (lambda run: run["checkpoint"].reverse(), r"checkpoint\[0\] is an array of float32, shape \(10,\), but \S+/kernel "
+                                              r"has shape \(3, 3, 1, 16\): the checkpoint is not this run's"),
+    (lambda run: run["checkpoint"].__setitem__(0, "predictions_0_indices"), r"checkpoint\[0\] is an array of int32"),
+    (lambda run: run["checkpoint"].__setitem__(0, "nowhere"), r"checkpoint\[0\] names the array 'nowhere'"),
+    (lambda run: run.update(checkpoint="state_0"), "checkpoint must be a list"),
+])
+def test_a_tampered_checkpoint_is_refused_where_it_is_wrong(trained, tmp_path, change, error):
+    lab, run, root = trained
+    folder = shutil.copytree(root / "killed.convlab", tmp_path / "tampered.convlab")
+    document = json.loads((folder / LAB_FILE).read_text())
+    change(document["runs"][0])
+    (folder / LAB_FILE).write_text(json.dumps(document))
+    with pytest.raises(LabFileError, match=error):
+        load_lab(folder)
 
 
 def test_an_autosave_folder_is_checked_before_anything_is_written(trained, tmp_path):
