@@ -72,7 +72,9 @@ class Autosave:
         if self.path.exists() and not self.path.is_dir():
             raise FileExistsError(f"autosave={str(path)!r}: that is a file, not a lab's folder; choose another name, "
                                   "such as 'lesson.convlab'")
-        if self.path.is_dir() and not self.holds_lab and any(p.name != RUNS for p in self.path.iterdir()):
+        # A folder with nothing but what a first write killed half-way leaves is an autosave's still.
+        if self.path.is_dir() and not self.holds_lab and any(p.name not in (RUNS, _TEMPORARY)
+                                                             for p in self.path.iterdir()):
             raise FileExistsError(f"autosave={str(path)!r}: that folder holds other files and no saved lab, so it is "
                                   "left alone; choose another name, such as 'lesson.convlab'")
         self.error: str | None = None
@@ -108,8 +110,8 @@ class Autosave:
         entry, arrays = run_entry(run, 0, False)
         epochs, planned = len(entry["history"]["epoch"]), run.config["epochs"]
         entry.update(status=INTERRUPTED, ended_at=time.time(),
-                     message=f"interrupted after epoch {epochs} of {planned}: its kernel stopped while it trained; "
-                             "lab.resume(run), or Resume in its row, continues it from there")
+                     message=f"interrupted after epoch {epochs} of {planned}: its kernel stopped while it trained. "
+                             "Resume (lab.resume(run)) continues it from there.")
         checkpoint = _Checkpoint(run, entry, arrays, frozen_state(model))
         with self._cond:
             self._live[id(run)] = checkpoint

@@ -147,11 +147,16 @@ class _Row:
         self.clone = widgets.Button(description="Clone & tweak", icon="clone", layout=widgets.Layout(width="10.2em"),
                                     tooltip="load this run's architecture and settings into the builder and controls")
         self.delete = widgets.Button(icon="trash", layout=widgets.Layout(width="2.8em"), tooltip="delete this run")
-        # Only an interrupted run (its kernel stopped while it trained) has one.
+        self.actions = widgets.HBox([self.clone, self.delete])
+        # Only an interrupted run (its kernel stopped while it trained) has this line: what happened and Resume,
+        # under its numbers (in the actions column, which stays at the right edge, it would hide them).
         self.resume = widgets.Button(description="Resume", icon="play", button_style="success",
-                                     layout=widgets.Layout(width="7em", display="none"),
+                                     layout=widgets.Layout(width="7em", flex="none"),
                                      tooltip="continue this run from its last checkpoint, its curves going on")
-        self.actions = widgets.HBox([self.resume, self.clone, self.delete])
+        self.interruption = widgets.HTML("")
+        self.interrupted = widgets.HBox([self.resume, self.interruption], layout=widgets.Layout(
+            display="none", margin="2px 0 4px 3.4em", align_items="center", grid_gap="8px"))
+        self.interrupted.add_class("convlab-runs-interrupted")
         self.actions.add_class("convlab-runs-actions")
         self.cells = [self.tick, self.swatch, self.name, *self.labels, self.actions]
         for cell in self.cells:
@@ -159,7 +164,7 @@ class _Row:
         # The diff gets a line of its own under the run's numbers: it can be long.  The row is as wide as
         # its columns (min-content), so that all rows scroll together in a narrow output and the diff
         # wraps at the columns' width.
-        self.box = widgets.VBox([_grid(self.cells), self.changes],
+        self.box = widgets.VBox([_grid(self.cells), self.interrupted, self.changes],
                                 layout=widgets.Layout(width="min-content", overflow="visible"))
         self.tick.observe(lambda change: None if self._updating else table._ticked(key, change["new"]), names="value")
         self.name.observe(lambda change: self._renamed(table, change["new"]), names="value")
@@ -185,7 +190,9 @@ class _Row:
                     else "overlay this run on the panels")
         finally:
             self._updating = False
-        self.resume.layout.display = None if run.status == INTERRUPTED else "none"
+        interrupted = run.status == INTERRUPTED
+        self.interrupted.layout.display = None if interrupted else "none"
+        _set(self.interruption, escape(run.message) if interrupted else "")
         running = run.status in ACTIVE
         self.delete.disabled = running
         self.delete.tooltip = "stop the run before deleting it" if running else "delete this run"
@@ -213,7 +220,8 @@ class _Row:
             self.name.value = self.run.name
 
     def close(self):
-        for widget in (*self.cells, self.resume, self.clone, self.delete, self.changes, *self.box.children, self.box):
+        for widget in (*self.cells, self.clone, self.delete, self.resume, self.interruption, self.changes,
+                       *self.box.children, self.box):
             widget.close()
 
 

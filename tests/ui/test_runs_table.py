@@ -49,6 +49,7 @@ def test_headings_and_numbers_have_room_and_the_actions_stay_in_reach(notebook, 
 
 
 INTERRUPTED = SETUP.replace("t = RunsTable(); t.show([r1, r2], live=r2)", """r2.status = "interrupted"
+r2.message = "interrupted after epoch 2 of 3: its kernel stopped while it trained"
 r2.history = {"epoch": [0, 1], "accuracy": [0.8, 0.9], "val_accuracy": [0.78, 0.86]}
 resumed = []
 t = RunsTable(on_resume=lambda run: resumed.append(run.name)); t.show([r1, r2], live=r2)""")
@@ -61,16 +62,21 @@ def test_an_interrupted_run_offers_resume_in_its_row(notebook, width):
     nb.page.set_viewport_size({"width": width, "height": 900})
     nb.open([INTERRUPTED])
     nb.run_all()
-    nb.wait_for(".convlab-runs button:has-text('Resume')")
+    nb.wait_for(".convlab-runs button:visible:has-text('Resume')")
     nb.raise_on_traceback()
     assert nb.page.locator(".convlab-runs button:visible:has-text('Resume')").count() == 1
     assert nb.page.evaluate(REACH)
     assert nb.page.evaluate(SPILLED) == []
+    # The status fits its column, and nothing (the actions at the right edge) lies over it at 1280 px.
     assert nb.page.evaluate("""() => [...document.querySelectorAll('.convlab-runs .widget-html-content')]
-        .filter((node) => node.textContent === 'interrupted')
-        .map((node) => node.scrollWidth <= node.clientWidth + 1)""") == [True]  # the status fits its column
+        .filter((node) => node.textContent === 'interrupted').map((node) => {
+            const box = node.getBoundingClientRect();
+            const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+            return [node.scrollWidth <= node.clientWidth + 1, node.contains(top)];
+        })""") == [[True, width == 1280]]
+    assert "interrupted after epoch 2 of 3" in nb.page.inner_text(".convlab-runs-interrupted:visible")
     nb.page.locator(".convlab-runs").scroll_into_view_if_needed()
     nb.screenshot(f"runs_table_interrupted_{width}", selector=".convlab-runs")
-    nb.page.click(".convlab-runs button:has-text('Resume')")
+    nb.page.click(".convlab-runs button:visible:has-text('Resume')")
     nb.page.wait_for_timeout(300)
     assert nb.eval("resumed") == ["run 2"]
