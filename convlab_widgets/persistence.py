@@ -40,6 +40,7 @@ extension, which Python reads back.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import math
 import os
@@ -332,6 +333,12 @@ def load_lab(path) -> LabState:
     """Read a lab written by :func:`save_lab`, checking every part of it; raises :class:`LabFileError`."""
     root = Path(path).expanduser()
     if not root.exists():
+        # _install sets an earlier save aside before it moves the new one in: a save killed between the two
+        # renames leaves the whole earlier lab there, under the name _stage gave it.
+        aside = sorted(root.parent.glob(f".{glob.escape(root.name)}-*.old"))
+        if aside and (aside[-1] / LAB_FILE).is_file():
+            raise LabFileError(f"{root}: there is no saved lab here, but a save to it was interrupted: the lab saved "
+                               f"before is whole in {aside[-1]}; rename that folder to {root.name} to load it")
         raise LabFileError(f"{root}: there is no saved lab here (the path does not exist)")
     file = root / LAB_FILE
     if not (file.exists() or file.is_symlink()):

@@ -3,6 +3,7 @@
 import collections
 import json
 import math
+import os
 import shutil
 import threading
 import time
@@ -243,6 +244,30 @@ def test_a_failed_save_leaves_the_previous_one_intact_and_nothing_else(copy, tmp
     with pytest.raises(LabSaveError):
         save_lab(tmp_path / "new", architecture=state.architecture, dataset="digits", runs=state.runs)
     assert [p.name for p in tmp_path.iterdir()] == ["copy.convlab"]
+
+
+class _Killed(BaseException):
+    """What a SIGKILL does to a save, for the test below: nothing after it runs."""
+
+
+def test_a_save_killed_between_its_two_renames_says_where_the_whole_earlier_lab_is(runs, copy, monkeypatch):
+    renames = []
+
+    def replace(source, target):
+        if renames:
+            raise _Killed  # the process dies after setting the earlier save aside, before moving the new one in
+        renames.append(target)
+        os.rename(source, target)
+
+    monkeypatch.setattr(persistence.os, "replace", replace)
+    with pytest.raises(_Killed):
+        save_lab(copy, architecture=presets.get("conv_small"), dataset="digits", runs=runs, overwrite=True)
+    monkeypatch.undo()
+    with pytest.raises(LabFileError, match=r"a save to it was interrupted: the lab saved before is whole in "
+                                           r".*\.copy\.convlab-.*\.old; rename that folder to copy\.convlab"):
+        load_lab(copy)
+    os.rename(renames[0], copy)
+    assert len(load_lab(copy).runs) == len(runs)
 
 
 def test_a_save_where_no_folder_can_be_made_fails_cleanly(runs, tmp_path):
