@@ -28,16 +28,22 @@ REACH = """() => {
 }"""
 
 
+def show_table(nb, width, setup, selector):
+    """The table ``setup`` makes, at ``width``, once ``selector`` shows: every heading and number fits its
+    column (no "parametersbest"), and Clone and delete are on screen without scrolling."""
+    nb.page.set_viewport_size({"width": width, "height": 900})
+    nb.open([setup])
+    nb.run_all()
+    nb.wait_for(selector)
+    nb.raise_on_traceback()
+    assert nb.page.evaluate(SPILLED) == []
+    assert nb.page.evaluate(REACH)
+
+
 @pytest.mark.parametrize("width", [1280, 700])
 def test_headings_and_numbers_have_room_and_the_actions_stay_in_reach(notebook, width):
     nb = notebook
-    nb.page.set_viewport_size({"width": width, "height": 900})
-    nb.open([SETUP])
-    nb.run_all()
-    nb.wait_for(".convlab-runs .convlab-runs-actions")
-    nb.raise_on_traceback()
-    assert nb.page.evaluate(SPILLED) == []  # no "parametersbest": every heading and number fits its column
-    assert nb.page.evaluate(REACH)  # Clone and delete are on screen without scrolling
+    show_table(nb, width, SETUP, ".convlab-runs .convlab-runs-actions")
     scrolls = nb.page.evaluate("() => { const s = document.querySelector('.convlab-runs-scroll');"
                                " return s.scrollWidth > s.clientWidth; }")
     assert scrolls == (width == 700)  # a narrow output scrolls the numbers under the actions
@@ -59,14 +65,8 @@ t = RunsTable(on_resume=lambda run: resumed.append(run.name)); t.show([r1, r2], 
 def test_an_interrupted_run_offers_resume_in_its_row(notebook, width):
     """Only the interrupted run has a Resume button; it is in reach at both widths, and a click reports that run."""
     nb = notebook
-    nb.page.set_viewport_size({"width": width, "height": 900})
-    nb.open([INTERRUPTED])
-    nb.run_all()
-    nb.wait_for(".convlab-runs button:visible:has-text('Resume')")
-    nb.raise_on_traceback()
+    show_table(nb, width, INTERRUPTED, ".convlab-runs button:visible:has-text('Resume')")
     assert nb.page.locator(".convlab-runs button:visible:has-text('Resume')").count() == 1
-    assert nb.page.evaluate(REACH)
-    assert nb.page.evaluate(SPILLED) == []
     # The status fits its column, and nothing (the actions at the right edge) lies over it at 1280 px.
     assert nb.page.evaluate("""() => [...document.querySelectorAll('.convlab-runs .widget-html-content')]
         .filter((node) => node.textContent === 'interrupted').map((node) => {
