@@ -25,6 +25,7 @@ from ..twinned import Twinned
 from ..widget_base import check_keywords
 from ..training.history import RunHistory
 from ..training.status import TERMINAL
+from .health_panel import HealthPanel
 from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
@@ -44,7 +45,8 @@ GLANCE_MOSAIC_HEIGHT = "150px"
 
 
 class Dashboard(Twinned, widgets.VBox):
-    """Progress, device badge and the loss, accuracy, learning-rate and filter panels.
+    """Progress, device badge and the loss, accuracy, learning-rate, filter, confusion, predictions,
+    gradient-health (``health``) and activation-map panels.
 
     ``compact``: the progress, loss, accuracy and filters go into ``glance``, a column for the lab to
     put beside the builder (``ConvLab(layout="compact")``); the dashboard itself keeps the others.
@@ -64,10 +66,11 @@ class Dashboard(Twinned, widgets.VBox):
         self.confusion = ConfusionMatrix()
         self.predictions = PredictionsGrid()
         self.activations = ActivationMaps()
+        self.health = HealthPanel()
         self.history = RunHistory()
         grid = widgets.GridBox(
             [self.loss.widget, self.accuracy.widget, self.learning_rate.widget, self.filters.widget,
-             self.confusion.widget, self.predictions.widget],
+             self.confusion.widget, self.predictions.widget, self.health.widget],
             layout=widgets.Layout(grid_template_columns=GRID_COLUMNS, grid_gap="4px",
                                   width="100%"),
         )
@@ -274,7 +277,8 @@ class Dashboard(Twinned, widgets.VBox):
             return
         self._last_render = now
         history = self.history.snapshot()  # consistent columns while the training thread appends
-        for panel in (self.loss, self.accuracy, self.learning_rate, self.filters, self.confusion, self.predictions):
+        for panel in (self.loss, self.accuracy, self.learning_rate, self.filters, self.confusion, self.predictions,
+                      self.health):
             panel.update(history)
         self.monitor.state = self._monitor_state()
 

@@ -14,6 +14,7 @@ import numpy as np
 from .adapter import KerasAdapter, outputs_probabilities
 from .early_stopping import Stopper
 from .events import PredictionSnapshot
+from .health import HealthProbe
 
 PREDICTION_LIMIT = 2000  # validation images predicted after each epoch, at most...
 PREDICTION_BYTES = 64 << 20  # ...and at most this many bytes of their pixels, kept for the run (flowers: ~150)
@@ -111,11 +112,13 @@ class StopRun(Exception):
 class RunCallback(KerasAdapter):
     """The lab's run: its schedule sets each epoch's learning rate, it pauses, stops and
     takes new learning rates between batches, predicts the validation images after
-    each epoch, and stops early when its settings ask (``early_stopping``: an
-    ``EarlyStopping`` or None), keeping the best epoch's weights for :meth:`keep_best`."""
+    each epoch, measures the layers' health (at the start, after each epoch and every
+    ``health_every`` batches: ``health.HealthProbe``), and stops early when its settings ask
+    (``early_stopping``: an ``EarlyStopping`` or None), keeping the best epoch's weights for
+    :meth:`keep_best`."""
 
     def __init__(self, run, stepper, steps_per_epoch, global_batch_size, filter_every=None, train_size=None,
-                 early_stopping=None):
+                 early_stopping=None, health_every=None):
         super().__init__(run, global_batch_size=global_batch_size, steps_per_epoch=steps_per_epoch,
                          filter_every=filter_every, train_size=train_size)
         self.stepper = stepper
@@ -123,6 +126,9 @@ class RunCallback(KerasAdapter):
         self.predictor = None
         self.stopper = None if early_stopping is None else Stopper(early_stopping)
         self.best_weights = None  # numpy copies of the best epoch's weights, with restore_best
+        self.health_every = health_every
+        self.health = None  # the HealthProbe, built at the run's start
+        self.batches_done = 0  # in this epoch
 
     def keep_best(self) -> bool:
         """Give the model the best epoch's weights, where the settings ask; True if it has them.
@@ -152,6 +158,12 @@ class RunCallback(KerasAdapter):
             self._set_lr(lr)
             self.run._note(f"learning rate set to {self.lr:.3g}")
 
+    def _measure_health(self, epoch, batch):
+        if self.health is None:
+            self.health = HealthProbe.for_run(self.model, *self.run.data.samples)
+        self._sync_variables()
+        self.run._publish(self.health(epoch, batch))
+
     def _predict(self, epoch):
         data = self.run.data
         if not data.validation_size:
@@ -165,10 +177,12 @@ class RunCallback(KerasAdapter):
     def on_train_begin(self, logs=None):
         self.run._running()
         super().on_train_begin(logs)
+        self._measure_health(0, 0)
 
     def _epoch_began(self, epoch):
         self._set_lr(self.stepper.lr(epoch) * self.scale)
         self._apply_pending_lr()
+        self.batches_done = 0
 
     def _between_batches(self, evaluating=False):
         """Pause here if asked (the time spent paused is not training time),
@@ -177,8 +191,14 @@ class RunCallback(KerasAdapter):
         if self.run.stop_requested:
             raise StopRun
         self._apply_pending_lr()
+        if not evaluating:
+            self.batches_done += 1
+            every = self.health_every
+            if every and self.batches_done % every == 0 and self.batches_done < self._steps():
+                self._measure_health(self.epoch, self.batches_done)  # the epoch's end measures its last
 
     def _epoch_recorded(self, epoch, logs):
+        self._measure_health(epoch, self._steps())
         self._predict(epoch)
         self.stepper.observe(epoch, logs)
         if self.stopper is not None:

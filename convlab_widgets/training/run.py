@@ -48,7 +48,7 @@ class Run(Protocol):
     ``settings`` (a ``Settings``, or None for a user's own fit), ``config`` (the settings
     as plain values plus what followed from them: steps per epoch, replicas, strategy…),
     ``architecture``, ``status`` (one of ``status.STATUSES``), ``message``, ``history``
-    (per epoch), ``batch_history`` (per batch), ``filters``, ``predictions``, ``events``,
+    (per epoch), ``batch_history`` (per batch), ``filters``, ``predictions``, ``health``, ``events``,
     ``started_at``/``ended_at``, ``done``, ``learning_rate`` (the rate in force), and the
     controls: ``stop()``, ``pause()``/``resume()`` where ``can_pause``, ``set_learning_rate(lr)``.
     """
@@ -77,6 +77,8 @@ class Run(Protocol):
     @property
     def predictions(self) -> list: ...
     @property
+    def health(self) -> list: ...
+    @property
     def events(self) -> EventLog: ...
     def stop(self) -> None: ...
     def pause(self) -> None: ...
@@ -91,7 +93,7 @@ class RunRecord:
     ``batch_history``: every training batch (not just the throttled events) under
     ``BATCH_KEYS``, ``loss``/``accuracy`` being each batch's own values (Keras reports
     running means over the epoch; the adapter takes them apart); ``filters`` and
-    ``predictions``: every snapshot, oldest first.
+    ``predictions`` and ``health``: every snapshot, oldest first.
     """
 
     can_pause = False
@@ -155,6 +157,14 @@ class RunRecord:
         """Every :class:`PredictionSnapshot`, one per epoch with validation, oldest first."""
         with self.record.lock:
             return list(self.record.predictions)
+
+    @property
+    def health(self) -> list:
+        """Every :class:`HealthSnapshot` (per layer: gradient norm, weight norm, update/weight ratio,
+        activation mean and std, dead-relu share), oldest first: at the start, after each epoch and
+        every ``health_every`` batches.  ``training.health.diagnose(run.health[-1])`` reads one."""
+        with self.record.lock:
+            return list(self.record.health)
 
     @property
     def stop_requested(self) -> bool:
