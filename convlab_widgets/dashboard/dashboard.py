@@ -196,7 +196,9 @@ class Dashboard(Twinned, widgets.VBox):
         for view in (self.confusion, self.activations):
             view.widget.layout.display = "none" if reason else None
         finished = ended or run.done
-        self.activations.set_model(run.model if finished else None, data, reason)
+        model = run.model if finished else None
+        self.activations.set_model(model, data, reason)
+        self.predictions.set_model(None if reason else model)
 
     def preview_schedule(self, values) -> None:
         """Draw a schedule's planned learning rates before any training."""
