@@ -5,7 +5,6 @@ It runs on the training thread, publishes events and never touches a widget.
 
 from __future__ import annotations
 
-import logging
 import math
 
 import keras
@@ -14,6 +13,7 @@ import numpy as np
 from .adapter import KerasAdapter, outputs_probabilities
 from .early_stopping import Stopper
 from .events import PredictionSnapshot
+from .gradients import deliberately_traced
 from .health import HealthProbe
 
 PREDICTION_LIMIT = 2000  # validation images predicted after each epoch, at most...
@@ -87,16 +87,7 @@ def forward_pass(model, images, replicas=1):
     return predict
 
 
-class _DeliberateRetracing(logging.Filter):
-    """TensorFlow warns once one Python function has been traced five times,
-    advising to define it outside a loop; the predictor is traced once per new
-    model on purpose, and the warning would only alarm a learner in the notebook."""
-
-    def filter(self, record):
-        return not (forward_pass.__name__ in record.getMessage() and "retracing" in record.getMessage())
-
-
-logging.getLogger("tensorflow").addFilter(_DeliberateRetracing())
+deliberately_traced(forward_pass.__name__)
 
 
 def _read_only(array):

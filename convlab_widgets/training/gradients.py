@@ -12,6 +12,7 @@ written with Keras ops and ``stateless_call``, which every backend runs alike.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import keras
@@ -74,3 +75,24 @@ def gradient_function(fn: Callable, *, compiled: bool = True) -> Callable[[Seque
                 keras.tree.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t)), aux))
 
     return gradients
+
+
+class _DeliberateRetracing(logging.Filter):
+    """TensorFlow warns once one Python function has been traced five times, advising to define it
+    outside a loop; the package traces some on purpose once per new model (the validation predictor,
+    each gradient function), and the warning would only alarm a learner in the notebook."""
+
+    names: set[str] = set()
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("retracing" in message and any(name in message for name in self.names))
+
+
+def deliberately_traced(name: str) -> None:
+    """Keep TensorFlow's retracing warning quiet for the function called ``name``, traced per model on purpose."""
+    _DeliberateRetracing.names.add(name)
+
+
+logging.getLogger("tensorflow").addFilter(_DeliberateRetracing())
+deliberately_traced(gradient_function.__name__)
