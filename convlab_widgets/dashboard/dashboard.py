@@ -70,12 +70,14 @@ class Dashboard(Twinned, widgets.VBox):
         self.history = RunHistory()
         grid = widgets.GridBox(
             [self.loss.widget, self.accuracy.widget, self.learning_rate.widget, self.filters.widget,
-             self.confusion.widget, self.predictions.widget, self.health.widget],
+             self.confusion.widget, self.predictions.widget],
             layout=widgets.Layout(grid_template_columns=GRID_COLUMNS, grid_gap="4px",
                                   width="100%"),
         )
         self.glance = self._glance(grid) if compact else None
-        super().__init__([*([] if compact else [self.monitor]), grid, self.activations.widget], **kwargs)
+        # The health table needs the width of two charts: a row of its own under the grid.
+        super().__init__([*([] if compact else [self.monitor]), grid, self.health.widget, self.activations.widget],
+                         **kwargs)
         self.add_class("convlab-dashboard")
         self._setup_twin(static_snapshot, self.monitor)
         self._source = None

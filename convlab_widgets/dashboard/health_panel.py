@@ -77,29 +77,29 @@ def health_html(health: list, max_cells: int = MAX_CELLS, tooltips: bool = True)
     picked = [health[i] for i in _picked(len(health), max_cells)]
     head = (f'<div style="font-size: 15px; padding: 4px 8px"><b style="color: {TAG_COLORS[found.kind]}">'
             f"{escape(tag)}</b> — {escape(advice)}</div>")
-    cells_head = f"gradient norm at each of {len(health)} snapshots" + (
-        f" ({len(picked)} shown)" if len(picked) < len(health) else "")
-    rows = [f'<tr><th style="text-align: left">layer</th><th style="text-align: left">{cells_head}</th>'
-            "<th>gradient</th><th>weights</th><th>update/weight</th><th>activation</th><th>dead relu</th></tr>"]
+    shown = f" ({len(picked)} shown)" if len(picked) < len(health) else ""
+    rows = []
     flagged = set(found.layers)
     for k, name in enumerate(latest.layers):
         cells = "".join(_cell(snapshot, k, name, tooltips) for snapshot in picked if k < len(snapshot.layers))
-        mark = ' style="font-weight: bold"' if k + 1 in flagged else ""
-        rows.append(
-            f"<tr><td{mark}>{k + 1}. {escape(name)}</td>"
-            f'<td><div style="display: flex; gap: 1px">{cells}</div></td>'
-            f"<td>{_number(float(latest.gradient_norm[k]))}</td><td>{_number(float(latest.weight_norm[k]))}</td>"
-            f"<td>{_number(float(latest.update_ratio[k]))}</td>"
-            f"<td>{_number(float(latest.activation_mean[k]))} ± {_number(float(latest.activation_std[k]))}</td>"
-            f"<td>{_number(float(latest.dead_share[k]), percent=True)}</td></tr>")
+        weight = "bold" if k + 1 in flagged else "normal"
+        numbers = " · ".join((
+            f"gradient {_number(float(latest.gradient_norm[k]))}", f"weights {_number(float(latest.weight_norm[k]))}",
+            f"update/weight {_number(float(latest.update_ratio[k]))}",
+            f"activation {_number(float(latest.activation_mean[k]))} ± {_number(float(latest.activation_std[k]))}",
+            f"dead relu {_number(float(latest.dead_share[k]), percent=True)}"))
+        rows.append(f'<div style="font-weight: {weight}; max-width: 14em; overflow-wrap: anywhere">{k + 1}. '
+                    f'{escape(name)}</div><div style="display: flex; gap: 1px">{cells}</div>'
+                    f'<div style="grid-column: 2; font-size: 12px; color: #555; margin-bottom: 4px">{numbers}</div>')
     stops = ", ".join(PALETTE)
-    legend = (f'<div style="display: flex; align-items: center; gap: 6px; justify-content: center; font-size: 13px">'
-              f"gradient norm 1e{LOG_RANGE[0]:.0f}"
-              f'<span style="display: inline-block; width: 160px; height: 12px; background: linear-gradient('
-              f'to right, {stops})"></span>1e{LOG_RANGE[1]:.0f} (log scale); numbers at {_when(latest)}</div>')
-    table = ('<div style="overflow-x: auto; padding: 0 8px"><table style="border-collapse: collapse; font-size: 14px;'
-             ' white-space: nowrap" cellpadding="3">' + "".join(rows) + "</table></div>")
-    return head + table + legend
+    legend = (f'<div style="display: flex; flex-wrap: wrap; align-items: center; gap: 2px 6px; justify-content: center;'
+              f' font-size: 13px">gradient norm at each of {len(health)} snapshots{shown}, oldest left: 1e'
+              f'{LOG_RANGE[0]:.0f}<span style="display: inline-block; width: 120px; height: 12px; background: '
+              f"linear-gradient(to right, {stops})\"></span>1e{LOG_RANGE[1]:.0f} (log scale); numbers at "
+              f"{_when(latest)}</div>")
+    grid = ('<div style="display: grid; grid-template-columns: minmax(0, max-content) minmax(0, 1fr); gap: 0 8px; '
+             'align-items: center; padding: 0 8px; font-size: 14px">' + "".join(rows) + "</div>")
+    return head + grid + legend
 
 
 def _when(snapshot) -> str:
@@ -112,7 +112,7 @@ def _when(snapshot) -> str:
 def _cell(snapshot, k: int, name: str, tooltip: bool) -> str:
     norm = float(snapshot.gradient_norm[k])
     tip = f' title="{escape(f"{name} at {_when(snapshot)}: gradient norm {_number(norm)}")}"' if tooltip else ""
-    return (f'<span{tip} style="display: inline-block; width: {CELL_WIDTH}px; height: 18px; '
+    return (f'<span{tip} style="flex: 0 1 {CELL_WIDTH}px; min-width: 1px; height: 18px; '
             f'background: {color(norm)}"></span>')
 
 
@@ -120,7 +120,9 @@ class HealthPanel:
     """``widget``: the title and the body; ``update(history)`` redraws when a snapshot came."""
 
     def __init__(self):
-        self.body = widgets.HTML(text_html(WAITING, italic=True))
+        # As wide as the panel and no wider: the table scrolls sideways inside it in a narrow column,
+        # instead of widening the widget past the panel's edge, where the grid would cut it off.
+        self.body = widgets.HTML(text_html(WAITING, italic=True), layout=widgets.Layout(width="100%", min_width="0"))
         self.widget = widgets.VBox([title("Gradient health"), self.body], layout=widgets.Layout(min_width="300px"))
         self.widget.add_class("convlab-health")
         self._drawn = None
