@@ -8,7 +8,6 @@ seed 0: about 1.5 s a run.  Run on TF and on JAX (``KERAS_BACKEND=jax``).
 
 import json
 import math
-import shutil
 
 import numpy as np
 import pytest

@@ -113,11 +113,11 @@ class HealthSnapshot:
     """How each layer with weights fares, measured on a fixed probe batch (``health.HealthProbe``).
 
     ``layers``: the layers' names, input side first; each array holds one value per layer:
-    ``weight_count`` (its trainable weights, biases included), ``gradient_norm`` (of the loss with respect to the layer's weights), ``weight_norm``,
-    ``update_ratio`` (how far the weights moved since the previous snapshot, relative to their
-    norm; NaN at the first), ``activation_mean`` and ``activation_std`` (of the layer's output),
-    ``dead_share`` (the share of its relu units silent on every probe image; NaN for layers
-    without relu).  ``epoch``/``batch`` as in :class:`FilterSnapshot`.
+    ``weight_count`` (its trainable weights, biases included), ``gradient_norm`` (of the loss with
+    respect to the layer's weights), ``weight_norm``, ``update_ratio`` (how far the weights moved
+    since the previous snapshot, relative to their norm; NaN at the first), ``activation_mean`` and
+    ``activation_std`` (of the layer's output), ``dead_share`` (the share of its relu units silent on
+    every probe image; NaN for layers without relu).  ``epoch``/``batch`` as in :class:`FilterSnapshot`.
     """
 
     epoch: int

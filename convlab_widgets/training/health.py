@@ -165,8 +165,8 @@ def diagnose(snapshot: HealthSnapshot | None) -> Diagnosis:
     if vanishing and len(vanishing) < len(grads):
         return Diagnosis("vanishing", f"vanishing gradients in {_named(vanishing)}",
                          f"The first layers get gradients over {1 / VANISHING_RATIO:.0f}× smaller per weight than the "
-                         "layer that gets the most, so they barely learn: each sigmoid or tanh shrinks the gradient passed "
-                         "back through it; use relu activations (or add BatchNormalization).", tuple(vanishing))
+                         "layer that gets the most, so they barely learn: each sigmoid or tanh shrinks the gradient "
+                         "passed back through it; use relu activations (or add BatchNormalization).", tuple(vanishing))
     dead = [i + 1 for i, share in enumerate(snapshot.dead_share) if math.isfinite(share) and share >= DEAD_SHARE]
     if dead:
         worst = max(float(snapshot.dead_share[i - 1]) for i in dead)

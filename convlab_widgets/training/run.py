@@ -52,7 +52,8 @@ class Run(Protocol):
     ``architecture``, ``status`` (one of ``status.STATUSES``), ``message``, ``history``
     (per epoch), ``batch_history`` (per batch), ``filters``, ``predictions``, ``health``, ``events``,
     ``started_at``/``ended_at``, ``done``, ``learning_rate`` (the rate in force), ``attention(i)``
-    (Grad-CAM of a finished model), and the controls: ``stop()``, ``pause()``/``resume()`` where ``can_pause``, ``set_learning_rate(lr)``.
+    (Grad-CAM of a finished model), and the controls: ``stop()``, ``pause()``/``resume()`` where
+    ``can_pause``, ``set_learning_rate(lr)``.
     """
 
     settings: object

@@ -200,7 +200,8 @@ class Settings:
     name, a schedule or a function ``epoch -> lr``).  ``seed``: None for a new random start, or
     0 to 2**32-1 to repeat a run exactly.  ``filter_every``: also snapshot the first-layer
     filters every N batches.  ``health_every``: also measure the layers' gradient and activation
-    health every N batches (it is measured at every epoch end regardless).  ``jit_compile``: None lets the trainer decide (XLA on one GPU).
+    health every N batches (it is measured at every epoch end regardless).  ``jit_compile``: None
+    lets the trainer decide (XLA on one GPU).
     ``early_stopping``: None to train every epoch, or an :class:`~.early_stopping.EarlyStopping`
     (given as True or a dict: ``monitor``, ``patience``, ``restore_best``, ``min_delta``).
     ``lr_source``: one of ``LR_SOURCES``, "range test" once the range test's suggestion was
