@@ -23,6 +23,11 @@ objects once TensorFlow is loaded, takes 0.3-0.8 s on a quiet machine and
 lands on whichever leg allocates when it falls due).  The main thread's CPU
 time inside ``pump()`` is the dashboard's own cost, the least noisy number.
 
+Two legs measure the gradient-health snapshots (``training/health.py``), which every lab run takes
+at its start and at each epoch end: the Trainer leg with them switched off (what the default
+costs, against the Trainer leg) and with ``health_every=5`` as well (what a learner asking for
+more pays).
+
 Also reports the time from ``start()`` to the first batch event: for a new
 Trainer (Keras traces the train step) and for the same Trainer started again
 with the same settings (the traced step is reused).
@@ -77,29 +82,45 @@ def livelossplot(arch, data, epochs, batch_size):
     return elapsed
 
 
-def trainer(arch, data, epochs, batch_size, autosave_to=None):
-    """As the dashboard consumes a run: drain on the main thread, per event.  ``autosave_to``: a folder the
-    run is autosaved to after every epoch, as ``ConvLab(autosave=...)`` does (the writer thread's work is in
-    the CPU time; the wall time is the run's, and ``AUTOSAVE_WAITS`` gets how long the last write took after it)."""
+@contextlib.contextmanager
+def no_health():
+    """The lab's run without its health snapshots, for this benchmark only: the probe is never built."""
+    from convlab_widgets.training.callbacks import RunCallback
+
+    measure = RunCallback._measure_health
+    RunCallback._measure_health = lambda self, epoch, batch: None
+    try:
+        yield
+    finally:
+        RunCallback._measure_health = measure
+
+
+def trainer(arch, data, epochs, batch_size, health=True, health_every=None, autosave_to=None):
+    """As the dashboard consumes a run: drain on the main thread, per event.  ``health``: take the
+    health snapshots as every lab run does (at the start and each epoch end), ``health_every``
+    batches too.  ``autosave_to``: a folder the run is autosaved to after every epoch, as
+    ``ConvLab(autosave=...)`` does (the writer thread's work is in the CPU time; the wall time is the
+    run's, and ``AUTOSAVE_WAITS`` gets how long the last write took after it)."""
     seen = {"batch": 0, "epoch": 0, "filters": 0}
     first = []
-    start, cpu = time.perf_counter(), time.process_time()
-    chosen = dict(epochs=epochs, batch_size=batch_size, seed=0, jit_compile=JIT_COMPILE)
-    training = Trainer(arch, data)
-    if autosave_to is not None:
-        from convlab_widgets.autosave import Autosave
-
-        training.checkpoint = autosave = Autosave(autosave_to)
-    run = training.start(**chosen)
-    if autosave_to is not None:
-        autosave.capture(arch, data.name, run.settings, [run])
 
     def on_event(event):
         if event.kind == "batch" and not first:
             first.append(time.perf_counter() - start)
         seen[event.kind] = seen.get(event.kind, 0) + 1
 
-    run.wait(on_event=on_event)
+    start, cpu = time.perf_counter(), time.process_time()
+    training = Trainer(arch, data)
+    if autosave_to is not None:
+        from convlab_widgets.autosave import Autosave
+
+        training.checkpoint = autosave = Autosave(autosave_to)
+    with contextlib.nullcontext() if health else no_health():  # the probe is built on the training thread
+        run = training.start(epochs=epochs, batch_size=batch_size, seed=0, jit_compile=JIT_COMPILE,
+                             health_every=health_every)
+        if autosave_to is not None:
+            autosave.capture(arch, data.name, run.settings, [run])
+        run.wait(on_event=on_event)
     ended = time.perf_counter()
     if autosave_to is not None:
         assert autosave.flush() and autosave.error is None, autosave.error
@@ -108,6 +129,7 @@ def trainer(arch, data, epochs, batch_size, autosave_to=None):
     elapsed = ended - start, time.process_time() - cpu
     assert run.status == "completed", run.error
     assert run.model is not None  # built on the training thread just after the end: not in the next leg's time
+    assert bool(run.health) == health
     return elapsed, first[0], seen
 
 
@@ -226,7 +248,8 @@ def main():
     _, cold_first, _ = trainer(*work)
     dashboard(*work, counter, board)
     folder = tempfile.mkdtemp(prefix="bench-autosave-")
-    times = {"plain model.fit": [], "Trainer + main-thread drain": [], "Trainer + autosave every epoch": [],
+    times = {"plain model.fit": [], "Trainer + main-thread drain": [], "Trainer without health": [],
+             "Trainer, health every 5 batches": [], "Trainer + autosave every epoch": [],
              "livelossplot PlotLossesKeras": [],
              "Dashboard: until the run ended": [], "Dashboard: until the end drawn": [],
              "Dashboard, pumped once at end": []}
@@ -241,7 +264,9 @@ def main():
         elapsed, first, seen = timed(trainer)
         times["Trainer + main-thread drain"].append(elapsed)
         firsts.append(first)
-        times["Trainer + autosave every epoch"].append(timed(trainer, f"{folder}/lesson-{len(firsts)}.convlab")[0])
+        times["Trainer without health"].append(timed(trainer, health=False)[0])
+        times["Trainer, health every 5 batches"].append(timed(trainer, health_every=5)[0])
+        times["Trainer + autosave every epoch"].append(timed(trainer, autosave_to=f"{folder}/lesson-{len(firsts)}.convlab")[0])
         times["livelossplot PlotLossesKeras"].append(timed(livelossplot))
         ended, drawn, info = timed(dashboard, counter, board)
         times["Dashboard: until the run ended"].append(ended)

@@ -22,6 +22,7 @@ Layout of a saved lab (any folder name; ``name.convlab`` reads well)::
                               "param_count", "config", "architecture",
                               "history": {column: [...]}, "batch_history": {column: [...]},
                               "filters": [snapshot, ...], "predictions": [snapshot, ...],
+                              "health": [snapshot, ...],
                               "arrays": "runs/1.npz", "model": "runs/1.keras" or null}, ...]}
     runs/<n>.npz   the arrays of run n's snapshots (``np.savez_compressed``)
     runs/<n>.keras run n's trained model, for the runs whose model was saved
@@ -31,7 +32,7 @@ A run's status is one of ``status.TERMINAL``: "interrupted" for a run that was s
 layout with other file names); its ``model`` is then its checkpoint, to resume from.
 
 A snapshot is ``{"values": {field: value}, "arrays": {field: npz key}}``; the
-list holding it names its event class (``FilterSnapshot``, ``PredictionSnapshot``),
+list holding it names its event class (``FilterSnapshot``, ``PredictionSnapshot``, ``HealthSnapshot``),
 and snapshots whose class this version lacks are skipped.  Non-finite numbers
 (the loss of a diverged batch) are written as JSON's common ``NaN``/``Infinity``
 extension, which Python reads back.
@@ -89,6 +90,8 @@ MAX_EPOCH_ROWS = MAX_EPOCHS  # per run
 MAX_BATCH_ROWS = 5_000_000  # in all the runs of a lab together
 MAX_FILTER_SNAPSHOTS = 20_000  # per run
 MAX_PREDICTION_SNAPSHOTS = MAX_EPOCHS + 1  # per run: one per epoch and the start
+MAX_HEALTH_SNAPSHOTS = 20_000  # per run
+MAX_HEALTH_LAYERS = 1000  # layers with weights in one health snapshot
 MAX_ARRAY_BYTES = 256 << 20  # one array, as declared in its header
 MAX_ARRAYS_BYTES = 1 << 30  # all the arrays of a lab together
 MAX_MODEL_BYTES = 1 << 30  # the unpacked members of one .keras file together
@@ -119,7 +122,7 @@ _LAB_FIELDS = {"format": "text", "version": "int", "keras_version": "text", "arc
 _RUN_FIELDS = {"name": "name", "status": "text", "message": "message", "started_at": "number",
                "ended_at": "number?", "param_count": "int?", "config": "object", "architecture": "object",
                "history": "object", "batch_history": "object", "filters": "list", "predictions": "list",
-               "arrays": "text", "model": "text?", "settings": "object"}
+               "health": "list", "arrays": "text", "model": "text?", "settings": "object"}
 # Only in an autosave's interrupted run: the keys, in its arrays file, of its model's and optimizer's variables.
 _OPTIONAL_RUN_FIELDS = {"checkpoint": "list"}
 # The config entries a restored run reads; the others are kept as they are.
@@ -129,7 +132,7 @@ _EPOCH_COLUMNS = {"epoch": "count", "loss": "number", "accuracy": "number?", "va
                   "val_accuracy": "number?", "lr": "number", "duration": "number"}
 _BATCH_COLUMNS = {"epoch": "count", "step": "count", "loss": "number", "accuracy": "number?", "lr": "number"}
 # Where a run keeps its snapshots -> their event class (events.py).
-_SNAPSHOT_CLASSES = {"filters": "FilterSnapshot", "predictions": "PredictionSnapshot"}
+_SNAPSHOT_CLASSES = {"filters": "FilterSnapshot", "predictions": "PredictionSnapshot", "health": "HealthSnapshot"}
 # Snapshot field annotations (events.py writes them as strings) -> kinds.
 _ANNOTATION_KINDS = {"int": "count", "float": "number", "bool": "bool", "str": "text", "dict": "object",
                      "list": "list", "tuple": "list"}
@@ -243,7 +246,8 @@ def _savable(document, text):
         if len(entry["name"]) > MAX_NAME:
             problems.append(f"run {index + 1}'s name is {len(entry['name']):,} characters long, more than {MAX_NAME}:"
                             " rename it (lab.rename(run, name))")
-        for kind, most in (("filters", MAX_FILTER_SNAPSHOTS), ("predictions", MAX_PREDICTION_SNAPSHOTS)):
+        for kind, most in (("filters", MAX_FILTER_SNAPSHOTS), ("predictions", MAX_PREDICTION_SNAPSHOTS),
+                           ("health", MAX_HEALTH_SNAPSHOTS)):
             if len(entry[kind]) > most:
                 problems.append(f"run {index + 1} has {len(entry[kind]):,} {kind} snapshots, more than {most:,}")
     batches = sum(len(entry["batch_history"]["step"]) for entry in runs)
@@ -446,6 +450,8 @@ def _most(items, limit, what, where):
 
 
 def _run(entry, root, where, keras_version, budget):
+    if isinstance(entry, dict) and "health" not in entry:
+        entry = {**entry, "health": []}  # saved before runs measured their health
     _fields(entry, _RUN_FIELDS, where, _OPTIONAL_RUN_FIELDS)
     if entry["status"] not in TERMINAL:
         raise LabFileError(f"{where}.status must be one of {', '.join(TERMINAL)}, got {short(entry['status'])}")
@@ -469,8 +475,11 @@ def _run(entry, root, where, keras_version, budget):
     _in_order(history, batch_history, config["steps_per_epoch"], where)
     _most(entry["filters"], MAX_FILTER_SNAPSHOTS, "filter snapshots", f"{where}.filters")
     _most(entry["predictions"], MAX_PREDICTION_SNAPSHOTS, "prediction snapshots", f"{where}.predictions")
+    _most(entry["health"], MAX_HEALTH_SNAPSHOTS, "health snapshots", f"{where}.health")
     arrays = _arrays(*_member(root, entry["arrays"], f"{where}.arrays"), budget)
-    filters, predictions = (_snapshots(entry[kind], kind, arrays, f"{where}.{kind}") for kind in _SNAPSHOT_CLASSES)
+    filters, predictions, health = (_snapshots(entry[kind], kind, arrays, f"{where}.{kind}")
+                                    for kind in _SNAPSHOT_CLASSES)
+    _check_health(health, f"{where}.health")
     _check_kernels(filters, f"{where}.filters")
     _check_predictions(predictions, architecture.num_classes, config.get("validation_size"), f"{where}.predictions")
     model = None
@@ -484,7 +493,7 @@ def _run(entry, root, where, keras_version, budget):
     return SavedRun(
         name=entry["name"], config=config, architecture=architecture, history=history, batch_history=batch_history,
         status=entry["status"], message=entry["message"], started_at=started, ended_at=ended, filters=filters,
-        predictions=predictions, model=model, param_count=entry["param_count"], settings=settings,
+        predictions=predictions, health=health, model=model, param_count=entry["param_count"], settings=settings,
     )
 
 
@@ -769,6 +778,22 @@ def _check_kernels(filters, where):
         if kernel.shape != filters[0].kernel.shape:
             raise LabFileError(f"{where}[{i}].kernel has shape {kernel.shape}, unlike the run's first snapshot "
                                f"{filters[0].kernel.shape}")
+
+
+def _check_health(health, where):
+    """The health panel draws one row per layer: the names, then one value per layer in each array."""
+    for i, snapshot in enumerate(health):
+        at, layers = f"{where}[{i}]", snapshot.layers
+        if not 0 < len(layers) <= MAX_HEALTH_LAYERS:
+            raise LabFileError(f"{at}.layers must name 1 to {MAX_HEALTH_LAYERS} layers, got {len(layers):,}")
+        for k, name in enumerate(layers):
+            _check(name, "text", f"{at}.layers[{k}]")
+        for field in dataclasses.fields(snapshot):
+            array = getattr(snapshot, field.name)
+            real = isinstance(array, np.ndarray) and array.dtype.kind in "iuf"
+            if isinstance(array, np.ndarray) and (array.shape != (len(layers),) or not real):
+                raise LabFileError(f"{at}.{field.name} must hold one real number per layer ({len(layers)}), got "
+                                   f"{array.dtype} {array.shape}")
 
 
 def _check_predictions(predictions, classes, validation_size, where):

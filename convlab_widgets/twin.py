@@ -6,7 +6,8 @@ is "Loading widget...", "model not found" or nothing.  So beside the widget
 the lab displays a second output, this twin: one HTML block (every text in it
 escaped by :func:`convlab_widgets.html.escape`) with the loss, accuracy and
 learning-rate charts and the first-layer filters as PNG images drawn in the
-kernel (:mod:`.dashboard.still`), the runs table and the architecture summary.
+kernel (:mod:`.dashboard.still`), the gradient-health rows (the panel's own
+markup), the runs table and the architecture summary.
 The lab refreshes it through its display handle when a run ends and when the
 lab is saved, so the ``.ipynb`` keeps the final picture.
 
@@ -22,12 +23,15 @@ from __future__ import annotations
 import numpy as np
 
 from .dashboard import still
+from .dashboard.health_panel import health_html
 from .dashboard.imaging import data_uri
 from .html import escape
 from .runs_table import COLUMNS, cell_texts, changes_text
 
 #: The most a twin may weigh in a notebook (its PNGs included); tests/test_twin.py holds a lab to it.
 BUDGET_BYTES = 300_000
+#: Snapshots per layer in the twin's gradient-health rows (the live panel draws more).
+TWIN_HEALTH_CELLS = 16
 #: Runs listed in the twin's table (the newest): a lesson of a hundred runs keeps its notebook small.
 MAX_TABLE_RUNS = 30
 
@@ -94,6 +98,10 @@ def _run_parts(run, overlaid) -> list[str]:
         when = "at initialisation" if last.epoch == 0 and last.batch == 0 else f"in epoch {last.epoch + 1}"
         parts.append(f'<div style="margin-top: 6px">First-layer filters ({escape(last.layer)}, {when}):</div>')
         parts.append(_image(still.filters(last.kernel), f"First-layer filters of {name}"))
+    health = getattr(run, "health", None)
+    if health:
+        parts.append('<div style="margin-top: 6px">Gradient health:</div>')
+        parts.append(health_html(health, max_cells=TWIN_HEALTH_CELLS, tooltips=False))
     return parts
 
 

@@ -10,8 +10,9 @@ from convlab_widgets.architecture import Architecture
 from convlab_widgets.dashboard.imaging import pixels_for_display
 from convlab_widgets.dashboard.inspection import (
     NO_FEATURE_LAYERS, NO_VALIDATION, WAITING_ACTIVATIONS, WAITING_CONFUSION, WAITING_PREDICTIONS, WRONG_COLOR,
-    ActivationMaps, ConfusionMatrix, PredictionsGrid, feature_layers, mistakes_first,
+    ActivationMaps, ConfusionMatrix, PredictionsGrid, mistakes_first,
 )
+from convlab_widgets.training.attention import feature_layers
 from convlab_widgets.training.history import RunHistory
 from convlab_widgets.training import datasets
 from convlab_widgets.training.events import PredictionSnapshot

@@ -21,7 +21,7 @@ def snippet(start: str) -> str:
 
 
 def test_every_python_snippet_is_run_here():
-    assert len(snippets()) == 7  # a new snippet gets a test below
+    assert len(snippets()) == 9  # a new snippet gets a test below
 
 
 def test_the_lab_snippets_run_as_a_notebook_would(tmp_path, monkeypatch):
@@ -75,3 +75,17 @@ def test_the_autosave_snippet_runs_and_leaves_a_lab(tmp_path, monkeypatch):
     assert lab.run.status == "completed" and lab.autosave.flush()
     (saved,) = load_lab("lesson.convlab").runs
     assert saved.status == "completed" and len(saved.history["epoch"]) == 20
+
+
+def test_the_inside_the_network_snippets_run():
+    from convlab_widgets.training.health import diagnose
+
+    cell = {}
+    exec(snippet("from convlab_widgets import Architecture, ConvLab\n\ndeep = "), cell)
+    run, lab = cell["run"], cell["lab"]
+    assert run.status == "completed" and lab.dashboard.health is not None
+    assert run.health[-1].gradient_norm[0] < 0.02 < run.health[-1].gradient_norm[-1] < 0.1  # as the comment says
+    assert diagnose(run.health[-1]).tag == "vanishing gradients in layers 1\u20133"
+    assert "vanishing gradients in layers 1\u20133" in lab.dashboard.health.body.value
+    exec(snippet("shapes = ConvLab("), cell)
+    assert cell["heatmap"].shape == (32, 32) and cell["heatmap"].max() == 1.0

@@ -41,6 +41,7 @@ def test_the_twin_shows_every_run_its_curves_and_filters_within_budget(lab):
         assert f">{run.name}</td>" in html and f"{len(run.history['epoch'])}/{run.config['epochs']}" in html
     final = f"{lab.run.history['val_accuracy'][-1]:.1%}"
     assert final in html and "conv2d_1 (Conv2D)" in html
+    assert "Gradient health:" in html and "1. conv2d_1" in html  # the health panel's rows, as still markup
 
 
 def test_every_text_in_the_twin_is_escaped(lab):

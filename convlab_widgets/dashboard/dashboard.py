@@ -25,6 +25,7 @@ from ..twinned import Twinned
 from ..widget_base import check_keywords
 from ..training.history import RunHistory
 from ..training.status import TERMINAL
+from .health_panel import HealthPanel
 from .inspection import ActivationMaps, ConfusionMatrix, PredictionsGrid
 from .panels import AccuracyPanel, FilterPanel, LearningRatePanel, LossPanel
 
@@ -44,7 +45,8 @@ GLANCE_MOSAIC_HEIGHT = "150px"
 
 
 class Dashboard(Twinned, widgets.VBox):
-    """Progress, device badge and the loss, accuracy, learning-rate and filter panels.
+    """Progress, device badge and the loss, accuracy, learning-rate, filter, confusion, predictions,
+    gradient-health (``health``) and activation-map panels.
 
     ``compact``: the progress, loss, accuracy and filters go into ``glance``, a column for the lab to
     put beside the builder (``ConvLab(layout="compact")``); the dashboard itself keeps the others.
@@ -64,6 +66,7 @@ class Dashboard(Twinned, widgets.VBox):
         self.confusion = ConfusionMatrix()
         self.predictions = PredictionsGrid()
         self.activations = ActivationMaps()
+        self.health = HealthPanel()
         self.history = RunHistory()
         grid = widgets.GridBox(
             [self.loss.widget, self.accuracy.widget, self.learning_rate.widget, self.filters.widget,
@@ -72,7 +75,9 @@ class Dashboard(Twinned, widgets.VBox):
                                   width="100%"),
         )
         self.glance = self._glance(grid) if compact else None
-        super().__init__([*([] if compact else [self.monitor]), grid, self.activations.widget], **kwargs)
+        # The health table needs the width of two charts: a row of its own under the grid.
+        super().__init__([*([] if compact else [self.monitor]), grid, self.health.widget, self.activations.widget],
+                         **kwargs)
         self.add_class("convlab-dashboard")
         self._setup_twin(static_snapshot, self.monitor)
         self._source = None
@@ -193,7 +198,9 @@ class Dashboard(Twinned, widgets.VBox):
         for view in (self.confusion, self.activations):
             view.widget.layout.display = "none" if reason else None
         finished = ended or run.done
-        self.activations.set_model(run.model if finished else None, data, reason)
+        model = run.model if finished else None
+        self.activations.set_model(model, data, reason)
+        self.predictions.set_model(None if reason else model)
 
     def preview_schedule(self, values) -> None:
         """Draw a schedule's planned learning rates before any training."""
@@ -274,7 +281,8 @@ class Dashboard(Twinned, widgets.VBox):
             return
         self._last_render = now
         history = self.history.snapshot()  # consistent columns while the training thread appends
-        for panel in (self.loss, self.accuracy, self.learning_rate, self.filters, self.confusion, self.predictions):
+        for panel in (self.loss, self.accuracy, self.learning_rate, self.filters, self.confusion, self.predictions,
+                      self.health):
             panel.update(history)
         self.monitor.state = self._monitor_state()
 

@@ -100,5 +100,20 @@ def pixels_for_display(image, size=CELL_PX):
     return rgb.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
+HOT_ALPHA = 0.65  # how much of a pixel the heatmap covers where it is strongest
+
+
+def with_heatmap(image, heatmap):
+    """``image`` ([0, 1], H×W×C, grey or RGB) with a Grad-CAM ``heatmap`` (H×W in [0, 1]) laid over it:
+    dark red where it is weak, yellow where it is strongest, the image showing through, so that both
+    the object and where the network looked stay readable.  RGB in [0, 1]."""
+    image = np.asarray(image, dtype=np.float32)
+    rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image[..., :3]
+    heat = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)[..., None]
+    hot = np.concatenate([np.ones_like(heat), heat, np.zeros_like(heat)], axis=2)  # red → yellow
+    alpha = HOT_ALPHA * heat
+    return rgb * (1 - alpha) + hot * alpha
+
+
 def data_uri(pixels):
     return "data:image/png;base64," + base64.b64encode(encode_png(pixels)).decode("ascii")

@@ -5,7 +5,9 @@ predictions grid shows validation images with what the model called them,
 mistakes first, and the confusion matrix counts which classes it mixes up.
 Both draw the run's ``PredictionSnapshot`` events, so they follow a live run
 at epoch ends.  The activation maps run a finished model on one image to
-show what each filter of a layer responds to.
+show what each filter of a layer responds to, and where that layer looked
+(Grad-CAM, ``training/attention.py``); the grid's "where it looked" toggle lays
+the same heatmap over each image, once the run has ended.
 
 Main thread only, like the panels.  Images travel as inline PNGs in one HTML
 value, one message per update, and every widget sends nothing when what it
@@ -20,7 +22,8 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..html import escape
-from .imaging import CELL_PX, data_uri, encode_png, filter_mosaic, pixels_for_display
+from ..training.attention import GradCam, convolution_layers, feature_layers
+from .imaging import CELL_PX, data_uri, encode_png, filter_mosaic, pixels_for_display, with_heatmap
 from .style import FIGURE_MARGIN, TICK_STYLE, Y_LABEL_OFFSET, text_html, title, title_html, y_axis
 
 PAGE_SIZE = 12  # images in the predictions grid at first, and how many more "show more" adds
@@ -29,8 +32,11 @@ MAX_MAPS = 64  # feature maps shown at most: more would shrink each to a few pix
 WRONG_COLOR = "#c62828"
 RIGHT_COLOR = "#444444"
 CONFUSION_COLORS = ["white", "#3182bd"]  # black counts stay readable on the darkest cell
-FIRE_OUTPUT = "_concat"  # architecture.build names a Fire block's output "<block>_concat"
 
+LOOKED_TIP = ("Lay over each image where the network looked for the class it predicted (Grad-CAM of its last "
+              "convolution): on a mistake, did it look at the object or at the background?")
+LOOKED_WAITING = "Where the network looked is shown once the run has ended (Grad-CAM reads a finished model)."
+LOOKED_NO_CONV = "This model has no convolutional layer, so there is no map of where it looked."
 WAITING_PREDICTIONS = "Validation images with the model's predictions appear here after the first epoch."
 NO_DATA_PREDICTIONS = "These predictions cannot be shown: the grid has no dataset (call set_data with the run's data)."
 CONFUSION_TITLE = "Confusion matrix (validation)"
@@ -70,10 +76,16 @@ class PredictionsGrid:
         self.more = widgets.Button(description="show more",
                                    layout=widgets.Layout(display="none", align_self="center", width="auto"))
         self.more.on_click(self._show_more)
-        self.widget = widgets.VBox([title("Predictions"), self.body, self.more],
-                                   layout=widgets.Layout(min_width="300px"))
+        self.looked = widgets.ToggleButton(value=False, description="where it looked", icon="eye", disabled=True,
+                                           tooltip=LOOKED_WAITING, layout=widgets.Layout(width="auto"))
+        self.looked.observe(lambda _change: self.update(self._history) if self._history else None, names="value")
+        self.widget = widgets.VBox([title("Predictions"), widgets.HBox([self.looked], layout=widgets.Layout(
+            justify_content="center")), self.body, self.more], layout=widgets.Layout(min_width="300px"))
         self._data = None
+        self._model = None  # the finished model "where it looked" reads, or None
+        self._cam = None  # its GradCam, once the toggle was on
         self._cells = {}  # validation index -> data URI: the images do not change between epochs
+        self._looked_cells = {}  # validation index -> data URI of the image with its heatmap, for self._cam
         self._drawn = None
         self._history = None
         self._reason = ""
@@ -85,10 +97,25 @@ class PredictionsGrid:
             self._data = data
             self._cells.clear()
 
+    def set_model(self, model) -> None:
+        """The finished model whose heatmaps "where it looked" lays over the images; None while a run
+        trains (or when there is none).  Its Grad-CAM is built the first time the toggle is on."""
+        if model is self._model:
+            return
+        self._model, self._cam, self._looked_cells = model, None, {}
+        usable = model is not None and bool(convolution_layers(model))
+        tip = LOOKED_TIP if usable else LOOKED_WAITING if model is None else LOOKED_NO_CONV
+        with self.looked.hold_sync():
+            self.looked.disabled, self.looked.tooltip = not usable, tip
+            if not usable:
+                self.looked.value = False
+
     def update(self, history):
         """Draw the newest snapshot if it is not the one on show; send nothing otherwise."""
         snapshots = history.predictions
-        revision = (history.generation, len(snapshots), id(self._data), self._reason, self.shown)
+        looking = self.looked.value and self._model is not None
+        revision = (history.generation, len(snapshots), id(self._data), self._reason, self.shown,
+                    id(self._model) if looking else None)
         if revision == self._drawn:
             return
         self._drawn, self._history = revision, history
@@ -120,6 +147,8 @@ class PredictionsGrid:
         if missing:
             images, _ = self._data.validation_images(missing)
             self._cells.update((i, data_uri(pixels_for_display(image))) for i, image in zip(missing, images))
+        looking = self.looked.value and self._model is not None
+        cells_of = self._looked(indices) if looking else self._cells
         cells = []
         for position, index in zip(page, indices):
             true, predicted = names[snapshot.labels[position]], names[snapshot.predicted[position]]
@@ -131,14 +160,28 @@ class PredictionsGrid:
             colour = WRONG_COLOR if wrong else RIGHT_COLOR
             cells.append(
                 f'<div style="text-align: center; min-width: 0" title="{escape(tip)}">'
-                f'<img src="{self._cells[int(index)]}" style="{border}image-rendering: pixelated">'
+                f'<img src="{cells_of[int(index)]}" style="{border}image-rendering: pixelated">'
                 f'<div style="font-size: 15px; color: {colour}; overflow-wrap: anywhere">{escape(label)}</div>'
                 '</div>'
             )
-        return text_html(self._header(snapshot, len(page))) + (
+        looked = (f"; in red to yellow, where the network looked ({escape(self._cam.layer)}, Grad-CAM of the "
+                  "final model's prediction)") if looking else ""
+        return text_html(self._header(snapshot, len(page)) + looked) + (
             f'<div style="display: grid; grid-template-columns: repeat(auto-fill, minmax({CELL_PX + 16}px, 1fr)); '
             f'gap: 8px 4px; padding: 4px 8px">{"".join(cells)}</div>'
         )
+
+    def _looked(self, indices):
+        """Data URIs of the images at ``indices`` with their heatmaps, computed once per image."""
+        if self._cam is None:
+            self._cam = GradCam(self._model, where="where it looked")
+        missing = [int(i) for i in indices if int(i) not in self._looked_cells]
+        if missing:
+            images, _ = self._data.validation_images(missing)
+            heatmaps, _ = self._cam(images)
+            self._looked_cells.update((i, data_uri(pixels_for_display(with_heatmap(image, heat))))
+                                      for i, image, heat in zip(missing, images, heatmaps))
+        return self._looked_cells
 
     def _header(self, snapshot, shown):
         total = len(snapshot.labels)
@@ -234,30 +277,6 @@ class ConfusionMatrix:
                                   "bottom": 6 * longest + 48 if slanted else FIGURE_MARGIN["bottom"]}
 
 
-def feature_layers(model):
-    """``(label, layer)`` for each layer that outputs feature maps (a
-    convolution, a Fire block, a pooling that keeps the image's layout),
-    labelled as the builder names them: a Fire block is one entry, read at
-    its concatenated output."""
-    import keras
-
-    from ..architecture import catalog
-
-    kinds = tuple(getattr(keras.layers, catalog.get(name).keras_class)
-                  for name in catalog.types("convolution") + catalog.types("pooling"))
-    blocks = {layer.name[:-len(FIRE_OUTPUT)] for layer in model.layers
-              if isinstance(layer, keras.layers.Concatenate) and layer.name.endswith(FIRE_OUTPUT)}
-    found = []
-    for layer in model.layers:
-        block = next((b for b in blocks if layer.name.startswith(b + "_")), None)
-        if block is not None:
-            if layer.name == block + FIRE_OUTPUT:
-                found.append((block, layer))
-        elif isinstance(layer, kinds) and len(layer.output.shape) == 4:
-            found.append((layer.name, layer))
-    return found
-
-
 class ActivationMaps:
     """The feature maps of one layer of a finished model for one validation image.
 
@@ -273,13 +292,16 @@ class ActivationMaps:
         self.layer = widgets.Dropdown(options=[], description="layer", layout=widgets.Layout(width="260px"))
         self.picked = widgets.Image(format="png")
         self.picked_label = widgets.HTML("")
+        self.looked = widgets.Image(format="png")  # the picked image with the layer's Grad-CAM heatmap over it
+        self.looked_label = widgets.HTML("")
         self.maps = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.caption = widgets.HTML("")
         self.message = widgets.HTML(text_html(WAITING_ACTIVATIONS, italic=True))
         # At most as wide as the panel: the slider narrows in a 330-px column instead of running out of it.
         choose = widgets.VBox([self.image_index, self.layer], layout=widgets.Layout(max_width="100%"))
         picker = widgets.HBox(
-            [choose, widgets.VBox([self.picked, self.picked_label], layout=widgets.Layout(align_items="center"))],
+            [choose, widgets.VBox([self.picked, self.picked_label], layout=widgets.Layout(align_items="center")),
+             widgets.VBox([self.looked, self.looked_label], layout=widgets.Layout(align_items="center"))],
             layout=widgets.Layout(justify_content="center", align_items="center", flex_flow="row wrap",
                                   max_width="100%"))
         self.maps_box = widgets.VBox([picker, self.maps, self.caption],
@@ -290,6 +312,7 @@ class ActivationMaps:
         self._data = None
         self._layers = {}
         self._submodels = {}
+        self._cams = {}  # layer label -> GradCam
         self._shown = None
         self._configuring = False
         self.image_index.observe(self._picked, names="value")
@@ -301,6 +324,7 @@ class ActivationMaps:
         if model is self._model and data is self._data and not reason:
             return
         self._model, self._data, self._layers, self._submodels, self._shown = model, data, {}, {}, None
+        self._cams = {}
         if reason:
             self._say(escape(reason))
             return
@@ -348,6 +372,7 @@ class ActivationMaps:
             self.picked.value = encode_png(picked)
             self.picked.width, self.picked.height = str(picked.shape[1]), str(picked.shape[0])
         self.picked_label.value = text_html(f"true class: {escape(true)}")
+        self._draw_looked(label, images)
         maps = self._activations(label, images)
         height, width, count = maps.shape
         head = (f"{label}: {count} feature maps of {height}×{width} for validation image {index} "
@@ -367,6 +392,22 @@ class ActivationMaps:
             self.caption.value = text_html(f"{head}{first}; {colours}, one scale for all maps")
         self.message.layout.display = "none"
         self.maps_box.layout.display = "flex"
+
+    def _draw_looked(self, label, images):
+        """The picked image with where ``label`` looked for the class the model predicts (Grad-CAM)."""
+        if label not in self._cams:
+            self._cams[label] = GradCam(self._model, label, where="activation maps")
+        heatmaps, predicted = self._cams[label](images)
+        if not np.isfinite(heatmaps).all():
+            self.looked.layout.display, self.looked_label.value = "none", ""
+            return
+        looked = pixels_for_display(with_heatmap(images[0], heatmaps[0]), PICKED_PX)
+        with self.looked.hold_sync():
+            self.looked.value = encode_png(looked)
+            self.looked.width, self.looked.height = str(looked.shape[1]), str(looked.shape[0])
+        self.looked.layout.display = None
+        name = self._data.class_names[int(predicted[0])]
+        self.looked_label.value = text_html(f"where {escape(label)} looked for {escape(name)}")
 
     def _activations(self, label, images):
         import keras

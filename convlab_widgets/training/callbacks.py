@@ -5,7 +5,6 @@ It runs on the training thread, publishes events and never touches a widget.
 
 from __future__ import annotations
 
-import logging
 import math
 
 import keras
@@ -14,6 +13,8 @@ import numpy as np
 from .adapter import KerasAdapter, outputs_probabilities
 from .early_stopping import Stopper
 from .events import PredictionSnapshot
+from .gradients import deliberately_traced
+from .health import HealthProbe
 
 PREDICTION_LIMIT = 2000  # validation images predicted after each epoch, at most...
 PREDICTION_BYTES = 64 << 20  # ...and at most this many bytes of their pixels, kept for the run (flowers: ~150)
@@ -86,16 +87,7 @@ def forward_pass(model, images, replicas=1):
     return predict
 
 
-class _DeliberateRetracing(logging.Filter):
-    """TensorFlow warns once one Python function has been traced five times,
-    advising to define it outside a loop; the predictor is traced once per new
-    model on purpose, and the warning would only alarm a learner in the notebook."""
-
-    def filter(self, record):
-        return not (forward_pass.__name__ in record.getMessage() and "retracing" in record.getMessage())
-
-
-logging.getLogger("tensorflow").addFilter(_DeliberateRetracing())
+deliberately_traced(forward_pass.__name__)
 
 
 def _read_only(array):
@@ -111,13 +103,14 @@ class StopRun(Exception):
 class RunCallback(KerasAdapter):
     """The lab's run: its schedule sets each epoch's learning rate, it pauses, stops and
     takes new learning rates between batches, predicts the validation images after
-    each epoch, and stops early when its settings ask (``early_stopping``: an
-    ``EarlyStopping`` or None), keeping the best epoch's weights for :meth:`keep_best`.
-    ``checkpoint(run, model)``: called after each epoch's record, the variables current (autosave).
-    A resumed run starts at ``start_epoch`` (:meth:`continue_after`)."""
+    each epoch, measures the layers' health (at the start, after each epoch and every
+    ``health_every`` batches: ``health.HealthProbe``), and stops early when its settings ask
+    (``early_stopping``: an ``EarlyStopping`` or None), keeping the best epoch's weights for
+    :meth:`keep_best`.  ``checkpoint(run, model)``: called after each epoch's record, the variables
+    current (autosave).  A resumed run starts at ``start_epoch`` (:meth:`continue_after`)."""
 
     def __init__(self, run, stepper, steps_per_epoch, global_batch_size, filter_every=None, train_size=None,
-                 early_stopping=None, checkpoint=None):
+                 early_stopping=None, health_every=None, checkpoint=None):
         super().__init__(run, global_batch_size=global_batch_size, steps_per_epoch=steps_per_epoch,
                          filter_every=filter_every, train_size=train_size)
         self.stepper = stepper
@@ -125,6 +118,9 @@ class RunCallback(KerasAdapter):
         self.predictor = None
         self.stopper = None if early_stopping is None else Stopper(early_stopping)
         self.best_weights = None  # numpy copies of the best epoch's weights, with restore_best
+        self.health_every = health_every
+        self.health = None  # the HealthProbe, built at the run's start
+        self.batches_done = 0  # in this epoch
         self.checkpoint = checkpoint
         self.start_epoch = 0
 
@@ -170,6 +166,12 @@ class RunCallback(KerasAdapter):
             self._set_lr(lr)
             self.run._note(f"learning rate set to {self.lr:.3g}")
 
+    def _measure_health(self, epoch, batch):
+        if self.health is None:
+            self.health = HealthProbe.for_run(self.model, *self.run.data.samples)
+        self._sync_variables()
+        self.run._publish(self.health(epoch, batch))
+
     def _predict(self, epoch):
         data = self.run.data
         if not data.validation_size:
@@ -183,6 +185,8 @@ class RunCallback(KerasAdapter):
     def on_train_begin(self, logs=None):
         self.run._running()
         super().on_train_begin(logs)
+        if not self.start_epoch:  # a resumed run's record has its start already
+            self._measure_health(0, 0)
 
     def _snapshot(self, epoch, batch):
         if epoch or batch or not self.start_epoch:  # a resumed run's first filters are not its initialisation
@@ -191,6 +195,7 @@ class RunCallback(KerasAdapter):
     def _epoch_began(self, epoch):
         self._set_lr(self.stepper.lr(epoch) * self.scale)
         self._apply_pending_lr()
+        self.batches_done = 0
 
     def _between_batches(self, evaluating=False):
         """Pause here if asked (the time spent paused is not training time),
@@ -199,8 +204,14 @@ class RunCallback(KerasAdapter):
         if self.run.stop_requested:
             raise StopRun
         self._apply_pending_lr()
+        if not evaluating:
+            self.batches_done += 1
+            every = self.health_every
+            if every and self.batches_done % every == 0 and self.batches_done < self._steps():
+                self._measure_health(self.epoch, self.batches_done)  # the epoch's end measures its last
 
     def _epoch_recorded(self, epoch, logs):
+        self._measure_health(epoch, self._steps())
         self._predict(epoch)
         self.stepper.observe(epoch, logs)
         if self.stopper is not None:

@@ -108,6 +108,41 @@ class PredictionSnapshot:
         return np.bincount(cells, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
+@dataclass(frozen=True, eq=False)
+class HealthSnapshot:
+    """How each layer with weights fares, measured on a fixed probe batch (``health.HealthProbe``).
+
+    ``layers``: the layers' names, input side first; each array holds one value per layer:
+    ``weight_count`` (its trainable weights, biases included), ``gradient_norm`` (of the loss with
+    respect to the layer's weights), ``weight_norm``, ``update_ratio`` (how far the weights moved
+    since the previous snapshot, relative to their norm; NaN at the first), ``activation_mean`` and
+    ``activation_std`` (of the layer's output), ``dead_share`` (the share of its relu units silent on
+    every probe image; NaN for layers without relu).  ``epoch``/``batch`` as in :class:`FilterSnapshot`.
+    """
+
+    epoch: int
+    batch: int
+    layers: tuple
+    weight_count: np.ndarray
+    gradient_norm: np.ndarray
+    weight_norm: np.ndarray
+    update_ratio: np.ndarray
+    activation_mean: np.ndarray
+    activation_std: np.ndarray
+    dead_share: np.ndarray
+    time: float = field(default_factory=time.time)
+    kind: str = field(default="health", init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "layers", tuple(self.layers))  # a saved lab gives a list
+
+    @property
+    def gradient_rms(self) -> np.ndarray:
+        """Each layer's gradient norm per square root of its weights: the typical gradient of one
+        weight, which compares layers of different sizes (a 13,000-weight layer has a larger norm)."""
+        return self.gradient_norm / np.sqrt(np.maximum(self.weight_count, 1))
+
+
 @dataclass(frozen=True)
 class BestEpoch:
     """A run with early stopping has a new best epoch (Keras' count, from 0) and ``value`` of

@@ -50,7 +50,8 @@ class RunHistory:
 
     ``batch`` and ``epoch`` are dicts of plain lists (``BATCH_KEYS``,
     ``EPOCH_KEYS``) holding every point received; ``filters`` holds every
-    ``FilterSnapshot`` and ``predictions`` every ``PredictionSnapshot``.
+    ``FilterSnapshot``, ``predictions`` every ``PredictionSnapshot`` and ``health`` every
+    ``HealthSnapshot``.
     ``generation`` changes whenever the history starts over, so a panel can
     tell "same run, more points" from "another run".
 
@@ -81,6 +82,7 @@ class RunHistory:
         self.epoch = {key: [] for key in EPOCH_KEYS}
         self.filters = []
         self.predictions = []
+        self.health = []
         self.best = None  # the latest BestEpoch of a run that stops early, or None
         self._smoothed = {"loss": _Smoother(), "accuracy": _Smoother()}
         self._max_step = -1
@@ -112,6 +114,8 @@ class RunHistory:
             self.filters.append(event)
         elif kind == "predictions":
             self.predictions.append(event)
+        elif kind == "health":
+            self.health.append(event)
         elif kind == "best":
             self.best = event
         elif kind == "status":
@@ -128,7 +132,7 @@ class RunHistory:
 
     @classmethod
     def from_columns(cls, *, planned_epochs, steps_per_epoch, epochs, batches, filters=(), predictions=(),
-                     status="idle", message="", smoothing=0.1):
+                     health=(), status="idle", message="", smoothing=0.1):
         """A history from the columns a saved lab keeps (``EPOCH_KEYS``; batches: epoch, step, loss,
         accuracy, lr): how a run read back from disk gets its record."""
         history = cls(smoothing)
@@ -141,6 +145,7 @@ class RunHistory:
             history._add_epoch(*row)
         history.filters = list(filters)
         history.predictions = list(predictions)
+        history.health = list(health)
         history.status, history.message = status, message
         return history
 
@@ -152,7 +157,7 @@ class RunHistory:
             copy.__dict__.update(self.__dict__)
             copy.batch = {key: list(values) for key, values in self.batch.items()}
             copy.epoch = {key: list(values) for key, values in self.epoch.items()}
-            copy.filters, copy.predictions = list(self.filters), list(self.predictions)
+            copy.filters, copy.predictions, copy.health = list(self.filters), list(self.predictions), list(self.health)
             copy.lock = threading.RLock()
             return copy
 

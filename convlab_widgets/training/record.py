@@ -27,7 +27,8 @@ class SavedRun(RunRecord):
     """
 
     def __init__(self, *, name, config, architecture, history, batch_history, status, message,
-                 started_at, ended_at, filters=(), predictions=(), model=None, param_count=None, settings=None):
+                 started_at, ended_at, filters=(), predictions=(), health=(), model=None, param_count=None,
+                 settings=None):
         super().__init__(settings=settings, config=config, architecture=architecture, started_at=started_at)
         self.name = name
         self._status = status
@@ -38,7 +39,8 @@ class SavedRun(RunRecord):
         self._lr = history["lr"][-1] if history["lr"] else config.get("learning_rate")
         self.record = RunHistory.from_columns(
             planned_epochs=config.get("epochs"), steps_per_epoch=config.get("steps_per_epoch"), epochs=history,
-            batches=batch_history, filters=filters, predictions=predictions, status=status, message=message)
+            batches=batch_history, filters=filters, predictions=predictions, health=health, status=status,
+            message=message)
         stopping = getattr(settings, "early_stopping", None)
         if stopping is not None:  # the epoch its live run marked (and kept), found by the same rule
             self.record.best = best_of(self.history, stopping)
@@ -75,7 +77,7 @@ class SavedRun(RunRecord):
         if self.record.best is not None:
             timeline.append(((self.record.best.epoch, steps, 1), self.record.best))
         timeline += [((snapshot.epoch, getattr(snapshot, "batch", math.inf), 2), snapshot)
-                     for snapshot in self.filters + self.predictions]
+                     for snapshot in self.filters + self.predictions + self.health]
         timeline.sort(key=lambda item: item[0])
         yield from (event for _, event in timeline)
         yield RunEnded(self.status, self.message, self.record.epochs_completed, end - self.started_at, time=end)

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from .events import EventLog, RunEnded, StatusChanged
 from .history import RunHistory
 from .status import ACTIVE, TERMINAL
@@ -48,9 +50,10 @@ class Run(Protocol):
     ``settings`` (a ``Settings``, or None for a user's own fit), ``config`` (the settings
     as plain values plus what followed from them: steps per epoch, replicas, strategy…),
     ``architecture``, ``status`` (one of ``status.STATUSES``), ``message``, ``history``
-    (per epoch), ``batch_history`` (per batch), ``filters``, ``predictions``, ``events``,
-    ``started_at``/``ended_at``, ``done``, ``learning_rate`` (the rate in force), and the
-    controls: ``stop()``, ``pause()``/``resume()`` where ``can_pause``, ``set_learning_rate(lr)``.
+    (per epoch), ``batch_history`` (per batch), ``filters``, ``predictions``, ``health``, ``events``,
+    ``started_at``/``ended_at``, ``done``, ``learning_rate`` (the rate in force), ``attention(i)``
+    (Grad-CAM of a finished model), and the controls: ``stop()``, ``pause()``/``resume()`` where
+    ``can_pause``, ``set_learning_rate(lr)``.
     """
 
     settings: object
@@ -77,6 +80,8 @@ class Run(Protocol):
     @property
     def predictions(self) -> list: ...
     @property
+    def health(self) -> list: ...
+    @property
     def events(self) -> EventLog: ...
     def stop(self) -> None: ...
     def pause(self) -> None: ...
@@ -91,7 +96,7 @@ class RunRecord:
     ``batch_history``: every training batch (not just the throttled events) under
     ``BATCH_KEYS``, ``loss``/``accuracy`` being each batch's own values (Keras reports
     running means over the epoch; the adapter takes them apart); ``filters`` and
-    ``predictions``: every snapshot, oldest first.
+    ``predictions`` and ``health``: every snapshot, oldest first.
     """
 
     can_pause = False
@@ -155,6 +160,63 @@ class RunRecord:
         """Every :class:`PredictionSnapshot`, one per epoch with validation, oldest first."""
         with self.record.lock:
             return list(self.record.predictions)
+
+    @property
+    def health(self) -> list:
+        """Every :class:`HealthSnapshot` (per layer: gradient norm, weight norm, update/weight ratio,
+        activation mean and std, dead-relu share), oldest first: at the start, after each epoch and
+        every ``health_every`` batches.  ``training.health.diagnose(run.health[-1])`` reads one."""
+        with self.record.lock:
+            return list(self.record.health)
+
+    def attention(self, image_index: int, layer: str | None = None, data=None) -> np.ndarray:
+        """Where the finished model looked for validation image ``image_index``: a Grad-CAM heatmap
+        (H×W float32 in [0, 1], the image's size) of the class it predicted, at feature layer ``layer``
+        (a name the activation-maps panel lists; None: the last convolution, a Fire block's
+        concatenated output).  Main thread, once the run has ended.  ``data``: the run's dataset,
+        for a restored run whose dataset is not found by its name."""
+        from .attention import GradCam
+
+        if isinstance(image_index, bool) or not isinstance(image_index, (int, np.integer)):
+            raise TypeError(f"run.attention: image_index must be a whole number (a validation image), got "
+                            f"{image_index!r}")
+        if self.cannot_look_inside:
+            raise RuntimeError(f"run.attention: {self.cannot_look_inside}")
+        model = self.model
+        if model is None:
+            why = "is still training: wait for it (run.wait())" if not self.done else "kept no trained model"
+            raise RuntimeError(f"run.attention: {self._kind()} {why}; Grad-CAM reads a finished model")
+        data = data or self._validation_data()
+        size = data.validation_size
+        if not 0 <= image_index < size:
+            raise IndexError(f"run.attention: there is no validation image {image_index}: the {size} validation "
+                             f"images are numbered 0 to {size - 1}")
+        key = (id(model), layer)
+        if getattr(self, "_grad_cams", (None,))[0] is not model:
+            self._grad_cams = (model, {})
+        cams = self._grad_cams[1]
+        if key not in cams:
+            cams[key] = GradCam(model, layer, where="run.attention")
+        images, _ = data.validation_images([int(image_index)])
+        return cams[key](images)[0][0]
+
+    def _validation_data(self):
+        """The dataset the run's validation images come from: its own, or loaded again by its name."""
+        from . import datasets
+
+        data = getattr(self, "data", None)
+        if data is not None:
+            return data
+        name = self.config.get("data")
+        if name not in datasets.names():
+            raise ValueError(f"run.attention: the run's dataset {name!r} is not one this version can load: pass "
+                             "it, run.attention(i, data=datasets.load(...))")
+        data = datasets.load(name)
+        if data.validation_size != self.config.get("validation_size"):
+            raise ValueError(f"run.attention: {name!r} loads with {data.validation_size} validation images, the "
+                             f"run had {self.config.get('validation_size')}: pass the run's own split, "
+                             "run.attention(i, data=datasets.load(name, validation_split=...))")
+        return data
 
     @property
     def stop_requested(self) -> bool:

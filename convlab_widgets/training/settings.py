@@ -199,7 +199,9 @@ class Settings:
     instead).  ``schedule``: a ``schedules`` object (``lr_schedule=`` in keyword form takes a
     name, a schedule or a function ``epoch -> lr``).  ``seed``: None for a new random start, or
     0 to 2**32-1 to repeat a run exactly.  ``filter_every``: also snapshot the first-layer
-    filters every N batches.  ``jit_compile``: None lets the trainer decide (XLA on one GPU).
+    filters every N batches.  ``health_every``: also measure the layers' gradient and activation
+    health every N batches (it is measured at every epoch end regardless).  ``jit_compile``: None
+    lets the trainer decide (XLA on one GPU).
     ``early_stopping``: None to train every epoch, or an :class:`~.early_stopping.EarlyStopping`
     (given as True or a dict: ``monitor``, ``patience``, ``restore_best``, ``min_delta``).
     ``lr_source``: one of ``LR_SOURCES``, "range test" once the range test's suggestion was
@@ -215,6 +217,7 @@ class Settings:
     schedule: schedules.Schedule = field(default_factory=schedules.Constant)
     seed: int | None = None
     filter_every: int | None = None
+    health_every: int | None = None
     jit_compile: bool | None = None
     early_stopping: EarlyStopping | None = None
     lr_source: str = ""
@@ -231,6 +234,7 @@ class Settings:
             "schedule": _schedule(self.schedule),
             "seed": _whole("seed", self.seed, 0, MAX_SEED, optional=True),
             "filter_every": _whole("filter_every", self.filter_every, 1, 1_000_000, optional=True),
+            "health_every": _whole("health_every", self.health_every, 1, 1_000_000, optional=True),
             "jit_compile": _jit(self.jit_compile),
             "early_stopping": _early_stopping(self.early_stopping),
             "lr_source": _lr_source(self.lr_source),
@@ -310,7 +314,7 @@ class Settings:
         return {"dataset": self.dataset, "train_subset": self.train_subset, "epochs": self.epochs,
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name, "learning_rate": self.learning_rate,
                 "schedule": self.schedule_name, "schedule_params": schedule_params, "seed": self.seed,
-                "filter_every": self.filter_every, "jit_compile": self.jit_compile,
+                "filter_every": self.filter_every, "health_every": self.health_every, "jit_compile": self.jit_compile,
                 "early_stopping": None if self.early_stopping is None else self.early_stopping.to_dict(),
                 "lr_source": self.lr_source}
 

@@ -198,6 +198,7 @@ class Trainer:
             "lr_schedule": repr(settings.schedule),
             "seed": settings.seed,
             "filter_every": settings.filter_every,
+            "health_every": settings.health_every,
             "jit_compile": bool(jit_compile),
             "drop_remainder": drop_remainder,
             "steps_per_epoch": steps,
@@ -308,7 +309,7 @@ def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
         checkpoint = trainer.checkpoint
         callback = RunCallback(run, stepper, config["steps_per_epoch"], batch, config["filter_every"],
                                train_size=None if drop else data.train_size,
-                               early_stopping=run.settings.early_stopping,
+                               early_stopping=run.settings.early_stopping, health_every=config["health_every"],
                                checkpoint=None if checkpoint is None else checkpoint.epoch_ended)
         if warm is not None:
             callback.predictor = warm.predictor  # traced for this model and data by an earlier run, or None
