@@ -85,10 +85,11 @@ colab-check: js
 jax-check: install
 	KERAS_BACKEND=jax $(TWO_DEVICES) $(PY) -m pytest $(UNIT) --ignore=tests/test_examples.py $(PYTEST_ARGS)
 
-# PyTorch on one device: training, pause, stop, export and saving.
+# PyTorch on one device: training, pause, stop, export and saving, gradients (health, Grad-CAM).
 torch-check: install
 	KERAS_BACKEND=torch $(PY) -m pytest $(UNIT) $(PYTEST_ARGS) tests/test_training_trainer.py \
-		tests/test_training_script.py tests/test_training_predictions.py tests/test_lab_runs.py tests/test_persistence.py
+		tests/test_training_script.py tests/test_training_predictions.py tests/test_lab_runs.py tests/test_persistence.py \
+		tests/test_training_gradients.py tests/test_training_health.py tests/test_training_attention.py
 
 # Colab's TPU runtime: JAX and Keras, no TensorFlow (the install must not pull it) and no bqplot.
 colab-tpu-check: js
