@@ -56,7 +56,7 @@ def model_recipe(run, info, optimizer_cls, optimizer_config):
     config = run.config
     settings = {key: value for key, value in optimizer_config.items() if key not in ("learning_rate", "name")}
     return (to_dict(), info.strategy, optimizer_cls, settings, config["batch_size"], config["drop_remainder"],
-            config["jit_compile"], run.data)
+            config["jit_compile"], config["steps_per_execution"], run.data)
 
 
 def compile_model(model, optimizer_cls, optimizer_config, config):
@@ -70,6 +70,8 @@ def compile_model(model, optimizer_cls, optimizer_config, config):
         # Weighted: the padding of fixed-shape validation batches weighs 0 (pipelines.padding).
         weighted_metrics=["accuracy"],
         jit_compile=config["jit_compile"],
+        # A restored run's config from before this setting: one step per call, as Keras' default.
+        steps_per_execution=config.get("steps_per_execution", 1),
     )
     return model
 

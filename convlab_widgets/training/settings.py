@@ -46,6 +46,7 @@ MAX_EPOCHS = 10_000
 MAX_BATCH_SIZE = 65_536
 MAX_TRAIN_SUBSET = 10_000_000
 MAX_SEED = 2**32 - 1  # numpy's and Keras' seeds are 32-bit
+MAX_STEPS_PER_EXECUTION = 10_000
 _UNSET = object()
 
 
@@ -200,6 +201,9 @@ class Settings:
     name, a schedule or a function ``epoch -> lr``).  ``seed``: None for a new random start, or
     0 to 2**32-1 to repeat a run exactly.  ``filter_every``: also snapshot the first-layer
     filters every N batches.  ``jit_compile``: None lets the trainer decide (XLA on one GPU).
+    ``steps_per_execution``: training steps per host call, 1 to ``MAX_STEPS_PER_EXECUTION``; None
+    lets the trainer decide (``execution.py``: calls of about 40 ms; the numbers do not change,
+    Stop and Pause act between calls, the batch curve has one point per call).
     ``early_stopping``: None to train every epoch, or an :class:`~.early_stopping.EarlyStopping`
     (given as True or a dict: ``monitor``, ``patience``, ``restore_best``, ``min_delta``).
     ``lr_source``: one of ``LR_SOURCES``, "range test" once the range test's suggestion was
@@ -216,6 +220,7 @@ class Settings:
     seed: int | None = None
     filter_every: int | None = None
     jit_compile: bool | None = None
+    steps_per_execution: int | None = None
     early_stopping: EarlyStopping | None = None
     lr_source: str = ""
 
@@ -232,6 +237,8 @@ class Settings:
             "seed": _whole("seed", self.seed, 0, MAX_SEED, optional=True),
             "filter_every": _whole("filter_every", self.filter_every, 1, 1_000_000, optional=True),
             "jit_compile": _jit(self.jit_compile),
+            "steps_per_execution": _whole("steps_per_execution", self.steps_per_execution, 1,
+                                          MAX_STEPS_PER_EXECUTION, optional=True),
             "early_stopping": _early_stopping(self.early_stopping),
             "lr_source": _lr_source(self.lr_source),
         }
@@ -311,6 +318,7 @@ class Settings:
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name, "learning_rate": self.learning_rate,
                 "schedule": self.schedule_name, "schedule_params": schedule_params, "seed": self.seed,
                 "filter_every": self.filter_every, "jit_compile": self.jit_compile,
+                "steps_per_execution": self.steps_per_execution,
                 "early_stopping": None if self.early_stopping is None else self.early_stopping.to_dict(),
                 "lr_source": self.lr_source}
 

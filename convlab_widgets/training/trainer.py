@@ -13,6 +13,7 @@ from .events import RunStarted
 from .run import RunError, TrainingRun
 from .settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
 from .models import BUILD_LOCK, FinalModel, WarmModel, compile_model, model_recipe
+from .execution import automatic_steps_per_execution
 from .strategy import describe
 
 EXIT_GRACE_S = 5.0
@@ -99,7 +100,8 @@ class Trainer:
         settings = settings if settings is not None else Settings.make(**self._own())
         per_epoch = max(1, self.data.steps_per_epoch(settings.batch_size, self.strategy_info.drop_remainder))
         ramp = settings.replace(learning_rate=min_lr, lr_schedule="constant", early_stopping=None,
-                                epochs=min(-(-steps // per_epoch), MAX_EPOCHS))
+                                epochs=min(-(-steps // per_epoch), MAX_EPOCHS),
+                                steps_per_execution=1)  # the ramp sets a learning rate at every step
         ramp, config, optimizer = self._prepare(ramp, {})
         test = RangeTest(ramp, config, _snapshot(self.architecture), self.data, self.strategy_info, min_lr, max_lr,
                          steps)
@@ -152,6 +154,11 @@ class Trainer:
         jit_compile = settings.jit_compile
         if jit_compile is None:
             jit_compile = _default_jit(info)
+        steps_per_execution = settings.steps_per_execution
+        if steps_per_execution is None:
+            steps_per_execution = automatic_steps_per_execution(self.architecture, info, settings.batch_size, steps)
+        elif steps_per_execution > 1 and info.backend == "torch":
+            raise SettingsError("steps_per_execution", "Keras runs one step per call on PyTorch: use 1 or None")
         config = {
             "epochs": settings.epochs,
             "batch_size": settings.batch_size,
@@ -163,6 +170,8 @@ class Trainer:
             "seed": settings.seed,
             "filter_every": settings.filter_every,
             "jit_compile": bool(jit_compile),
+            # Training steps per host call; the batch records have one entry per call.
+            "steps_per_execution": steps_per_execution,
             "drop_remainder": drop_remainder,
             "steps_per_epoch": steps,
             "strategy": info.description,
