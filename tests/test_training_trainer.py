@@ -433,3 +433,36 @@ def test_a_finished_runs_own_model_is_built_on_the_training_thread(digits):
     assert run._make_model.model is not None  # built before anyone asked
     assert run.model is run.model and run.model.count_params() == tiny().summary().total_params
 
+
+def test_a_run_stopped_in_its_first_epoch_traces_no_validation_step(monkeypatch, digits):
+    """Counted where Keras does the work: no evaluate, no traced test step, no predictor compiled."""
+    from convlab_widgets.training import callbacks
+
+    counted = []
+    for name in ("evaluate", "test_step", "predict_on_batch"):
+        original = getattr(keras.Model, name)
+        monkeypatch.setattr(keras.Model, name, lambda *a, _name=name, _original=original, **k:
+                            (counted.append(_name), _original(*a, **k))[1])
+    monkeypatch.setattr(callbacks, "forward_pass", lambda *a, **k: counted.append("forward_pass"))
+    trainer = Trainer(tiny(), digits)
+    run = trainer.start(epochs=5, batch_size=8, steps_per_execution=1)
+    _until(lambda: len(run.batch_history["loss"]) >= 3)
+    run.stop()
+    assert run.wait(timeout=60) and run.status == "stopped"
+    assert counted == [] and run.predictions == []
+
+
+def test_a_run_stopped_while_validating_keeps_no_validation_iterator(monkeypatch):
+    counted = []
+    original = RunCallback.on_test_batch_end
+    monkeypatch.setattr(RunCallback, "on_test_batch_end",
+                        lambda self, batch, logs=None: (counted.append(batch), original(self, batch, logs))[1])
+    data = datasets.load("digits", validation_split=0.8, train_subset=20)  # validation dominates
+    trainer = Trainer(tiny(), data)
+    run = trainer.start(epochs=5, batch_size=4, steps_per_execution=1)
+    _until(lambda: len(counted) >= 3)
+    run.stop()
+    assert run.wait(timeout=60) and run.status == "stopped"
+    assert run.predictions == [] and run.history["epoch"] == []
+    kept = trainer._warm.model  # trains the next run: it must not hold this run's validation iterator
+    assert getattr(kept, "_eval_epoch_iterator", None) is None

@@ -268,8 +268,8 @@ def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
             if not run.stop_requested:
                 model.fit(train, validation_data=validation, epochs=config["epochs"], verbose=0,
                           callbacks=[callback], shuffle=False)  # the pipeline shuffles
-        except StopRun:
-            pass  # stopped between two batches: nothing more to do
+        except StopRun:  # stopped between two batches: nothing more to do
+            _drop_validation_iterator(model)
         kept = callback.keep_best()  # before the run's own model is taken from this one
     if warm is None:
         run.model = model
@@ -292,6 +292,13 @@ def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
         best = stopper.best_words(kept)
         message = f"{message} {best[0].upper()}{best[1:]}." if status == "diverged" else f"{message}; {best}"
     return (status, message), (final.prebuild if final is not None else None)
+
+
+def _drop_validation_iterator(model):
+    """What ``fit`` drops when it returns and a StopRun skips on TensorFlow: the validation
+    iterator it cached, which a kept model would otherwise hold (and the next run reuse)."""
+    if getattr(model, "_eval_epoch_iterator", None) is not None:
+        del model._eval_epoch_iterator
 
 
 def _announce(run, model):
