@@ -466,3 +466,26 @@ def test_a_run_stopped_while_validating_keeps_no_validation_iterator(monkeypatch
     assert run.predictions == [] and run.history["epoch"] == []
     kept = trainer._warm.model  # trains the next run: it must not hold this run's validation iterator
     assert getattr(kept, "_eval_epoch_iterator", None) is None
+
+
+@WARM_STARTS
+def test_a_finished_run_lets_go_of_its_model_once_the_next_one_starts(digits):
+    """A lab keeps every run: their histories stay in memory, their Keras models do not."""
+    import gc
+    import weakref
+
+    trainer = Trainer(tiny(), digits)
+    first = trainer.start(epochs=1, batch_size=64, seed=0)
+    assert first.wait(timeout=60) and first.status == "completed"
+    model = first.model
+    kept, numbers = weakref.ref(model), [w.copy() for w in model.get_weights()]
+    del model
+    second = trainer.start(epochs=1, batch_size=64, seed=1)
+    assert second.wait(timeout=60) and second.status == "completed"
+    gc.collect()
+    assert kept() is None  # nothing of ours holds the first run's model any more
+    assert first._make_model.model is None and first._make_model.state is None  # its numbers are on disk
+    assert first.history["epoch"] == [0] and len(first.batch_history["loss"]) > 0
+    again = first.model  # built again from the file, with the run's final numbers
+    assert all(np.array_equal(a, b) for a, b in zip(again.get_weights(), numbers, strict=True))
+    assert int(keras.ops.convert_to_numpy(again.optimizer.iterations)) == first.config["steps_per_epoch"]  # and optimizer state
