@@ -216,6 +216,8 @@ def test_events_draw_the_run_and_every_widget_message_comes_from_a_kernel_thread
     threads = nb.eval("sorted({name for name, kernel in sent_from})")
     assert nb.eval("len(sent_from) > 10 and all(kernel for _, kernel in sent_from)") is True, threads
     assert "convlab-training" not in threads
+    nb.page.locator(".convlab-monitor").first.scroll_into_view_if_needed()
     nb.screenshot("lab_drawn_by_events_1280")
     nb.page.set_viewport_size({"width": 700, "height": 900})
+    nb.page.locator(".convlab-monitor").first.scroll_into_view_if_needed()
     nb.screenshot("lab_drawn_by_events_700")
