@@ -122,6 +122,8 @@ class KernelWake:
         """Wake the loop this kernel thread runs (called where the kernel draws: watch, heartbeat)."""
         if "google.colab" in sys.modules or not on_kernel_thread():
             return
+        if comms_on_subshell() and threading.current_thread() is threading.main_thread():
+            return  # the comm subshell's loop draws (it answers while a cell blocks the main thread)
         try:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop runs on this thread
