@@ -97,8 +97,9 @@ class KernelWake:
     """Calls ``callback()`` on a kernel thread soon after a run's event, woken from the training thread.
 
     The heartbeat (every 250 ms while a run is active) draws everywhere but late: a stop was shown
-    about 270 ms after it happened.  Where a kernel thread runs an asyncio loop (ipykernel 6 and 7:
-    the main thread's; ipykernel 7: also the comm subshell's, where heartbeats arrive), the training
+    about 270 ms after it happened.  Where a kernel thread runs an asyncio loop (ipykernel 6: the
+    main thread's; ipykernel 7: the comm subshell's, where heartbeats arrive, once one has; a
+    main-thread draw would have ipykernel route Stop clicks to the shell a blocking cell holds), the training
     thread hands a wake-up to that loop (``call_soon_threadsafe``), and the loop calls ``callback``
     on its own thread, which may draw: the training thread itself still touches no widget.  One
     wake-up is pending at a time, however many events arrive meanwhile.  Nothing is woken in Colab
