@@ -1,14 +1,21 @@
 """Overhead of training through Trainer (events consumed on the main thread)
-versus a plain ``model.fit``, with livelossplot's PlotLossesKeras beside it,
+versus a plain ``model.fit`` two ways — on numpy arrays, as users write it, and
+on the very tf.data pipeline the Trainer uses — with livelossplot's
+PlotLossesKeras beside them (on numpy arrays, as its users write it),
 and the real ``Dashboard`` consuming every event as the app does: ``watch(run)``
 then ``pump()`` on the main thread at the front end's heartbeat rate (4/s)
 until the run ends, every widget message serialised as the kernel would
 (``jupyter_client.Session.serialize``; outside a kernel ipywidgets would
 otherwise drop it before serialising) and counted.
 
-Same architecture, data pipeline, epochs and seed for every variant; trials
-are interleaved so that load on the machine affects all variants alike, and
-the medians are compared.  Wall time is what a learner waits; the process's
+Same architecture, loss, epochs and seed for every variant; trials are
+interleaved so that load on the machine affects all variants alike, and the
+medians are compared, against each baseline, in wall time and in CPU time.
+Each leg's final validation accuracy is printed beside it: a leg that is faster
+because it does less is not faster.  The plain ``fit`` on the pipeline and the
+Trainer see the same batches in the same order, so their numbers must be
+identical (the Trainer runs several steps per host call: training/execution.py);
+the numpy leg shuffles its own way.  Wall time is what a learner waits; the process's
 CPU time (all threads) is less disturbed by other work on a shared machine.
 
 The dashboard leg is timed twice: until the run has ended (its own clock:
@@ -26,14 +33,13 @@ time inside ``pump()`` is the dashboard's own cost, the least noisy number.
 Two legs measure the gradient-health snapshots (``training/health.py``), which every lab run takes
 at its start and at each epoch end: the Trainer leg with them switched off (what the default
 costs, against the Trainer leg) and with ``health_every=5`` as well (what a learner asking for
-more pays).
+more pays).  The autosave leg is the Trainer leg with ``ConvLab(autosave=...)``'s writer: the lab
+written to a folder after every epoch (the run's record, its arrays and a checkpoint of model and
+optimizer).
 
 Also reports the time from ``start()`` to the first batch event: for a new
 Trainer (Keras traces the train step) and for the same Trainer started again
 with the same settings (the traced step is reused).
-
-The autosave leg is the Trainer leg with ``ConvLab(autosave=...)``'s writer: the lab written to a
-folder after every epoch (the run's record, its arrays and a checkpoint of model and optimizer).
 
     TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg python benchmarks/bench_overhead.py [--trials 9] [--epochs 8] [--jit-compile]
 """
@@ -53,23 +59,52 @@ from convlab_widgets.training import Trainer, datasets
 
 
 JIT_COMPILE = False  # --jit-compile: measure what XLA costs at start-up
+ARRAYS = None  # (x, y, x_val, y_val) of the data, for the legs on numpy arrays
+TRAINER_CONFIG = {}  # the last Trainer run's config: what it chose
 AUTOSAVE_WAITS = []  # seconds from a run's end to its last autosave written
 
 
 def compiled_model(arch):
+    """As the Trainer compiles it (models.compile_model): the same loss, so that accuracies compare."""
+    from convlab_widgets.training.adapter import outputs_probabilities
+
     model = arch.to_keras()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=JIT_COMPILE)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not outputs_probabilities(model)),
+                  weighted_metrics=["accuracy"], jit_compile=JIT_COMPILE)
     return model
 
 
+def arrays(data):
+    """(x, y, x_val, y_val) as numpy arrays, float32 in [0, 1]: what a user passes to ``fit``."""
+    import numpy as np
+
+    from convlab_widgets.training import pipelines
+
+    x = pipelines.prepare(data._pixels(data._train), data.input_shape)
+    x_val, y_val = data.validation_images(np.arange(data.validation_size))
+    return x, data._train.y, x_val, y_val
+
+
 def plain(arch, data, epochs, batch_size, callbacks=()):
+    """``fit`` on the Trainer's own tf.data pipeline (shuffled by it with seed 0)."""
     keras.utils.set_random_seed(0)
     start, cpu = time.perf_counter(), time.process_time()
     model = compiled_model(arch)
-    model.fit(data.train(batch_size, seed=0), validation_data=data.validation(batch_size), epochs=epochs,
-              verbose=0, shuffle=False, callbacks=list(callbacks))
-    return time.perf_counter() - start, time.process_time() - cpu
+    history = model.fit(data.train(batch_size, seed=0), validation_data=data.validation(batch_size), epochs=epochs,
+                        verbose=0, shuffle=False, callbacks=list(callbacks))
+    return time.perf_counter() - start, time.process_time() - cpu, history.history["val_accuracy"][-1]
+
+
+def plain_numpy(arch, data, epochs, batch_size, callbacks=()):
+    """``fit`` on numpy arrays, as users write it (Keras shuffles them every epoch)."""
+    x, y, x_val, y_val = ARRAYS
+    keras.utils.set_random_seed(0)
+    start, cpu = time.perf_counter(), time.process_time()
+    model = compiled_model(arch)
+    history = model.fit(x, y, batch_size=batch_size, validation_data=(x_val, y_val), epochs=epochs, verbose=0,
+                        callbacks=list(callbacks))
+    return time.perf_counter() - start, time.process_time() - cpu, history.history["val_accuracy"][-1]
 
 
 def livelossplot(arch, data, epochs, batch_size):
@@ -77,7 +112,7 @@ def livelossplot(arch, data, epochs, batch_size):
     from livelossplot import PlotLossesKeras
 
     with contextlib.redirect_stdout(io.StringIO()):  # it prints a text summary outside notebooks
-        elapsed = plain(arch, data, epochs, batch_size, [PlotLossesKeras()])
+        elapsed = plain_numpy(arch, data, epochs, batch_size, [PlotLossesKeras()])
     plt.close("all")  # it leaves its figures open, and every later leg would collect them again and again
     return elapsed
 
@@ -126,10 +161,11 @@ def trainer(arch, data, epochs, batch_size, health=True, health_every=None, auto
         assert autosave.flush() and autosave.error is None, autosave.error
         AUTOSAVE_WAITS.append(time.perf_counter() - ended)
         assert autosave.writes >= epochs
-    elapsed = ended - start, time.process_time() - cpu
+    elapsed = ended - start, time.process_time() - cpu, run.history["val_accuracy"][-1]
     assert run.status == "completed", run.error
     assert run.model is not None  # built on the training thread just after the end: not in the next leg's time
     assert bool(run.health) == health
+    TRAINER_CONFIG.update(run.config)
     return elapsed, first[0], seen
 
 
@@ -196,10 +232,13 @@ def dashboard(arch, data, epochs, batch_size, counter, board, pumping=True):
     assert run.model is not None  # as in trainer(): the training thread is done
     # The dashboard draws the run's own record: every batch, kept once.
     assert board.history is run.record
-    assert len(run.record.batch["loss"]) == epochs * run.config["steps_per_epoch"]
+    calls = -(-run.config["steps_per_epoch"] // run.config["steps_per_execution"])  # a record per host call
+    assert len(run.record.batch["loss"]) == epochs * calls
     assert len(run.record.epoch["loss"]) == epochs
     messages, size = counter.take()
-    ended = run.ended_at - clock, drawn[1]  # the CPU time until the end was drawn, a slight overestimate
+    accuracy = run.history["val_accuracy"][-1]
+    drawn = (*drawn, accuracy)
+    ended = run.ended_at - clock, drawn[1], accuracy  # the CPU time until the end was drawn, a slight overestimate
     return ended, drawn, {"pumps": pumps, "events": len(run.events), "messages": messages, "bytes": size,
                           "pump_s": pumped, "pump_cpu_s": pumped_cpu, "late_s": drawn[0] - ended[0]}
 
@@ -231,10 +270,12 @@ def main():
     parser.add_argument("--data", default="digits")
     parser.add_argument("--preset", default="conv_small")
     parser.add_argument("--jit-compile", action="store_true", help="XLA for every variant (default: off, as on CPU)")
+    parser.add_argument("--no-dashboard", action="store_true", help="leave the Dashboard legs out")
     args = parser.parse_args()
-    global JIT_COMPILE
+    global JIT_COMPILE, ARRAYS
     JIT_COMPILE = args.jit_compile
     data = datasets.load(args.data)
+    ARRAYS = arrays(data)
     arch = presets.get(args.preset)
     work = (arch, data, args.epochs, args.batch_size)
 
@@ -245,14 +286,18 @@ def main():
     board = Dashboard()  # the app builds it once, when the cell is displayed, and watches every run with it
     built = time.perf_counter() - built
     cold_plain = plain(*work)  # warm TensorFlow up once, for every variant
+    plain_numpy(*work)
     _, cold_first, _ = trainer(*work)
-    dashboard(*work, counter, board)
+    if not args.no_dashboard:
+        dashboard(*work, counter, board)
+    numpy_leg, pipeline_leg = "plain fit, numpy arrays", "plain fit, same pipeline"
     folder = tempfile.mkdtemp(prefix="bench-autosave-")
-    times = {"plain model.fit": [], "Trainer + main-thread drain": [], "Trainer without health": [],
+    times = {numpy_leg: [], pipeline_leg: [], "Trainer + main-thread drain": [], "Trainer without health": [],
              "Trainer, health every 5 batches": [], "Trainer + autosave every epoch": [],
-             "livelossplot PlotLossesKeras": [],
-             "Dashboard: until the run ended": [], "Dashboard: until the end drawn": [],
-             "Dashboard, pumped once at end": []}
+             "livelossplot PlotLossesKeras": []}
+    if not args.no_dashboard:
+        times.update({"Dashboard: until the run ended": [], "Dashboard: until the end drawn": [],
+                      "Dashboard, pumped once at end": []})
     firsts, boards = [], []
 
     def timed(leg, *extra, **options):
@@ -260,7 +305,8 @@ def main():
         return leg(*work, *extra, **options)
 
     for _ in range(args.trials):
-        times["plain model.fit"].append(timed(plain))
+        times[numpy_leg].append(timed(plain_numpy))
+        times[pipeline_leg].append(timed(plain))
         elapsed, first, seen = timed(trainer)
         times["Trainer + main-thread drain"].append(elapsed)
         firsts.append(first)
@@ -268,39 +314,48 @@ def main():
         times["Trainer, health every 5 batches"].append(timed(trainer, health_every=5)[0])
         times["Trainer + autosave every epoch"].append(timed(trainer, autosave_to=f"{folder}/lesson-{len(firsts)}.convlab")[0])
         times["livelossplot PlotLossesKeras"].append(timed(livelossplot))
-        ended, drawn, info = timed(dashboard, counter, board)
-        times["Dashboard: until the run ended"].append(ended)
-        times["Dashboard: until the end drawn"].append(drawn)
-        boards.append(info)
-        times["Dashboard, pumped once at end"].append(timed(dashboard, counter, board, pumping=False)[0])
+        if not args.no_dashboard:
+            ended, drawn, info = timed(dashboard, counter, board)
+            times["Dashboard: until the run ended"].append(ended)
+            times["Dashboard: until the end drawn"].append(drawn)
+            boards.append(info)
+            times["Dashboard, pumped once at end"].append(timed(dashboard, counter, board, pumping=False)[0])
     cold_trainer, warm_firsts = warm_starts(arch, data, args.batch_size)
 
     steps = data.steps_per_epoch(args.batch_size)
     print(f"{args.preset} on {args.data}: {args.epochs} epochs × {steps} steps, batch {args.batch_size}, "
-          f"jit_compile={JIT_COMPILE}, {args.trials} interleaved trials (cold plain fit {cold_plain[0]:.2f} s)")
-    print(f"{'variant':30} {'wall median s':>13} {'ratio':>6} {'wall min s':>10} {'ratio':>6} "
-          f"{'CPU median s':>12} {'ratio':>6}")
-    base = {key: [t[i] for t in times["plain model.fit"]] for i, key in enumerate(("wall", "cpu"))}
+          f"jit_compile={JIT_COMPILE}, {args.trials} interleaved trials (cold plain fit {cold_plain[0]:.2f} s); "
+          f"the Trainer chose steps_per_execution={TRAINER_CONFIG['steps_per_execution']}")
+    median = statistics.median
+    bases = {name: {key: median(t[i] for t in times[name]) for i, key in enumerate(("wall", "cpu"))}
+             for name in (numpy_leg, pipeline_leg)}
+    print(f"{'variant':30} {'wall median s':>13} {'÷numpy':>7} {'÷pipeline':>9} {'wall min s':>10} "
+          f"{'CPU median s':>12} {'÷numpy':>7} {'÷pipeline':>9} {'final val acc':>13}")
     for name, values in times.items():
-        wall, cpu = [t[0] for t in values], [t[1] for t in values]
-        print(f"{name:30} {statistics.median(wall):13.3f} {statistics.median(wall) / statistics.median(base['wall']):6.3f} "
-              f"{min(wall):10.3f} {min(wall) / min(base['wall']):6.3f} "
-              f"{statistics.median(cpu):12.3f} {statistics.median(cpu) / statistics.median(base['cpu']):6.3f}")
+        wall, cpu = median(t[0] for t in values), median(t[1] for t in values)
+        accuracies = sorted({round(float(t[2]), 6) for t in values})
+        print(f"{name:30} {wall:13.3f} {wall / bases[numpy_leg]['wall']:7.3f} {wall / bases[pipeline_leg]['wall']:9.3f} "
+              f"{min(t[0] for t in values):10.3f} {cpu:12.3f} {cpu / bases[numpy_leg]['cpu']:7.3f} "
+              f"{cpu / bases[pipeline_leg]['cpu']:9.3f} {'/'.join(f'{a:.4f}' for a in accuracies):>13}")
+    same = [float(t[2]) for t in times[pipeline_leg]] == [float(t[2]) for t in times["Trainer + main-thread drain"]]
+    print(f"Trainer and plain fit on the same pipeline reach the same final validation accuracy in every trial: "
+          f"{'yes' if same else 'NO'}")
     print(f"events consumed per Trainer run: {seen}")
-    print(f"autosave: the last write done {statistics.median(AUTOSAVE_WAITS) * 1000:.0f} ms after the run ended "
+    print(f"autosave: the last write done {median(AUTOSAVE_WAITS) * 1000:.0f} ms after the run ended "
           f"(median; max {max(AUTOSAVE_WAITS) * 1000:.0f} ms)")
-    print(f"Dashboard per run: median {statistics.median(b['pumps'] for b in boards):.0f} pumps, "
-          f"{statistics.median(b['events'] for b in boards):.0f} events, {statistics.median(b['messages'] for b in boards):.0f} widget messages, "
-          f"{statistics.median(b['bytes'] for b in boards) / 1024:.0f} KiB serialised, "
-          f"{statistics.median(b['pump_s'] for b in boards) * 1000:.0f} ms inside pump() "
-          f"({statistics.median(b['pump_cpu_s'] for b in boards) * 1000:.0f} ms of main-thread CPU); the end drawn "
-          f"{statistics.median(b['late_s'] for b in boards) * 1000:.0f} ms after the run ended (median, "
-          f"max {max(b['late_s'] for b in boards) * 1000:.0f} ms); "
-          f"building Dashboard() {built * 1000:.0f} ms (once, not timed above)")
+    if boards:
+        print(f"Dashboard per run: median {median(b['pumps'] for b in boards):.0f} pumps, "
+              f"{median(b['events'] for b in boards):.0f} events, {median(b['messages'] for b in boards):.0f} widget "
+              f"messages, {median(b['bytes'] for b in boards) / 1024:.0f} KiB serialised, "
+              f"{median(b['pump_s'] for b in boards) * 1000:.0f} ms inside pump() "
+              f"({median(b['pump_cpu_s'] for b in boards) * 1000:.0f} ms of main-thread CPU); the end drawn "
+              f"{median(b['late_s'] for b in boards) * 1000:.0f} ms after the run ended (median, "
+              f"max {max(b['late_s'] for b in boards) * 1000:.0f} ms); "
+              f"building Dashboard() {built * 1000:.0f} ms (once, not timed above)")
     print(f"start() → first batch event, new Trainer each run: cold {cold_first:.2f} s, warm median "
-          f"{statistics.median(firsts):.2f} s, max {max(firsts):.2f} s")
+          f"{median(firsts):.2f} s, max {max(firsts):.2f} s")
     print(f"start() → first batch event, the same Trainer again ({len(warm_firsts)} runs after a first one of "
-          f"{cold_trainer:.2f} s): median {statistics.median(warm_firsts):.2f} s, max {max(warm_firsts):.2f} s")
+          f"{cold_trainer:.2f} s): median {median(warm_firsts):.2f} s, max {max(warm_firsts):.2f} s")
 
 
 if __name__ == "__main__":

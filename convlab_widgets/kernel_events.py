@@ -1,4 +1,7 @@
-"""Clicks while a cell blocks: the kernel handles widget messages between batches.
+"""Clicks while a cell blocks, and drawing as soon as a run's event arrives.
+
+:class:`KernelWake` lets the training thread wake a kernel thread's asyncio loop,
+which then draws; the rest of this module is about cells that block.
 
 A cell that trains on the main thread (``lab.train(wait=True)``, a user's own
 ``model.fit`` with ``lab.callback()``) keeps the kernel from reading widget
@@ -12,10 +15,13 @@ execute requests that arrive meanwhile run after the cell, in order.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
+import threading
 import time
 
-from .threads import comms_on_subshell
+from .threads import comms_on_subshell, on_kernel_thread
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +91,75 @@ def after_cell(callback) -> None:
             shell.events.unregister("post_run_cell", ended)
 
     shell.events.register("post_run_cell", ended)
+
+
+class KernelWake:
+    """Calls ``callback()`` on a kernel thread soon after a run's event, woken from the training thread.
+
+    The heartbeat (every 250 ms while a run is active) draws everywhere but late: a stop was shown
+    about 270 ms after it happened.  Where a kernel thread runs an asyncio loop (ipykernel 6: the
+    main thread's; ipykernel 7: the comm subshell's, where heartbeats arrive, once one has; a
+    main-thread draw would have ipykernel route Stop clicks to the shell a blocking cell holds), the training
+    thread hands a wake-up to that loop (``call_soon_threadsafe``), and the loop calls ``callback``
+    on its own thread, which may draw: the training thread itself still touches no widget.  One
+    wake-up is pending at a time, however many events arrive meanwhile.  Nothing is woken in Colab
+    (its front end shows only the widget messages that answer one of its own, so its heartbeat
+    draws), nor where no loop runs (a script, a test without one): the heartbeat stays the fallback.
+    """
+
+    def __init__(self, callback):
+        self._callback = callback
+        self._loop = None
+        self._pending = False  # a wake-up handed to the loop and not yet called
+        self._deferred = False  # a call the loop will make later (see ``later``)
+        self._lock = threading.Lock()
+
+    @property
+    def armed(self) -> bool:
+        """Whether events wake a kernel loop (else only the heartbeat draws)."""
+        return self._loop is not None
+
+    def use_this_thread(self) -> None:
+        """Wake the loop this kernel thread runs (called where the kernel draws: watch, heartbeat)."""
+        if "google.colab" in sys.modules or not on_kernel_thread():
+            return
+        if comms_on_subshell() and threading.current_thread() is threading.main_thread():
+            return  # the comm subshell's loop draws (it answers while a cell blocks the main thread)
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs on this thread
+            pass
+
+    def __call__(self, _event=None) -> None:
+        """An event was published (any thread, usually the training thread): wake the loop once."""
+        loop = self._loop
+        if loop is None:
+            return
+        with self._lock:
+            if self._pending:
+                return
+            self._pending = True
+        try:
+            loop.call_soon_threadsafe(self._woken)
+        except RuntimeError:  # the loop has closed: the heartbeat draws from now on
+            self._loop, self._pending = None, False
+
+    def later(self, delay_s: float) -> None:
+        """Call ``callback`` again in ``delay_s`` seconds (from the loop's own thread): what a throttled
+        draw left undrawn is drawn when the throttle allows, not at the next heartbeat."""
+        loop = self._loop
+        with self._lock:
+            if loop is None or self._deferred:
+                return
+            self._deferred = True
+        loop.call_later(delay_s, self._deferred_call)
+
+    def _deferred_call(self) -> None:
+        with self._lock:
+            self._deferred = False
+        self._callback()
+
+    def _woken(self) -> None:
+        with self._lock:
+            self._pending = False
+        self._callback()

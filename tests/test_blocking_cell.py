@@ -127,3 +127,37 @@ def test_stop_and_heartbeats_reach_the_comm_subshell_while_the_cell_blocks(kerne
     finally:
         beating.set()
         thread.join(5)
+
+
+WAKE_SETUP = """
+import threading, time, ipywidgets
+from convlab_widgets import ConvLab
+sent_from = []
+_send = ipywidgets.Widget._send
+def recording(self, msg, buffers=None):
+    sent_from.append(threading.current_thread().name)
+    return _send(self, msg, buffers)
+ipywidgets.Widget._send = recording
+lab = ConvLab()
+print(lab.dashboard.monitor.model_id)
+"""
+
+
+def test_a_run_is_drawn_from_its_events_without_any_heartbeat_and_only_from_the_main_thread(kernel):
+    """No front end beats here: the run's events wake the kernel's loop, whose main thread sends every
+    widget message (counted where ipywidgets sends them), up to the end of the run."""
+    monitor_id = kernel.run(WAKE_SETUP).strip()
+    started = kernel.run("run = lab.train(epochs=2, batch_size=128); print(lab.dashboard._wake.armed)")
+    assert started.strip() == "True"  # the cell ran in the kernel's loop: events wake it
+    statuses, deadline = [], time.monotonic() + 120
+    while "completed" not in statuses:  # the monitor's updates as a front end receives them, nothing sent
+        assert time.monotonic() < deadline, statuses
+        msg = kernel.client.get_iopub_msg(timeout=120)
+        content = msg["content"]
+        if msg["msg_type"] == "comm_msg" and content.get("comm_id") == monitor_id:
+            status = content["data"].get("state", {}).get("state", {}).get("status")
+            if status is not None:
+                statuses.append(status)
+    assert "running" in statuses  # drawn while it trained
+    threads = kernel.run("print(sorted(set(sent_from)), len(sent_from), run.status, lab.dashboard._source is None)")
+    assert threads.startswith("['MainThread'] ") and threads.split()[-2:] == ["completed", "True"], threads

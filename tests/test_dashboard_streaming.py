@@ -163,3 +163,46 @@ def test_views_only_a_lab_run_fills_are_explained_once_for_your_own_fit_and_retu
     assert "your own model.fit keeps its data to itself" in d.predictions.body.value
     lab.train(epochs=1, wait=True)
     assert [v.widget.layout.display for v in (d.confusion, d.activations)] == [None, None]
+
+
+def test_events_wake_the_kernels_loop_which_draws_on_its_own_thread(sent):
+    """No heartbeat at all: the run's events wake the loop the cell ran in (as a kernel's), and that loop
+    draws every step of the run on the main thread; the training thread sends nothing."""
+    import asyncio
+
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    board = lab.dashboard
+
+    async def cell_then_idle_kernel():
+        run = lab.train(epochs=2, batch_size=128)  # a cell: watch() runs on the loop's thread
+        assert board._wake.armed
+        states = []
+        while board._source is not None:  # the kernel idles between cells: its loop runs
+            states.append(board.monitor.state.get("status"))
+            await asyncio.sleep(0.005)
+        return run, states
+
+    sent.clear()
+    run, states = asyncio.run(cell_then_idle_kernel())
+    assert run.status == "completed" and board.monitor.state["status"] == "completed"
+    assert {thread for thread, _, _ in sent} == {threading.main_thread().name}
+    assert "running" in states  # drawn while it trained, not only at the end
+    assert sum(1 for _, kind, name in sent if (kind, name) == ("Monitor", "state")) >= 3
+    assert any(len(mark.x) for mark in board.loss.figure.marks)
+    assert run.events._listeners == []  # the ended run no longer wakes anything
+
+
+def test_nothing_is_woken_without_a_loop_or_in_colab(monkeypatch):
+    import asyncio
+    import sys
+
+    board = Dashboard()
+    board._wake.use_this_thread()
+    assert not board._wake.armed  # no loop runs here: the heartbeat draws
+
+    async def in_colab():
+        monkeypatch.setitem(sys.modules, "google.colab", sys)
+        board._wake.use_this_thread()
+        return board._wake.armed
+
+    assert asyncio.run(in_colab()) is False  # Colab shows only messages that answer its own: heartbeat

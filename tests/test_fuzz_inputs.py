@@ -167,7 +167,7 @@ def test_fuzz_architecture_import(data, as_text, garbage):
 # -- settings ----------------------------------------------------------------------------------------------
 
 SETTING_NAMES = ["dataset", "train_subset", "epochs", "batch_size", "optimizer", "learning_rate", "schedule",
-                 "lr_schedule", "schedule_params", "seed", "filter_every", "jit_compile"]
+                 "lr_schedule", "schedule_params", "seed", "filter_every", "jit_compile", "steps_per_execution"]
 GOOD = {"dataset": st.sampled_from(datasets.names()), "epochs": st.integers(1, 50), "optimizer": st.sampled_from(
     ["adam", "sgd", "momentum", "Adam ", "rmsprop"]), "learning_rate": st.floats(1e-6, 1.0),
     "lr_schedule": st.sampled_from(["constant", "exponential", "step", "cosine", "plateau", "warmup"]),
@@ -175,7 +175,7 @@ GOOD = {"dataset": st.sampled_from(datasets.names()), "epochs": st.integers(1, 5
                                        max_size=2),
     "train_subset": st.none() | st.integers(0, 10**6), "batch_size": st.integers(1, 512),
     "seed": st.none() | st.integers(0, 2**32 - 1), "filter_every": st.none() | st.integers(1, 100),
-    "jit_compile": st.sampled_from([None, True, False])}
+    "jit_compile": st.sampled_from([None, True, False]), "steps_per_execution": st.none() | st.integers(1, 64)}
 
 
 def _mostly(good):

@@ -25,6 +25,11 @@ def digits():
     return datasets.load("digits")
 
 
+def _chunk_ends(steps, per_call):
+    """The last step of each chunk Keras executes in one host call, over an epoch of ``steps``."""
+    return [min(end, steps - 1) for end in range(per_call - 1, steps + per_call - 1, per_call)]
+
+
 def _until(condition, timeout=60):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -69,7 +74,10 @@ def test_run_streams_events_on_the_main_thread_and_keeps_everything(digits):
     history = run.history
     assert history["epoch"] == [0, 1, 2] and history["loss"][-1] < history["loss"][0]
     assert history["val_accuracy"] == [e.val_accuracy for e in epochs]
-    assert len(run.batch_history["loss"]) == 3 * steps  # every batch, not only the events
+    per_call = run.config["steps_per_execution"]
+    assert per_call > 1  # a tiny model's steps are short: several per host call
+    # Every host call (a chunk of steps, recorded at its last step), not only the events.
+    assert run.batch_history["step"] == 3 * _chunk_ends(steps, per_call)
 
     batches = [e for e in events if e.kind == "batch"]
     assert all(b.samples_per_sec > 0 and b.steps_per_epoch == steps for b in batches)
@@ -249,15 +257,19 @@ def test_numpy_numbers_are_the_numbers_they_hold(digits):
     assert run.config["learning_rate"] == 0.01 and run.settings.seed == 0
 
 
-def test_batch_values_are_each_batchs_own_not_the_running_mean(digits):
-    """Keras reports the epoch's running mean at every batch; the record keeps each batch's own value:
-    weighted by batch size, they average to exactly what Keras reports for the epoch."""
-    run = Trainer(tiny(), digits).start(epochs=2, batch_size=64, seed=0)
+@pytest.mark.parametrize("per_call", [1, 4])
+def test_batch_values_are_each_batchs_own_not_the_running_mean(digits, per_call):
+    """Keras reports the epoch's running mean after every host call; the record keeps each call's own
+    value (one batch's, or the mean of the chunk's batches): weighted by images, they average to exactly
+    what Keras reports for the epoch."""
+    run = Trainer(tiny(), digits).start(epochs=2, batch_size=64, seed=0, steps_per_execution=per_call)
     assert run.wait(timeout=60) and run.status == "completed"
+    assert run.config["steps_per_execution"] == per_call
     batches, epochs = run.batch_history, run.history
     steps = run.config["steps_per_epoch"]
-    last = 64 if run.config["drop_remainder"] else digits.train_size - 64 * (steps - 1)  # JAX over 2 devices: no partial batch
-    sizes = np.array([64] * (steps - 1) + [last], dtype=float)
+    images = np.minimum((np.array(_chunk_ends(steps, per_call)) + 1) * 64,
+                        64 * steps if run.config["drop_remainder"] else digits.train_size)  # JAX over 2 devices: no partial batch
+    sizes = np.diff(images, prepend=0).astype(float)
     for epoch in range(2):
         rows = [i for i, e in enumerate(batches["epoch"]) if e == epoch]
         for key in ("loss", "accuracy"):
@@ -343,7 +355,8 @@ def test_tpu_batch_arithmetic_with_a_stand_in_strategy_info(digits):
     run = trainer.start(epochs=1, batch_size=32)
     assert run.wait(timeout=60) and run.status == "completed"
     assert run.config["drop_remainder"] and run.config["steps_per_epoch"] == 1438 // 32
-    assert len(run.batch_history["loss"]) == 1438 // 32 and not run.config["jit_compile"]
+    assert run.batch_history["step"] == _chunk_ends(1438 // 32, run.config["steps_per_execution"])
+    assert not run.config["jit_compile"]
 
 
 # PyTorch runs always start cold (models.model_recipe): no kept model to test there.
@@ -419,3 +432,60 @@ def test_a_finished_runs_own_model_is_built_on_the_training_thread(digits):
     _threads[run].join(60)
     assert run._make_model.model is not None  # built before anyone asked
     assert run.model is run.model and run.model.count_params() == tiny().summary().total_params
+
+
+def test_a_run_stopped_in_its_first_epoch_traces_no_validation_step(monkeypatch, digits):
+    """Counted where Keras does the work: no evaluate, no traced test step, no predictor compiled."""
+    from convlab_widgets.training import callbacks
+
+    counted = []
+    for name in ("evaluate", "test_step", "predict_on_batch"):
+        original = getattr(keras.Model, name)
+        monkeypatch.setattr(keras.Model, name, lambda *a, _name=name, _original=original, **k:
+                            (counted.append(_name), _original(*a, **k))[1])
+    monkeypatch.setattr(callbacks, "forward_pass", lambda *a, **k: counted.append("forward_pass"))
+    trainer = Trainer(tiny(), digits)
+    run = trainer.start(epochs=5, batch_size=8, steps_per_execution=1)
+    _until(lambda: len(run.batch_history["loss"]) >= 3)
+    run.stop()
+    assert run.wait(timeout=60) and run.status == "stopped"
+    assert counted == [] and run.predictions == []
+
+
+def test_a_run_stopped_while_validating_keeps_no_validation_iterator(monkeypatch):
+    counted = []
+    original = RunCallback.on_test_batch_end
+    monkeypatch.setattr(RunCallback, "on_test_batch_end",
+                        lambda self, batch, logs=None: (counted.append(batch), original(self, batch, logs))[1])
+    data = datasets.load("digits", validation_split=0.8, train_subset=20)  # validation dominates
+    trainer = Trainer(tiny(), data)
+    run = trainer.start(epochs=5, batch_size=4, steps_per_execution=1)
+    _until(lambda: len(counted) >= 3)
+    run.stop()
+    assert run.wait(timeout=60) and run.status == "stopped"
+    assert run.predictions == [] and run.history["epoch"] == []
+    kept = trainer._warm.model  # trains the next run: it must not hold this run's validation iterator
+    assert getattr(kept, "_eval_epoch_iterator", None) is None
+
+
+@WARM_STARTS
+def test_a_finished_run_lets_go_of_its_model_once_the_next_one_starts(digits):
+    """A lab keeps every run: their histories stay in memory, their Keras models do not."""
+    import gc
+    import weakref
+
+    trainer = Trainer(tiny(), digits)
+    first = trainer.start(epochs=1, batch_size=64, seed=0)
+    assert first.wait(timeout=60) and first.status == "completed"
+    model = first.model
+    kept, numbers = weakref.ref(model), [w.copy() for w in model.get_weights()]
+    del model
+    second = trainer.start(epochs=1, batch_size=64, seed=1)
+    assert second.wait(timeout=60) and second.status == "completed"
+    gc.collect()
+    assert kept() is None  # nothing of ours holds the first run's model any more
+    assert first._make_model.model is None and first._make_model.state is None  # its numbers are on disk
+    assert first.history["epoch"] == [0] and len(first.batch_history["loss"]) > 0
+    again = first.model  # built again from the file, with the run's final numbers
+    assert all(np.array_equal(a, b) for a, b in zip(again.get_weights(), numbers, strict=True))
+    assert int(keras.ops.convert_to_numpy(again.optimizer.iterations)) == first.config["steps_per_epoch"]  # and optimizer state

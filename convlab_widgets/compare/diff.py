@@ -287,7 +287,8 @@ def _setting(key, say):
 
 
 #: The settings a learner chooses, in legend order; bookkeeping keys (steps_per_epoch,
-#: strategy, replicas, ...) follow from these and are left out.
+#: strategy, replicas, ...) follow from these and are left out, as is steps_per_execution:
+#: it changes how often the host looks in, not a number of the run.
 _SETTINGS = (
     _setting("data", lambda old, new: f"data {old}{_ARROW}{new}"),
     _images_change,

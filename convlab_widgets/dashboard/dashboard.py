@@ -6,7 +6,9 @@ heartbeat arrives (or, while a cell blocks, from that cell's own loop where no
 comm subshell answers), follows the progress they report, and redraws from a
 snapshot of the run's record at most ``MAX_RENDERS_PER_S`` times per second, so
 the browser gets a bounded stream of widget messages however fast the model
-trains.
+trains.  Where a kernel thread runs an asyncio loop, each event also wakes that
+loop (``kernel_events.KernelWake``), which then draws on its own thread within
+milliseconds; the heartbeat stays the fallback (Colab, a blocked loop).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from types import SimpleNamespace
 import ipywidgets as widgets
 
 from ..colors import DEFAULT_COLOR
-from ..kernel_events import BlockingCell
+from ..kernel_events import BlockingCell, KernelWake
 from ..monitor import Monitor
-from ..threads import main_thread_draws, on_kernel_thread, route_to_subshell
+from ..threads import comms_on_subshell, main_thread_draws, on_kernel_thread, route_to_subshell
 from ..twinned import Twinned
 from ..widget_base import check_keywords
 from ..training.history import RunHistory
@@ -87,7 +89,10 @@ class Dashboard(Twinned, widgets.VBox):
         # Heartbeats may be handled on a comm subshell while a cell on the main
         # thread follows a run (wait=True): one drawer at a time.
         self._lock = threading.RLock()
-        self.monitor.on_beat(self.pump)
+        self._wake = KernelWake(self._woken)  # the run's events wake the kernel's loop, which draws
+        self._woken_by = None  # the event log whose events wake it
+        self._undrawn = False  # a throttled render left new events undrawn
+        self.monitor.on_beat(self._beat)
         self.monitor.on_escape(self.shrink_charts)
 
     def _twin_html(self) -> str:
@@ -121,12 +126,16 @@ class Dashboard(Twinned, widgets.VBox):
     def watch(self, run) -> None:
         """Follow ``run`` (any ``Run``) from its first event on."""
         self._assert_kernel_thread()
+        self._wake.use_this_thread()
         with self._lock:
             self._watch(run)
 
     def _watch(self, run) -> None:
         self._run = run
         self._source = run.events.subscribe()
+        self._stop_waking()
+        run.events.add_listener(self._wake)
+        self._woken_by = run.events
         self._use_run(run)
         self.history = run.record  # the run's own record, which its training thread feeds
         self._progress = {"status": "starting", "started": time.time()}
@@ -229,18 +238,42 @@ class Dashboard(Twinned, widgets.VBox):
         if check is not None:
             check()
         events = self._source.drain()
-        ended = False
+        ended = status = False
         for event in events:
             self._track(event)
             ended = ended or event.kind == "ended"
+            status = status or event.kind == "status"  # paused, running again: what a click waits to see
         if events:
-            self.render(force=ended)
+            self.render(force=ended or status)
         elif self._progress.get("status") in ("running", "paused"):
             self.render()  # the clock still moves while no event arrives
         if ended:
             self.monitor.active = False
             self._source = None
+            self._stop_waking()
             self._look_inside(self._run, getattr(self._run, "data", None), ended=True)
+
+    def _beat(self) -> None:
+        """A heartbeat, on the thread the kernel handles it on: events wake that thread's loop from now on."""
+        self._wake.use_this_thread()
+        self.pump()
+
+    def _woken(self) -> None:
+        """A run's event woke this kernel thread's loop: draw what is new, and once the throttle
+        allows what it held back."""
+        with self._lock:
+            if self._source is None:
+                return
+            self._pump()
+            if self._undrawn:
+                self._wake.later(max(0.0, self._last_render + 1 / MAX_RENDERS_PER_S - time.monotonic()))
+        if comms_on_subshell() and threading.current_thread() is threading.main_thread():
+            route_to_subshell()  # keep clicks and heartbeats answered on the subshell while a later cell blocks
+
+    def _stop_waking(self) -> None:
+        if self._woken_by is not None:
+            self._woken_by.remove_listener(self._wake)
+            self._woken_by = None
 
     def follow(self, run=None, timeout=None) -> bool:
         """Block this (main) thread until the run ends, drawing as events arrive.
@@ -278,8 +311,9 @@ class Dashboard(Twinned, widgets.VBox):
     def _render(self, force: bool) -> None:
         now = time.monotonic()
         if not force and now - self._last_render < 1 / MAX_RENDERS_PER_S:
+            self._undrawn = True
             return
-        self._last_render = now
+        self._last_render, self._undrawn = now, False
         history = self.history.snapshot()  # consistent columns while the training thread appends
         for panel in (self.loss, self.accuracy, self.learning_rate, self.filters, self.confusion, self.predictions,
                       self.health):

@@ -59,6 +59,12 @@ class KerasAdapter(keras.callbacks.Callback):
     read Keras' own count.  ``filter_every``: also snapshot the first-layer filters every N
     batches.  Subclasses override the ``_`` hooks: ``_epoch_began``, ``_between_batches``
     (and while evaluating), ``_epoch_recorded``.
+
+    With ``steps_per_execution`` above 1 Keras calls ``on_train_batch_end`` once per executed
+    chunk of steps, with the last step's index (past the epoch's end for a short last chunk)
+    and the epoch's running means: a "batch" record is then the chunk's, at its last step,
+    with the chunk's own mean loss and accuracy.  The curve's resolution is the run's
+    ``config["steps_per_execution"]`` steps.
     """
 
     def __init__(self, run, *, global_batch_size=None, steps_per_epoch=None, filter_every=None, train_size=None):
@@ -120,12 +126,19 @@ class KerasAdapter(keras.callbacks.Callback):
         self.model.stop_training = True
         self.run._diverge(epoch, batch, value, self.lr, validation=validation)
 
-    def _runaway(self, loss) -> bool:
+    def _runaway(self, loss, steps=1) -> bool:
+        """Whether ``loss`` (the mean over ``steps`` steps) diverged, against the run's first one.
+        A first record of several steps already holds steps after updates, which may have run away:
+        it is also compared with chance level (the cross-entropy of a uniform guess)."""
         if not math.isfinite(loss):
             return True
         if self._first_loss is None:
             self._first_loss = loss
-            return False
+            if steps == 1:
+                return False
+            classes = (getattr(self.model, "output_shape", None) or (None,))[-1]
+            if isinstance(classes, int) and classes > 1:
+                self._first_loss = min(loss, math.log(classes))
         return loss > RUNAWAY_LOSS and loss > RUNAWAY_FACTOR * max(self._first_loss, 1e-3)
 
     # Keras hooks -----------------------------------------------------------------
@@ -144,14 +157,16 @@ class KerasAdapter(keras.callbacks.Callback):
         self._means, self._seen = {}, 0
         self.paused_s = 0.0
         self.last_step = -1
+        self.last_batch = -1  # the last step of the chunk recorded last
         self.paused_since_publish = 0.0
 
-    def _batch_size(self, batch) -> int:
-        """Images in ``batch`` (in units of one image, or 1 each where the batch size is unknown)."""
+    def _images(self, first, last) -> int:
+        """Images in steps ``first`` to ``last`` of the epoch (in units of one image, or 1 each where
+        the batch size is unknown); the epoch's last batch may be partial."""
         size = self.global_batch_size or 1
-        if self.train_size and self.global_batch_size and batch == self._steps() - 1:
-            return self.train_size - batch * self.global_batch_size or size
-        return size
+        if self.train_size and self.global_batch_size and last == self._steps() - 1:
+            return self.train_size - first * self.global_batch_size or size
+        return (last - first + 1) * size
 
     def _own(self, key, mean, size):
         """This batch's own value of a metric Keras reports as its running mean over the epoch
@@ -164,13 +179,15 @@ class KerasAdapter(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        size = self._batch_size(batch)
+        steps = self._steps()
+        batch = min(batch, steps - 1) if steps else batch  # a short last chunk ends with the epoch
+        first, self.last_batch = self.last_batch + 1, batch
+        size = self._images(first, batch)
         loss = self._own("loss", float(logs.get("loss", math.nan)), size)
         accuracy = logs.get("accuracy")
         accuracy = None if accuracy is None else self._own("accuracy", float(accuracy), size)
         self._seen += size
         now = time.perf_counter()
-        steps = self._steps()
         last = batch == steps - 1
         tell = last or now - self.last_published >= BATCH_EVENT_INTERVAL_S
         rate = 0.0
@@ -180,7 +197,7 @@ class KerasAdapter(keras.callbacks.Callback):
                     if self.global_batch_size and elapsed > 0 else 0.0)
         event = BatchEnd(self.epoch, batch, steps, loss, accuracy, self.lr, rate)
         self.run._record_batch(event)
-        if self._runaway(loss):
+        if self._runaway(loss, batch - first + 1):
             self._diverged(self.epoch, batch, loss)
             return
         if tell:
@@ -188,7 +205,7 @@ class KerasAdapter(keras.callbacks.Callback):
             self.last_published = self.last_time = now
             self.last_step = batch
             self.paused_since_publish = self.paused_s
-        if self.filter_every and (batch + 1) % self.filter_every == 0 and not last:
+        if self.filter_every and (batch + 1) // self.filter_every > first // self.filter_every and not last:
             self._snapshot(self.epoch, batch + 1)
         self._between_batches()
 

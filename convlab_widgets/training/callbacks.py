@@ -174,7 +174,7 @@ class RunCallback(KerasAdapter):
 
     def _predict(self, epoch):
         data = self.run.data
-        if not data.validation_size:
+        if not data.validation_size or self.run.stop_requested:  # stopped while the epoch ended
             return
         if self.predictor is None:
             self.predictor = ValidationPredictor(self.model, data, self.run.strategy.replicas)

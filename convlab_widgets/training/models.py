@@ -56,7 +56,7 @@ def model_recipe(run, info, optimizer_cls, optimizer_config):
     config = run.config
     settings = {key: value for key, value in optimizer_config.items() if key not in ("learning_rate", "name")}
     return (to_dict(), info.strategy, optimizer_cls, settings, config["batch_size"], config["drop_remainder"],
-            config["jit_compile"], run.data)
+            config["jit_compile"], config["steps_per_execution"], run.data)
 
 
 def compile_model(model, optimizer_cls, optimizer_config, config):
@@ -70,6 +70,8 @@ def compile_model(model, optimizer_cls, optimizer_config, config):
         # Weighted: the padding of fixed-shape validation batches weighs 0 (pipelines.padding).
         weighted_metrics=["accuracy"],
         jit_compile=config["jit_compile"],
+        # A restored run's config from before this setting: one step per call, as Keras' default.
+        steps_per_execution=config.get("steps_per_execution", 1),
     )
     return model
 
@@ -78,19 +80,37 @@ class FinalModel:
     """``run.model`` of a run whose trainer kept its model for the next run:
     the run's own model, built and compiled as the run's was and given the
     kept model's final variables and optimizer state, once (a copy taken when
-    the run ended, so the next run can start at once)."""
+    the run ended, so the next run can start at once).
+
+    Once a later run of the same trainer starts, :meth:`release` lets go of the
+    built model (its Keras objects and variables) and keeps the final numbers
+    in a temporary file instead: a lab holding a hundred finished runs keeps
+    their histories in memory, not their models; ``run.model`` builds it again
+    from the file when asked.
+    """
 
     def __init__(self, run, optimizer_cls, optimizer_config, trained):
         self.run, self.optimizer = run, (optimizer_cls, optimizer_config)
         self.state = model_state(trained)
         self.model = None
+        self._kept = None  # the temporary file holding the final numbers once released
         self._lock = threading.Lock()
 
     def __call__(self):
         with self._lock:
             if self.model is None:
+                if self.state is None:
+                    self.state = _read_state(self._kept)
                 self.model, self.state = self._build(), None
             return self.model
+
+    def release(self) -> None:
+        """Keep this run's final numbers on disk and let go of its model (see the class)."""
+        with self._lock:
+            if self._kept is None:
+                state = self.state if self.model is None else model_state(self.model)
+                self._kept = _write_state(state)
+            self.model = self.state = None
 
     def prebuild(self):
         """Build it on the training thread as soon as the run has ended: the
@@ -141,6 +161,32 @@ def assign_state(model, state):
     the same architecture."""
     for variable, value in zip([*model.variables, *model.optimizer.variables], state, strict=True):
         variable.assign(value)
+
+
+_STATE_DIRECTORY = None  # a temporary directory for released runs' numbers, removed at exit
+
+
+def _write_state(state):
+    global _STATE_DIRECTORY
+    import tempfile
+
+    import numpy as np
+
+    if _STATE_DIRECTORY is None:
+        _STATE_DIRECTORY = tempfile.TemporaryDirectory(prefix="convlab-runs-")
+    handle, path = tempfile.mkstemp(suffix=".npy", dir=_STATE_DIRECTORY.name)
+    with open(handle, "wb") as file:
+        for value in state:
+            np.save(file, value, allow_pickle=False)
+    return path, len(state)
+
+
+def _read_state(kept):
+    import numpy as np
+
+    path, count = kept
+    with open(path, "rb") as file:
+        return [np.load(file, allow_pickle=False) for _ in range(count)]
 
 
 def snapshot_variables(variables):

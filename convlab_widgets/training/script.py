@@ -346,6 +346,7 @@ def _model_section(run):
         f"    loss=keras.losses.SparseCategoricalCrossentropy(from_logits={not outputs_probabilities(model)}),\n"
         "    weighted_metrics=['accuracy'],  # padded validation rows weigh 0\n"
         f"    jit_compile={run.config['jit_compile']},\n"
+        f"    steps_per_execution={run.config.get('steps_per_execution', 1)},  # the numbers do not depend on it\n"
         ")\n"
     )
     if run.strategy.backend != "tensorflow":  # the distribution, if any, is set for the whole script

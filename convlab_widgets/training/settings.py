@@ -46,6 +46,7 @@ MAX_EPOCHS = 10_000
 MAX_BATCH_SIZE = 65_536
 MAX_TRAIN_SUBSET = 10_000_000
 MAX_SEED = 2**32 - 1  # numpy's and Keras' seeds are 32-bit
+MAX_STEPS_PER_EXECUTION = 10_000
 _UNSET = object()
 
 
@@ -202,6 +203,9 @@ class Settings:
     filters every N batches.  ``health_every``: also measure the layers' gradient and activation
     health every N batches (it is measured at every epoch end regardless).  ``jit_compile``: None
     lets the trainer decide (XLA on one GPU).
+    ``steps_per_execution``: training steps per host call, 1 to ``MAX_STEPS_PER_EXECUTION``; None
+    lets the trainer decide (``execution.py``: calls of about 40 ms; the numbers do not change,
+    Stop and Pause act between calls, the batch curve has one point per call).
     ``early_stopping``: None to train every epoch, or an :class:`~.early_stopping.EarlyStopping`
     (given as True or a dict: ``monitor``, ``patience``, ``restore_best``, ``min_delta``).
     ``lr_source``: one of ``LR_SOURCES``, "range test" once the range test's suggestion was
@@ -219,6 +223,7 @@ class Settings:
     filter_every: int | None = None
     health_every: int | None = None
     jit_compile: bool | None = None
+    steps_per_execution: int | None = None
     early_stopping: EarlyStopping | None = None
     lr_source: str = ""
 
@@ -236,6 +241,8 @@ class Settings:
             "filter_every": _whole("filter_every", self.filter_every, 1, 1_000_000, optional=True),
             "health_every": _whole("health_every", self.health_every, 1, 1_000_000, optional=True),
             "jit_compile": _jit(self.jit_compile),
+            "steps_per_execution": _whole("steps_per_execution", self.steps_per_execution, 1,
+                                          MAX_STEPS_PER_EXECUTION, optional=True),
             "early_stopping": _early_stopping(self.early_stopping),
             "lr_source": _lr_source(self.lr_source),
         }
@@ -315,6 +322,7 @@ class Settings:
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name, "learning_rate": self.learning_rate,
                 "schedule": self.schedule_name, "schedule_params": schedule_params, "seed": self.seed,
                 "filter_every": self.filter_every, "health_every": self.health_every, "jit_compile": self.jit_compile,
+                "steps_per_execution": self.steps_per_execution,
                 "early_stopping": None if self.early_stopping is None else self.early_stopping.to_dict(),
                 "lr_source": self.lr_source}
 

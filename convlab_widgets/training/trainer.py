@@ -14,6 +14,7 @@ from .events import RunStarted
 from .run import RunError, TrainingRun
 from .settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
 from .models import BUILD_LOCK, FinalModel, WarmModel, assign_state, compile_model, model_recipe
+from .execution import automatic_steps_per_execution
 from .strategy import describe
 
 EXIT_GRACE_S = 5.0
@@ -133,7 +134,8 @@ class Trainer:
         settings = settings if settings is not None else Settings.make(**self._own())
         per_epoch = max(1, self.data.steps_per_epoch(settings.batch_size, self.strategy_info.drop_remainder))
         ramp = settings.replace(learning_rate=min_lr, lr_schedule="constant", early_stopping=None,
-                                epochs=min(-(-steps // per_epoch), MAX_EPOCHS))
+                                epochs=min(-(-steps // per_epoch), MAX_EPOCHS),
+                                steps_per_execution=1)  # the ramp sets a learning rate at every step
         ramp, config, optimizer = self._prepare(ramp, {})
         test = RangeTest(ramp, config, _snapshot(self.architecture), self.data, self.strategy_info, min_lr, max_lr,
                          steps)
@@ -188,6 +190,11 @@ class Trainer:
         jit_compile = settings.jit_compile
         if jit_compile is None:
             jit_compile = _default_jit(info)
+        steps_per_execution = settings.steps_per_execution
+        if steps_per_execution is None:
+            steps_per_execution = automatic_steps_per_execution(self.architecture, info, settings.batch_size, steps)
+        elif steps_per_execution > 1 and info.backend == "torch":
+            raise SettingsError("steps_per_execution", "Keras runs one step per call on PyTorch: use 1 or None")
         config = {
             "epochs": settings.epochs,
             "batch_size": settings.batch_size,
@@ -200,6 +207,8 @@ class Trainer:
             "filter_every": settings.filter_every,
             "health_every": settings.health_every,
             "jit_compile": bool(jit_compile),
+            # Training steps per host call; the batch records have one entry per call.
+            "steps_per_execution": steps_per_execution,
             "drop_remainder": drop_remainder,
             "steps_per_epoch": steps,
             "strategy": info.description,
@@ -225,7 +234,10 @@ class Trainer:
                     f"a run is already {running.status}{where}: stop it (run.stop()) or wait for it "
                     "(run.wait()) before starting another"
                 )
-            self.run = run
+            previous, self.run = self.run, run
+            released = getattr(previous, "_make_model", None)
+            if released is not None:  # a finished run keeps its numbers, not its model (models.FinalModel)
+                released.release()
             _threads[run] = threading.Thread(target=target, args=args, name="convlab-training", daemon=True)
         _threads[run].start()
         return run
@@ -271,9 +283,11 @@ def _on_training_thread(run, fit, ended=None):
             for name in set(registry) - registered_before:
                 if name.startswith("CustomGradient-"):
                     del registry[name]
+            _clear_kernel_cache()
     run._finish(*outcome)
     if after is not None:
         after()
+    _return_freed_memory()
     if ended is not None:
         ended()
 
@@ -323,8 +337,8 @@ def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
                 model.fit(train, validation_data=validation, epochs=config["epochs"], verbose=0,
                           callbacks=[callback], shuffle=False,  # the pipeline shuffles
                           initial_epoch=callback.start_epoch)
-        except StopRun:
-            pass  # stopped between two batches: nothing more to do
+        except StopRun:  # stopped between two batches: nothing more to do
+            _drop_validation_iterator(model)
         kept = callback.keep_best()  # before the run's own model is taken from this one
     if warm is None:
         run.model = model
@@ -347,6 +361,13 @@ def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
         best = stopper.best_words(kept)
         message = f"{message} {best[0].upper()}{best[1:]}." if status == "diverged" else f"{message}; {best}"
     return (status, message), (final.prebuild if final is not None else None)
+
+
+def _drop_validation_iterator(model):
+    """What ``fit`` drops when it returns and a StopRun skips on TensorFlow: the validation
+    iterator it cached, which a kept model would otherwise hold (and the next run reuse)."""
+    if getattr(model, "_eval_epoch_iterator", None) is not None:
+        del model._eval_epoch_iterator
 
 
 def _announce(run, model):
@@ -404,6 +425,29 @@ def _custom_gradient_registry():
     except (ImportError, AttributeError):
         return None
     return registry if isinstance(registry, dict) else None
+
+
+def _clear_kernel_cache():
+    """TensorFlow caches the kernel of every function a run called (train, test and prediction
+    steps, the pipeline's) and keeps it after the function is gone: about 0.4 MB a run.  A kept
+    model's next run instantiates its kernels again, in a few milliseconds."""
+    try:
+        from tensorflow.python.eager import context
+
+        context.context().clear_kernel_cache()
+    except (ImportError, AttributeError):  # TensorFlow's internals differ: the cache stays
+        pass
+
+
+def _return_freed_memory():
+    """Give the memory a run freed back to the system (glibc keeps freed heap per thread arena,
+    and every run trains in a new thread): the process's size then follows what it holds."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _default_jit(info):

@@ -189,3 +189,35 @@ def test_stop_stops_a_run_that_the_cell_waits_for(notebook):
     nb.run_cell(RECORD_STOP)
     nb.start_cell("run = lab.train(epochs=200, batch_size=8, wait=True)")
     _stop_while_the_cell_blocks(nb)
+
+
+RECORD_SENDS = """import ipywidgets, threading
+from convlab_widgets.threads import on_kernel_thread
+sent_from = []
+_send = ipywidgets.Widget._send
+def _recording(self, msg, buffers=None):
+    sent_from.append((threading.current_thread().name, on_kernel_thread()))
+    return _send(self, msg, buffers)
+ipywidgets.Widget._send = _recording"""
+
+
+def test_events_draw_the_run_and_every_widget_message_comes_from_a_kernel_thread(notebook):
+    """JupyterLab 4 (ipykernel 7: heartbeats on a comm subshell): a run's events wake the kernel's loop,
+    which draws; the heartbeat draws too; every message ipywidgets sends comes from a kernel thread."""
+    nb = notebook
+    nb.open([RECORD_SENDS, SETUP])
+    nb.run_all()
+    nb.wait_for(".convlab-monitor")
+    field(nb, "Epochs").fill("3")
+    field(nb, "Epochs").press("Tab")
+    button(nb, "Train").click()
+    nb.wait_for(STATUS.format("completed"), timeout=90)
+    assert nb.eval("lab.dashboard._wake.armed") is True
+    threads = nb.eval("sorted({name for name, kernel in sent_from})")
+    assert nb.eval("len(sent_from) > 10 and all(kernel for _, kernel in sent_from)") is True, threads
+    assert "convlab-training" not in threads
+    nb.page.locator(".convlab-monitor").first.scroll_into_view_if_needed()
+    nb.screenshot("lab_drawn_by_events_1280")
+    nb.page.set_viewport_size({"width": 700, "height": 900})
+    nb.page.locator(".convlab-monitor").first.scroll_into_view_if_needed()
+    nb.screenshot("lab_drawn_by_events_700")
