@@ -126,9 +126,14 @@ class KernelWake:
         if comms_on_subshell() and threading.current_thread() is threading.main_thread():
             return  # the comm subshell's loop draws (it answers while a cell blocks the main thread)
         try:
-            self._loop = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop runs on this thread
-            pass
+            return
+        with self._lock:
+            if loop is not self._loop:
+                # A wake-up handed to the loop used so far may wait behind a cell that blocks its thread
+                # (the main thread's, once the subshell's takes over): it is given up, never awaited.
+                self._loop, self._pending, self._deferred = loop, False, False
 
     def __call__(self, _event=None) -> None:
         """An event was published (any thread, usually the training thread): wake the loop once."""
@@ -140,7 +145,7 @@ class KernelWake:
                 return
             self._pending = True
         try:
-            loop.call_soon_threadsafe(self._woken)
+            loop.call_soon_threadsafe(self._woken, loop)
         except RuntimeError:  # the loop has closed: the heartbeat draws from now on
             self._loop, self._pending = None, False
 
@@ -152,14 +157,18 @@ class KernelWake:
             if loop is None or self._deferred:
                 return
             self._deferred = True
-        loop.call_later(delay_s, self._deferred_call)
+        loop.call_later(delay_s, self._deferred_call, loop)
 
-    def _deferred_call(self) -> None:
+    def _deferred_call(self, loop) -> None:
         with self._lock:
+            if loop is not self._loop:
+                return  # a call for a loop given up meanwhile: that thread must not draw
             self._deferred = False
         self._callback()
 
-    def _woken(self) -> None:
+    def _woken(self, loop) -> None:
         with self._lock:
+            if loop is not self._loop:
+                return  # a wake-up for a loop given up meanwhile: that thread must not draw
             self._pending = False
         self._callback()

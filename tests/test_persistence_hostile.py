@@ -34,7 +34,9 @@ MEMORY = 50 * MB  # the most a refused file may cost while loading it (tracemall
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A real small lab: one run on digits, 1 epoch, filters and predictions, its model kept."""
-    run = Trainer("conv_small", datasets.load("digits")).start(epochs=1, batch_size=64, seed=0, filter_every=10)
+    # One step per host call: a batch row per step, which the row-order cases below count on.
+    run = Trainer("conv_small", datasets.load("digits")).start(epochs=1, batch_size=64, seed=0, filter_every=10,
+                                                               steps_per_execution=1)
     assert run.wait(timeout=180) and run.status == "completed", run.message
     run.name = "tiny"
     path = tmp_path_factory.mktemp("labs") / "tiny.convlab"

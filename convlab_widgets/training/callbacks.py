@@ -204,10 +204,10 @@ class RunCallback(KerasAdapter):
         if self.run.stop_requested:
             raise StopRun
         self._apply_pending_lr()
-        if not evaluating:
-            self.batches_done += 1
+        if not evaluating:  # a host call may run several steps: measure once it has passed a multiple of N
+            before, self.batches_done = self.batches_done, self.last_batch + 1
             every = self.health_every
-            if every and self.batches_done % every == 0 and self.batches_done < self._steps():
+            if every and self.batches_done // every > before // every and self.batches_done < self._steps():
                 self._measure_health(self.epoch, self.batches_done)  # the epoch's end measures its last
 
     def _epoch_recorded(self, epoch, logs):

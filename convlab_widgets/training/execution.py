@@ -40,14 +40,22 @@ def estimated_step_s(multiply_adds: int, batch_size: int, replicas: int, kind: s
     return fixed + TRAINING_PASSES * multiply_adds * batch_size / max(replicas, 1) / rate
 
 
+def multi_step_works(info) -> bool:
+    """False under a TensorFlow strategy of several replicas: Keras' multi-step loop over a distributed
+    iterator fails there (TensorFlow 2.21, Keras 3.15: ``InvalidArgumentError`` at the loop's
+    ``get_next_as_optional``, tests/test_training_strategy.py), so those runs take one step per call."""
+    return not (info.backend == "tensorflow" and info.replicas > 1)
+
+
 def automatic_steps_per_execution(architecture, info, batch_size: int, steps_per_epoch: int) -> int:
     """The steps per host call for a run of ``architecture`` under ``info`` (a ``StrategyInfo``).
 
-    1 on PyTorch (Keras runs one step per call there), when the architecture cannot say its
+    1 on PyTorch (Keras runs one step per call there), under a TensorFlow strategy of several replicas
+    (:func:`multi_step_works`), when the architecture cannot say its
     multiply-adds, and when a step already takes ``HOST_CALL_S``; else as many steps as fill
     ``HOST_CALL_S``, at most ``MAX_AUTOMATIC`` and an epoch's steps over ``MIN_CALLS_PER_EPOCH``.
     """
-    if info.backend == "torch":
+    if info.backend == "torch" or not multi_step_works(info):
         return 1
     summary = getattr(architecture, "summary", None)
     multiply_adds = getattr(summary(), "multiply_adds", None) if callable(summary) else None

@@ -14,7 +14,7 @@ from .events import RunStarted
 from .run import RunError, TrainingRun
 from .settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
 from .models import BUILD_LOCK, FinalModel, WarmModel, assign_state, compile_model, model_recipe
-from .execution import automatic_steps_per_execution
+from .execution import automatic_steps_per_execution, multi_step_works
 from .strategy import describe
 
 EXIT_GRACE_S = 5.0
@@ -192,9 +192,12 @@ class Trainer:
             jit_compile = _default_jit(info)
         steps_per_execution = settings.steps_per_execution
         if steps_per_execution is None:
-            steps_per_execution = automatic_steps_per_execution(self.architecture, info, settings.batch_size, steps)
+            steps_per_execution = automatic_steps_per_execution(architecture, info, settings.batch_size, steps)
         elif steps_per_execution > 1 and info.backend == "torch":
             raise SettingsError("steps_per_execution", "Keras runs one step per call on PyTorch: use 1 or None")
+        elif steps_per_execution > 1 and not multi_step_works(info):
+            raise SettingsError("steps_per_execution", f"Keras' multi-step loop fails under {info.description}'s "
+                                                       f"{info.replicas} replicas: use 1 or None")
         config = {
             "epochs": settings.epochs,
             "batch_size": settings.batch_size,
