@@ -341,7 +341,8 @@ class ConvLab(Twinned, widgets.VBox):
         ``lab.resume(run)`` with an interrupted run (``run.status == "interrupted"``: its kernel
         stopped while it trained, and the lab came back from its autosave) continues it from its
         last checkpoint, with the same settings, the schedule where it was and its curves going on;
-        the new run takes its place in ``lab.runs`` and is returned (at its end with ``wait``).
+        the new run, with its name and colour, becomes the current run (the last of ``lab.runs``) and
+        is returned (at its end with ``wait``).
         """
         if run is not None and run.status == INTERRUPTED:
             return self._continue(run, wait)
@@ -358,14 +359,15 @@ class ConvLab(Twinned, widgets.VBox):
         return None
 
     def _continue(self, interrupted, wait):
-        """An interrupted run trained on from its checkpoint, in its place in ``lab.runs``."""
+        """An interrupted run trained on from its checkpoint, as the lab's current run."""
         self._refuse_while_training(f"resume {interrupted.name}")
         if interrupted not in self.runs:
             raise RuntimeError(f"{interrupted.name} is not one of this lab's runs")
         run = self._trainer(interrupted.settings).resume(interrupted)
         for key in ("name", "color", "previous", "changes"):
             setattr(run, key, getattr(interrupted, key))
-        self.runs[self.runs.index(interrupted)] = run
+        self.runs.remove(interrupted)
+        self.runs.append(run)  # the current run: the one the dashboard shows and Stop and Pause act on
         for later in self.runs:
             if getattr(later, "previous", None) is interrupted:
                 later.previous = run

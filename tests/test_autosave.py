@@ -106,6 +106,19 @@ def test_resume_continues_the_interrupted_run_with_its_schedule_and_history(trai
     assert saved.status == "completed" and saved.history == history
 
 
+def test_an_earlier_interrupted_run_resumes_as_the_current_run(trained, tmp_path):
+    """Run 2 trained after the restart, then run 1 resumed: run 1 is now the run Stop acts on."""
+    lab, run, root = trained
+    again = ConvLab(autosave=shutil.copytree(root / "killed.convlab", tmp_path / "lesson.convlab"),
+                    static_snapshot=False)
+    (interrupted,) = again.runs
+    second = again.train(epochs=1, batch_size=64, seed=1, wait=True)
+    resumed = again.resume(interrupted)
+    assert again.runs == [second, resumed] and again.run is resumed and again.dashboard.run is resumed
+    again.stop()
+    assert resumed.wait(timeout=60) and resumed.status == "stopped"
+
+
 def test_only_an_interrupted_run_with_a_checkpoint_resumes(trained, tmp_path):
     lab, run, root = trained
     with pytest.raises(RuntimeError, match="run 1 is completed: only the paused run, or an interrupted one"):
