@@ -75,7 +75,8 @@ def test_run_streams_events_on_the_main_thread_and_keeps_everything(digits):
     assert history["epoch"] == [0, 1, 2] and history["loss"][-1] < history["loss"][0]
     assert history["val_accuracy"] == [e.val_accuracy for e in epochs]
     per_call = run.config["steps_per_execution"]
-    assert per_call > 1  # a tiny model's steps are short: several per host call
+    # A tiny model's steps are short: several per host call (PyTorch: Keras runs one per call there).
+    assert per_call == 1 if keras.backend.backend() == "torch" else per_call > 1
     # Every host call (a chunk of steps, recorded at its last step), not only the events.
     assert run.batch_history["step"] == 3 * _chunk_ends(steps, per_call)
 
@@ -257,7 +258,8 @@ def test_numpy_numbers_are_the_numbers_they_hold(digits):
     assert run.config["learning_rate"] == 0.01 and run.settings.seed == 0
 
 
-@pytest.mark.parametrize("per_call", [1, 4])
+@pytest.mark.parametrize("per_call", [1, pytest.param(4, marks=pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="Keras runs one step per call on PyTorch: the Trainer refuses more"))])
 def test_batch_values_are_each_batchs_own_not_the_running_mean(digits, per_call):
     """Keras reports the epoch's running mean after every host call; the record keeps each call's own
     value (one batch's, or the mean of the chunk's batches): weighted by images, they average to exactly
@@ -452,6 +454,7 @@ def test_a_run_stopped_in_its_first_epoch_traces_no_validation_step(monkeypatch,
     assert counted == [] and run.predictions == []
 
 
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="a PyTorch trainer keeps no warm model (model_recipe)")
 def test_a_run_stopped_while_validating_keeps_no_validation_iterator(monkeypatch):
     counted = []
     original = RunCallback.on_test_batch_end
