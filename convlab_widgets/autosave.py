@@ -96,9 +96,10 @@ class Autosave:
 
     # Asking (main and training threads) ------------------------------------------------------------
 
-    def capture(self, architecture, dataset: str, settings, runs) -> None:
-        """What the lab is now (main thread): written at once, and by every later write."""
-        lab = (architecture.to_dict(), dataset, settings)
+    def capture(self, architecture, dataset: str, settings, runs, range_test=None) -> None:
+        """What the lab is now (main thread): written at once, and by every later write.
+        ``range_test``: the learning-rate range test that ended last, if any."""
+        lab = dict(architecture=architecture.to_dict(), dataset=dataset, settings=settings, range_test=range_test)
         with self._cond:
             self._lab, self._runs = lab, [run for run in runs if run.settings is not None]
         self._ask()
@@ -175,7 +176,7 @@ class Autosave:
             entry["model"] = self._model(run) if run is latest and id(run) not in live else None
             entries.append(entry)
             named.update(name for name in (entry["arrays"], entry["model"]) if name)
-        text = lab_text(*lab, entries)
+        text = lab_text(entries=entries, **lab)
         temporary = self.path / _TEMPORARY
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, self.path / LAB_FILE)

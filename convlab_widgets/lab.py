@@ -30,6 +30,7 @@ from .dashboard.lr_range_panel import LRRangePanel
 from .runs_table import RunsTable
 from .training import Trainer, datasets
 from .training.datasets import DatasetError
+from .training.lr_range import SavedRangeTest
 from .training.settings import Settings, SettingsError
 from .twinned import Twinned
 from .training.status import ACTIVE, INTERRUPTED
@@ -100,7 +101,8 @@ class ConvLab(Twinned, widgets.VBox):
         self._count = 0
         self._lr_edit = None  # a learning rate typed while the run is paused, for resume()
         self._undescribed = None  # a lab.callback() run adopted before its fit began
-        self._range_test = None  # the latest learning-rate range test
+        self._range_test = None  # the learning-rate range test in progress, until the heartbeat has drawn its end
+        self._found = None  # the latest range test that ended: its curve is saved with the lab
         top = [self.builder, self.controls]
         if compact:
             self.controls.narrow()
@@ -163,8 +165,11 @@ class ConvLab(Twinned, widgets.VBox):
         ``batch_size``, ``optimizer``, ``learning_rate``, ``lr_schedule``, ``seed``,
         ``filter_every``, ``train_subset``, ``early_stopping=dict(monitor="val_loss", patience=5,
         restore_best=True)`` (the run ends once it stops improving and keeps its best epoch; see
-        ``training.early_stopping``)... (see ``Settings``).  They are checked first: a
-        refused one raises ``SettingsError`` naming it, and nothing changes.
+        ``training.early_stopping``), ``health_every`` (a health snapshot for ``lab.dashboard.health``
+        every that many batches as well as at each epoch's end; None, the default: at epoch ends only),
+        ``steps_per_execution`` (batches per host call; None, the default: chosen per run)... (see
+        ``Settings``).  They are checked first: a refused one raises ``SettingsError`` naming it, and
+        nothing changes.
         """
         if epochs is not None:
             settings["epochs"] = epochs
@@ -266,7 +271,7 @@ class ConvLab(Twinned, widgets.VBox):
 
         saved = save_lab(path, architecture=self.architecture, dataset=self.settings.dataset,
                          runs=[run for run in self.runs if run.settings is not None], settings=self.settings,
-                         models=models, overwrite=overwrite)
+                         models=models, overwrite=overwrite, range_test=self._found)
         self.refresh_static_snapshot()
         return saved
 
@@ -314,9 +319,12 @@ class ConvLab(Twinned, widgets.VBox):
                                "a folder you can write to")
 
     def _restore(self, state) -> None:
-        """Take in a saved lab's ``LabState``: its controls, architecture and runs."""
+        """Take in a saved lab's ``LabState``: its controls, architecture, runs and range test."""
         self.controls.show_settings(state.settings)
         self.builder.architecture.restore(state.architecture.to_dict())
+        if state.range_test is not None:
+            self._found = state.range_test
+            self.lr_range.draw(state.range_test)
         for run in state.runs:
             self._adopt(run)
         if self.runs:
@@ -423,7 +431,7 @@ class ConvLab(Twinned, widgets.VBox):
     def _autosave(self) -> None:
         """Have the autosave folder (if any) hold the lab as it is now (written in the background)."""
         if self.autosave is not None:
-            self.autosave.capture(self.architecture, self.settings.dataset, self.settings, self.runs)
+            self.autosave.capture(self.architecture, self.settings.dataset, self.settings, self.runs, self._found)
 
     def _check_fits(self, settings: Settings) -> None:
         """The builder's input must be the data's images: said in the lab's own words, with the fix on screen."""
@@ -504,6 +512,9 @@ class ConvLab(Twinned, widgets.VBox):
         self.controls.show(None if test.done else test.status)  # Train waits, Stop and Pause act on the test
         if test.done:
             self._range_test = None
+            if test.status != "failed":
+                self._found = SavedRangeTest.of(test)  # its numbers, not its data and strategy
+                self._autosave()
             suggested = test.result["suggested"] if test.status == "completed" else None
             self.dashboard.say(f"The range test failed: {test.message}" if test.status == "failed" else
                                f"Range test done: learning rate {suggested:.2g} suggested, see its panel above."

@@ -61,6 +61,7 @@ from .architecture import Architecture, ArchitectureError
 from .architecture.errors import short
 from .training import datasets, events
 from .training import schedules
+from .training.lr_range import SavedRangeTest, check_range
 from .training.record import SavedRun
 from .training.settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
 from .training.status import INTERRUPTED, TERMINAL
@@ -119,6 +120,12 @@ _KINDS = {
 }
 _LAB_FIELDS = {"format": "text", "version": "int", "keras_version": "text", "architecture": "object",
                "dataset": "text", "settings": "object", "runs": "list"}
+# Once a learning-rate range test has ended: its curve, redrawn in the panel of the loaded lab.
+_OPTIONAL_LAB_FIELDS = {"range_test": "object"}
+_RANGE_TEST_FIELDS = {"min_lr": "number", "max_lr": "number", "steps": "count", "batches": "object",
+                      "status": "text", "message": "message"}
+_RANGE_TEST_COLUMNS = {"lr": "number", "loss": "number"}
+_RANGE_TEST_ENDS = ("completed", "stopped")
 _RUN_FIELDS = {"name": "name", "status": "text", "message": "message", "started_at": "number",
                "ended_at": "number?", "param_count": "int?", "config": "object", "architecture": "object",
                "history": "object", "batch_history": "object", "filters": "list", "predictions": "list",
@@ -154,18 +161,21 @@ class LabState:
     dataset: str
     settings: Settings
     runs: list
+    range_test: SavedRangeTest | None = None  # the latest learning-rate range test that ended
 
 
 # -- saving -------------------------------------------------------------------------------------
 
 
-def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest", overwrite=False) -> Path:
+def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest", overwrite=False,
+             range_test=None) -> Path:
     """Write the lab into the folder ``path`` and return its path.
 
     ``models="latest"`` keeps the model of the latest run that has one, the
     model a learner goes on with; ``"all"`` keeps every run's model, each
     about three times the size of its weights (the optimizer's state is
-    saved too).  ``settings``: the lab's controls as plain values.
+    saved too).  ``settings``: the lab's controls as plain values;
+    ``range_test``: the latest learning-rate range test that ended, if any.
     """
     target = Path(path).expanduser()
     if models not in MODELS:
@@ -186,7 +196,7 @@ def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest
     with_model = [index for index, run in enumerate(runs) if run.model is not None]
     kept = set(with_model if models == "all" else with_model[-1:])
     records = [run_entry(run, index, index in kept) for index, run in enumerate(runs)]
-    text = lab_text(architecture.to_dict(), dataset, settings, [entry for entry, _ in records])
+    text = lab_text(architecture.to_dict(), dataset, settings, [entry for entry, _ in records], range_test)
     steps = []
     for run, (entry, arrays) in zip(runs, records):
         steps.append((entry["arrays"], lambda file, arrays=arrays: np.savez_compressed(file, **arrays)))
@@ -197,14 +207,20 @@ def save_lab(path, *, architecture, dataset, runs, settings=None, models="latest
     return target
 
 
-def lab_text(architecture, dataset, settings, entries) -> str:
-    """The text of lab.json: the lab's ``architecture`` (its ``to_dict()``), dataset and settings, and the
-    runs' entries (:func:`run_entry`); a lab that loading would refuse for its size is refused here."""
+def lab_text(architecture, dataset, settings, entries, range_test=None) -> str:
+    """The text of lab.json: the lab's ``architecture`` (its ``to_dict()``), dataset and settings, the
+    runs' entries (:func:`run_entry`) and the ``range_test`` that ended last (a ``RangeTest`` or its
+    record), if any; a lab that loading would refuse for its size is refused here."""
     import keras
 
     document = {"format": FORMAT, "version": VERSION, "keras_version": keras.__version__,
                 "architecture": architecture, "dataset": dataset,
                 "settings": (settings or Settings(dataset=dataset)).to_dict(), "runs": list(entries)}
+    if range_test is not None and range_test.status in _RANGE_TEST_ENDS:
+        saved = SavedRangeTest.of(range_test)
+        document["range_test"] = {"min_lr": saved.min_lr, "max_lr": saved.max_lr, "steps": saved.steps,
+                                  "batches": {"lr": list(saved.lrs), "loss": list(saved.losses)},
+                                  "status": saved.status, "message": _shortened(saved.message)}
     text = json.dumps(document, separators=(",", ":"))
     _savable(document, text)
     return text
@@ -358,7 +374,7 @@ def load_lab(path) -> LabState:
                            "upgrade convlab_widgets to read it")
     if version != VERSION:
         raise LabFileError(f"{file}: unsupported lab format version {version}; expected {VERSION}")
-    _fields(document, _LAB_FIELDS, f"{file}:")
+    _fields(document, _LAB_FIELDS, f"{file}:", _OPTIONAL_LAB_FIELDS)
     if document["dataset"] not in datasets.names():
         raise LabFileError(f"{file}: dataset must be one of {', '.join(datasets.names())}, "
                            f"got {short(document['dataset'])}")
@@ -373,7 +389,29 @@ def load_lab(path) -> LabState:
     budget = {"array bytes": 0}
     runs = [_run(entry, root, f"{file}: runs[{index}]", document["keras_version"], budget)
             for index, entry in enumerate(document["runs"])]
-    return LabState(architecture, document["dataset"], settings, runs)
+    range_test = _range_test(document["range_test"], f"{file}: range_test") if "range_test" in document else None
+    return LabState(architecture, document["dataset"], settings, runs, range_test)
+
+
+def _range_test(entry, where):
+    """A saved range test: a ramp the test accepts, no more batches than it planned, rates on the ramp."""
+    _fields(entry, _RANGE_TEST_FIELDS, where)
+    try:
+        min_lr, max_lr, steps = check_range(entry["min_lr"], entry["max_lr"], entry["steps"])
+    except SettingsError as error:
+        raise LabFileError(f"{where}.{error}") from None
+    if entry["status"] not in _RANGE_TEST_ENDS:
+        raise LabFileError(f"{where}.status must be one of {', '.join(_RANGE_TEST_ENDS)}, got {short(entry['status'])}")
+    batches = _table(entry["batches"], _RANGE_TEST_COLUMNS, f"{where}.batches")
+    if len(batches["lr"]) > steps:
+        raise LabFileError(f"{where}.batches holds {len(batches['lr']):,} batches, more than the test's {steps:,} "
+                           "steps")
+    for i, lr in enumerate(batches["lr"]):
+        if not min_lr * (1 - 1e-6) <= lr <= max_lr * (1 + 1e-6):
+            raise LabFileError(f"{where}.batches.lr[{i}] must lie on the ramp, from min_lr {min_lr:g} to max_lr "
+                               f"{max_lr:g}, got {short(lr)}")
+    return SavedRangeTest(min_lr, max_lr, steps, tuple(map(float, batches["lr"])),
+                          tuple(map(float, batches["loss"])), entry["status"], entry["message"])
 
 
 def _read_json(file):

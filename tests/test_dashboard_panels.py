@@ -460,3 +460,22 @@ def test_escape_in_the_browser_puts_an_enlarged_chart_back():
     dashboard.accuracy.enlarge.value = True
     dashboard.monitor._on_message(dashboard.monitor, {"escape": 1}, [])  # what monitor.js sends on Escape
     assert not dashboard.accuracy.enlarge.value and dashboard.accuracy.figure.layout.height == "240px"
+
+
+def test_the_batch_curve_says_it_has_a_point_per_host_call(real_run):
+    """Keras trains several batches per host call (steps_per_execution): the batch curve, one point per call,
+    says so on its toggle, for the run watched."""
+    from convlab_widgets.dashboard.dashboard import Dashboard
+
+    panel = LossPanel()
+    assert panel.batches.description == "each batch"
+    panel.use_resolution(8)
+    assert panel.batches.description == "each 8 batches" and "mean of 8 batches" in panel.batches.tooltip
+    panel.use_resolution(1)
+    assert panel.batches.description == "each batch" and "every batch's value" in panel.batches.tooltip
+    run, _ = real_run
+    per_call = run.config["steps_per_execution"]
+    dashboard = Dashboard()
+    dashboard.show_run(run)
+    words = "each batch" if per_call == 1 else f"each {per_call} batches"
+    assert dashboard.loss.batches.description == dashboard.accuracy.batches.description == words

@@ -1,5 +1,7 @@
 """The learning-rate range test: real ramps on digits, on a copy of the lab's model."""
 
+import json
+import re
 import threading
 import time
 
@@ -8,7 +10,9 @@ import pytest
 
 from convlab_widgets import ConvLab
 from convlab_widgets.training import Trainer, datasets
-from convlab_widgets.training.lr_range import EXPLOSION, RangeTest, ramp, smooth, suggest
+from convlab_widgets.autosave import Autosave
+from convlab_widgets.persistence import LabFileError, load_lab, save_lab
+from convlab_widgets.training.lr_range import EXPLOSION, RangeTest, SavedRangeTest, ramp, smooth, suggest
 from convlab_widgets.training.settings import Settings, SettingsError
 
 
@@ -79,6 +83,11 @@ def test_on_digits_with_adam_the_suggestion_is_sensible_and_the_lab_is_untouched
     lab.save(tmp_path / "lesson.convlab")
     loaded = ConvLab.load(tmp_path / "lesson.convlab")
     assert loaded.runs[-1].changes == run.changes and loaded.settings.lr_source == "range test"
+    shown = loaded.lr_range  # the curve is saved with the lab: drawn again, its suggestion ready to use
+    assert shown.figure_box.layout.visibility == "visible" and list(shown.raw.x) == pytest.approx(result["lrs"])
+    assert list(shown.smoothed.y) == pytest.approx(list(panel.smoothed.y))
+    assert shown.suggested == result["suggested"] and shown.use_button.description == panel.use_button.description
+    assert shown.caption.value == panel.caption.value and not shown.find_button.disabled
     assert Settings.make(base=lab.settings, learning_rate=0.01).lr_source == ""  # a typed rate is the learner's
 
 
@@ -119,3 +128,51 @@ def test_the_test_stops_when_the_loss_explodes_and_on_stop(digits):
     stopped = trainer.find_learning_rate(None, steps=10_000)
     stopped.stop()
     assert stopped.wait(timeout=300) and stopped.status == "stopped" and len(stopped.result["lrs"]) < 10_000
+
+
+def _saved_test(**changes):
+    lrs = ramp(1e-5, 1.0, 40)[:30]
+    x = np.log10(lrs)
+    losses = 2.3 - 1.5 / (1 + np.exp(-(x + 3) * 3))
+    fields = dict(min_lr=1e-5, max_lr=1.0, steps=40, lrs=tuple(lrs), losses=tuple(losses), status="stopped",
+                  message="range test: stopped after 30 of 40 batches")
+    return SavedRangeTest(**{**fields, **changes})
+
+
+def test_a_saved_range_test_is_kept_by_save_and_by_autosave(tmp_path):
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    test = _saved_test()
+    saved = save_lab(tmp_path / "a.convlab", architecture=lab.architecture, dataset="digits", runs=[],
+                     range_test=test)
+    assert load_lab(saved).range_test == test and test.result["suggested"] is not None
+    autosave = Autosave(tmp_path / "b.convlab")
+    autosave.capture(lab.architecture, "digits", lab.settings, [], test)
+    assert autosave.flush() and autosave.error is None and load_lab(autosave.path).range_test == test
+    failed = _saved_test(status="failed")  # a test that failed has no curve to keep
+    saved = save_lab(tmp_path / "c.convlab", architecture=lab.architecture, dataset="digits", runs=[],
+                     range_test=failed)
+    assert load_lab(saved).range_test is None
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(min_lr=-1.0), "range_test.min_lr: must be a positive learning rate"),
+    (dict(max_lr=1e-6), "range_test.min_lr: must be below max_lr"),
+    (dict(steps=20), "range_test.batches holds 30 batches, more than the test's 20 steps"),
+    (dict(steps=10**9), "range_test.steps: must be a whole number of batches from 10 to 10,000"),
+    (dict(status="running"), "range_test.status must be one of completed, stopped"),
+    (dict(lr=[5.0] * 30), "range_test.batches.lr[0] must lie on the ramp"),
+    (dict(lr=[1e-3] * 29), "range_test.batches columns must all have the same length"),
+    (dict(loss=["<b>x</b>"] * 30), "range_test.batches.loss[0] must be a number"),
+    (dict(extra=1), "range_test has unknown fields: 'extra'"),
+])
+def test_a_tampered_range_test_is_a_located_error(tmp_path, change, words):
+    lab = ConvLab(dataset="digits", architecture="conv_small")
+    saved = save_lab(tmp_path / "a.convlab", architecture=lab.architecture, dataset="digits", runs=[],
+                     range_test=_saved_test())
+    document = json.loads((saved / "lab.json").read_text())
+    entry = document["range_test"]
+    for key, value in change.items():
+        (entry["batches"] if key in ("lr", "loss") else entry)[key] = value
+    (saved / "lab.json").write_text(json.dumps(document))
+    with pytest.raises(LabFileError, match=re.escape(words)):
+        load_lab(saved)

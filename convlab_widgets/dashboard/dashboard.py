@@ -179,8 +179,10 @@ class Dashboard(Twinned, widgets.VBox):
 
     def _use_run(self, run) -> None:
         color = getattr(run, "color", None) or DEFAULT_COLOR
+        steps_per_call = (getattr(run, "config", None) or {}).get("steps_per_execution") or 1
         for panel in (self.loss, self.accuracy):
             panel.use_run(color, getattr(run, "name", None))
+            panel.use_resolution(steps_per_call)
 
     def shrink_charts(self) -> None:
         """Put an enlarged chart back in its place (Escape in the browser)."""

@@ -262,6 +262,17 @@ class _CurvePanel:
         _set_ticks(self.y_axis, ticks)
 
 
+def _batch_tool_words(steps_per_call: int) -> tuple[str, str]:
+    """The "each batch" toggle's (description, tooltip) for a run whose host calls train
+    ``steps_per_call`` batches: its batch curve has one point per call, which it says."""
+    if steps_per_call <= 1:
+        return "each batch", "Also draw every batch's value and the training mean of each epoch"
+    return (f"each {steps_per_call} batches",
+            f"Also draw the training values as they come, and the training mean of each epoch. Keras trains "
+            f"{steps_per_call} batches per call here (faster, the same numbers), so each point is the mean of "
+            f"{steps_per_call} batches")
+
+
 def _tool(description, icon, tooltip):
     """A toggle in a panel's tool row: the browser asks, the panel changes itself."""
     return widgets.ToggleButton(value=False, description=description, icon=icon, tooltip=tooltip,
@@ -301,8 +312,8 @@ class _MetricPanel(_CurvePanel):
         self.metric = metric
         self.names_overlays = names_overlays  # the overlay legend, shown once: under the loss
         self.run_name = None
-        self.batches = _tool("each batch", "bars", "Also draw every batch's value and the training mean of each "
-                                                   "epoch")
+        description, tooltip = _batch_tool_words(1)
+        self.batches = _tool(description, "bars", tooltip)
         super().__init__(title, metric, y_scale, color, _metric_curves(metric), max_points,
                          tools=(*tools, self.batches), **kwargs)
         self.batches.observe(self._show_batches, names="value")
@@ -348,6 +359,14 @@ class _MetricPanel(_CurvePanel):
             if curve.points is not None:
                 self.marks[curve.names[-1]].tooltip.labels = ["epoch", self._readout_label(curve)]
         self.legend.value = _legend_html(color, self._shown_curves(), name)
+
+    def use_resolution(self, steps_per_call: int) -> None:
+        """Name the watched run's batch curve for what it is: one point per host call of
+        ``steps_per_call`` batches (``Settings.steps_per_execution``)."""
+        description, tooltip = _batch_tool_words(steps_per_call)
+        if self.batches.description != description:
+            with self.batches.hold_sync():
+                self.batches.description, self.batches.tooltip = description, tooltip
 
     def _show_batches(self, change):
         for curve in self._curves:

@@ -21,6 +21,7 @@ untouched.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -86,6 +87,45 @@ def suggest(lrs, losses) -> float | None:
     return float(lrs[steepest]) if slope[steepest] < 0 else None
 
 
+def found(lrs, losses) -> dict:
+    """What a range test found from the batches it trained: ``{'lrs', 'losses', 'smoothed', 'suggested'}``."""
+    lrs, losses = [float(v) for v in lrs], [float(v) for v in losses]
+    return {"lrs": lrs, "losses": losses, "smoothed": [float(v) for v in smooth(losses)],
+            "suggested": suggest(lrs, losses)}
+
+
+@dataclass(frozen=True)
+class SavedRangeTest:
+    """A range test that has ended, as a saved lab keeps it (``persistence``): its ramp, each batch's
+    learning rate and loss, and what it said; the panel draws it as it drew the test."""
+
+    min_lr: float
+    max_lr: float
+    steps: int
+    lrs: tuple
+    losses: tuple
+    status: str
+    message: str
+    done = True
+
+    @classmethod
+    def of(cls, test) -> "SavedRangeTest":
+        """The record of ``test``, a :class:`RangeTest` that has ended (or a record already)."""
+        if isinstance(test, cls):
+            return test
+        batches = test.batch_history
+        return cls(test.min_lr, test.max_lr, test.steps, tuple(map(float, batches["lr"])),
+                   tuple(map(float, batches["loss"])), test.status, test.message)
+
+    @property
+    def batch_history(self) -> dict:
+        return {"lr": list(self.lrs), "loss": list(self.losses)}
+
+    @property
+    def result(self) -> dict:
+        return found(self.lrs, self.losses)
+
+
 class RangeTest(TrainingRun):
     """A learning-rate range test in progress or done; ``result`` once it has ended:
     ``{'lrs', 'losses', 'smoothed', 'suggested'}`` (``suggested`` None when the loss never fell)."""
@@ -101,9 +141,7 @@ class RangeTest(TrainingRun):
     @property
     def result(self) -> dict:
         batches = self.batch_history
-        lrs, losses = list(batches["lr"]), list(batches["loss"])
-        return {"lrs": lrs, "losses": losses, "smoothed": [float(v) for v in smooth(losses)],
-                "suggested": suggest(lrs, losses)}
+        return found(batches["lr"], batches["loss"])
 
     def to_script(self, path=None):
         raise RuntimeError("a learning-rate range test is not a run to export: train a run with its suggestion")

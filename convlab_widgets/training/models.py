@@ -98,11 +98,14 @@ class FinalModel:
 
     def __call__(self):
         with self._lock:
-            if self.model is None:
-                if self.state is None:
-                    self.state = _read_state(self._kept)
-                self.model, self.state = self._build(), None
-            return self.model
+            return self._built()
+
+    def _built(self):
+        if self.model is None:
+            if self.state is None:
+                self.state = _read_state(self._kept)
+            self.model, self.state = self._build(), None
+        return self.model
 
     def release(self) -> None:
         """Keep this run's final numbers on disk and let go of its model (see the class)."""
@@ -114,11 +117,14 @@ class FinalModel:
 
     def prebuild(self):
         """Build it on the training thread as soon as the run has ended: the
-        dashboard asks for it at once, and building takes tens of ms."""
-        try:
-            self()
-        except Exception:  # asked for again, it raises where someone sees it
-            pass
+        dashboard asks for it at once, and building takes tens of ms. Not once
+        released: a later run that started first let go of it for good."""
+        with self._lock:
+            if self._kept is None:
+                try:
+                    self._built()
+                except Exception:  # asked for again, it raises where someone sees it
+                    pass
 
     def _build(self):
         model = build_like(self.run, *self.optimizer)
