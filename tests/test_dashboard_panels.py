@@ -471,6 +471,8 @@ def test_the_batch_curve_says_it_has_a_point_per_host_call(real_run):
     assert panel.batches.description == "each batch"
     panel.use_resolution(8)
     assert panel.batches.description == "each 8 batches" and "mean of 8 batches" in panel.batches.tooltip
+    panel.batches.value = True
+    assert "each 8 batches" in panel.legend.value  # the legend names the curve as the toggle does
     panel.use_resolution(1)
     assert panel.batches.description == "each batch" and "every batch's value" in panel.batches.tooltip
     run, _ = real_run

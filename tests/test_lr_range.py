@@ -75,6 +75,8 @@ def test_on_digits_with_adam_the_suggestion_is_sensible_and_the_lab_is_untouched
     assert panel.figure_box.layout.visibility == "visible" and len(panel.smoothed.x) == len(result["lrs"])
     assert list(panel.suggestion.x) == pytest.approx([result["suggested"]]) and not panel.use_button.disabled
     assert "heuristic" in panel.caption.value and "suggested learning rate" in panel.caption.value
+    ticks = np.asarray(panel.y_axis.tick_values)  # a few round ones, as on the other charts
+    assert 3 <= len(ticks) <= 6 and np.allclose(ticks, np.round(ticks, 2)) and ticks[0] >= 0
     panel.use_button.click()
     assert lab.settings.learning_rate == result["suggested"] and lab.settings.lr_source == "range test"
     assert lab.controls.learning_rate.value == pytest.approx(result["suggested"])

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..html import escape
 from ..training.lr_range import smooth
-from .panels import LR_COLOR, _set_ticks, _set_xy
+from .panels import LR_COLOR, _linear_range, _set_ticks, _set_xy
 from .style import (FIGURE_LAYOUT, FIGURE_MARGIN, LINE_WIDTH, MARKER_SIZE, THIN_LINE_WIDTH, TICK_STYLE, TITLE_STYLE,
                     Y_LABEL_OFFSET, text_html, y_axis)
 
@@ -39,10 +39,9 @@ class LRRangePanel:
                                          marker="triangle-up", default_size=3 * MARKER_SIZE)
         self.x_axis = bqplot.Axis(scale=self.x_scale, label="learning rate (log scale)", tick_format=".0e",
                                   tick_style=TICK_STYLE, num_ticks=0)
-        axes = [self.x_axis,
-                y_axis(scale=self.y_scale, label="loss", tick_format="~g", tick_style=TICK_STYLE,
-                       label_offset=Y_LABEL_OFFSET)]
-        self.figure = bqplot.Figure(marks=[self.raw, self.smoothed, self.suggestion], axes=axes,
+        self.y_axis = y_axis(scale=self.y_scale, label="loss", tick_format="~g", tick_style=TICK_STYLE,
+                             label_offset=Y_LABEL_OFFSET)
+        self.figure = bqplot.Figure(marks=[self.raw, self.smoothed, self.suggestion], axes=[self.x_axis, self.y_axis],
                                     title="Learning-rate range test", title_style=TITLE_STYLE,
                                     fig_margin=FIGURE_MARGIN, layout=widgets.Layout(**FIGURE_LAYOUT))
         # Hidden but laid out, as the confusion matrix is: a bqplot figure first drawn inside a
@@ -112,7 +111,8 @@ class LRRangePanel:
             return -np.inf, np.inf
         low = float(min(smoothed.min(), losses.min() if len(losses) else np.inf))
         high = float(smoothed[0] * 1.25)
-        pad = 0.05 * (high - low or 1.0)
-        low, high = max(low - pad, 0.0), high + pad
+        # Round bounds on four or five ticks: d3's own ten crowd each other on this short figure.
+        low, high, ticks = _linear_range(max(low, 0.0), high)
         self.y_scale.min, self.y_scale.max = low, high
+        _set_ticks(self.y_axis, ticks)
         return low, high

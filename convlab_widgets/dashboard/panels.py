@@ -15,7 +15,7 @@ Panels are used from the main thread only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import bqplot
 import ipywidgets as widgets
@@ -288,8 +288,8 @@ def _set_xy(mark, x, y):
 
 def _metric_curves(metric):
     return [
-        Curve(f"batch_{metric}", "each batch", line={"opacities": [0.35], "stroke_width": THIN_LINE_WIDTH},
-              optional=True),
+        Curve(f"batch_{metric}", _batch_tool_words(1)[0],
+              line={"opacities": [0.35], "stroke_width": THIN_LINE_WIDTH}, optional=True),
         Curve(f"epoch_{metric}", "train, per epoch", points="circle", optional=True),
         Curve(f"batch_{metric}_smooth", "train", line={"stroke_width": LINE_WIDTH}),
         Curve(f"val_{metric}", "validation", line={"stroke_width": LINE_WIDTH, "line_style": "dashed"},
@@ -364,9 +364,14 @@ class _MetricPanel(_CurvePanel):
         """Name the watched run's batch curve for what it is: one point per host call of
         ``steps_per_call`` batches (``Settings.steps_per_execution``)."""
         description, tooltip = _batch_tool_words(steps_per_call)
-        if self.batches.description != description:
-            with self.batches.hold_sync():
-                self.batches.description, self.batches.tooltip = description, tooltip
+        if self.batches.description == description:
+            return
+        with self.batches.hold_sync():
+            self.batches.description, self.batches.tooltip = description, tooltip
+        # The curve's name in the legend and the hover readout is the toggle's.
+        self._curves = [replace(curve, label=description) if curve.series == f"batch_{self.metric}" else curve
+                        for curve in self._curves]
+        self.legend.value = _legend_html(self.color, self._shown_curves(), self.run_name)
 
     def _show_batches(self, change):
         for curve in self._curves:
