@@ -32,6 +32,8 @@ model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.
 model.compile('adam', 'sparse_categorical_crossentropy')
 class Slow(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
+        if batch == 5 and not self.model.stop_training and not at_stop:
+            print("training", flush=True)  # the test clicks Stop once it reads this
         time.sleep(0.02)
 stream = lab.callback(batch_size=32)
 print(lab.controls.stop_button.model_id, lab.dashboard.monitor.model_id)
@@ -50,7 +52,8 @@ class Kernel:
             return msg_id
         return self.output(msg_id, timeout)
 
-    def output(self, msg_id, timeout=120):
+    def output(self, msg_id, timeout=120, until=None):
+        """What cell ``msg_id`` printed once it has ended, or (``until``) once it printed that text."""
         text = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -60,6 +63,8 @@ class Kernel:
             kind = msg["msg_type"]
             if kind == "stream":
                 text.append(msg["content"]["text"])
+                if until is not None and until in "".join(text):
+                    return "".join(text)
             elif kind == "error":
                 raise AssertionError("\n".join(msg["content"]["traceback"]))
             elif kind == "status" and msg["content"]["execution_state"] == "idle":
@@ -90,7 +95,8 @@ def kernel():
 
 
 def _stopped_within_two_batches(kernel, fit, subshell=None):
-    time.sleep(4)  # well into the fit
+    # Well into the fit, however long its first compile took (JAX's takes seconds on a loaded CPU).
+    assert "training" in kernel.output(fit, timeout=120, until="training")
     stop_id = kernel.stop_id
     kernel.send(stop_id, {"event": "click"}, subshell)
     kernel.output(fit, timeout=60)  # the fit cell ends soon after the click, not after 200 epochs
