@@ -30,7 +30,7 @@ from .dashboard.lr_range_panel import LRRangePanel
 from .runs_table import RunsTable
 from .training import Trainer, datasets
 from .training.datasets import DatasetError
-from .training.lr_range import SavedRangeTest
+from .training.lr_range import KEPT_ENDS, SavedRangeTest
 from .training.settings import Settings, SettingsError
 from .twinned import Twinned
 from .training.status import ACTIVE, INTERRUPTED
@@ -512,7 +512,7 @@ class ConvLab(Twinned, widgets.VBox):
         self.controls.show(None if test.done else test.status)  # Train waits, Stop and Pause act on the test
         if test.done:
             self._range_test = None
-            if test.status != "failed":
+            if test.status in KEPT_ENDS:
                 self._found = SavedRangeTest.of(test)  # its numbers, not its data and strategy
                 self._autosave()
             suggested = test.result["suggested"] if test.status == "completed" else None

@@ -61,7 +61,7 @@ from .architecture import Architecture, ArchitectureError
 from .architecture.errors import short
 from .training import datasets, events
 from .training import schedules
-from .training.lr_range import SavedRangeTest, check_range
+from .training.lr_range import KEPT_ENDS, SavedRangeTest, check_range
 from .training.record import SavedRun
 from .training.settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
 from .training.status import INTERRUPTED, TERMINAL
@@ -125,7 +125,6 @@ _OPTIONAL_LAB_FIELDS = {"range_test": "object"}
 _RANGE_TEST_FIELDS = {"min_lr": "number", "max_lr": "number", "steps": "count", "batches": "object",
                       "status": "text", "message": "message"}
 _RANGE_TEST_COLUMNS = {"lr": "number", "loss": "number"}
-_RANGE_TEST_ENDS = ("completed", "stopped")
 _RUN_FIELDS = {"name": "name", "status": "text", "message": "message", "started_at": "number",
                "ended_at": "number?", "param_count": "int?", "config": "object", "architecture": "object",
                "history": "object", "batch_history": "object", "filters": "list", "predictions": "list",
@@ -216,7 +215,7 @@ def lab_text(architecture, dataset, settings, entries, range_test=None) -> str:
     document = {"format": FORMAT, "version": VERSION, "keras_version": keras.__version__,
                 "architecture": architecture, "dataset": dataset,
                 "settings": (settings or Settings(dataset=dataset)).to_dict(), "runs": list(entries)}
-    if range_test is not None and range_test.status in _RANGE_TEST_ENDS:
+    if range_test is not None and range_test.status in KEPT_ENDS:
         saved = SavedRangeTest.of(range_test)
         document["range_test"] = {"min_lr": saved.min_lr, "max_lr": saved.max_lr, "steps": saved.steps,
                                   "batches": {"lr": list(saved.lrs), "loss": list(saved.losses)},
@@ -400,8 +399,8 @@ def _range_test(entry, where):
         min_lr, max_lr, steps = check_range(entry["min_lr"], entry["max_lr"], entry["steps"])
     except SettingsError as error:
         raise LabFileError(f"{where}.{error}") from None
-    if entry["status"] not in _RANGE_TEST_ENDS:
-        raise LabFileError(f"{where}.status must be one of {', '.join(_RANGE_TEST_ENDS)}, got {short(entry['status'])}")
+    if entry["status"] not in KEPT_ENDS:
+        raise LabFileError(f"{where}.status must be one of {', '.join(KEPT_ENDS)}, got {short(entry['status'])}")
     batches = _table(entry["batches"], _RANGE_TEST_COLUMNS, f"{where}.batches")
     if len(batches["lr"]) > steps:
         raise LabFileError(f"{where}.batches holds {len(batches['lr']):,} batches, more than the test's {steps:,} "

@@ -35,6 +35,8 @@ EXPLOSION = 4.0
 #: Weight of the past in the moving average (of about 1 / (1 - SMOOTHING) = 10 batches).
 SMOOTHING = 0.9
 MIN_STEPS, MAX_STEPS = 10, 10_000
+#: How a test ends whose curve a lab keeps (one that failed has none worth keeping).
+KEPT_ENDS = ("completed", "stopped")
 HEURISTIC = ("a heuristic: the learning rate where the smoothed loss fell fastest; a good place to start, not a "
              "guarantee")
 
