@@ -20,6 +20,8 @@ UNIT := -m "not ui and not packaging"
 # file in one process, so its module fixtures (its trained runs) are made once.
 WORKERS ?= 2
 PARALLEL := -n $(WORKERS) --dist loadfile
+# `make unit`, and the first part of `make test` (run there directly, so that pytest's own exit code is seen).
+UNIT_TESTS = $(PY) -m pytest $(PARALLEL) -m "not ui" $(PYTEST_ARGS)
 # JAX's data parallelism for real on a CPU: two devices to shard each batch across.
 TWO_DEVICES := XLA_FLAGS=--xla_force_host_platform_device_count=2
 DEMO ?= examples/01_quickstart.ipynb
@@ -40,12 +42,12 @@ endif
 # drives its own JupyterLab and Chromium); both parts run, and either one failing fails the whole
 # (pytest's 5, "nothing collected", is no failure: PYTEST_ARGS="-k ..." may select from one part only).
 test: install chromium
-	$(MAKE) --no-print-directory unit; unit=$$?; \
+	$(UNIT_TESTS); unit=$$?; \
 	$(PY) -m pytest -m ui $(PYTEST_ARGS); ui=$$?; \
 	for part in $$unit $$ui; do [ $$part = 0 ] || [ $$part = 5 ] || exit $$part; done
 
 unit: install
-	$(PY) -m pytest $(PARALLEL) -m "not ui" $(PYTEST_ARGS)
+	$(UNIT_TESTS)
 
 install: $(VENV)/.installed
 
