@@ -248,3 +248,31 @@ def test_a_kernel_killed_mid_run_loses_no_epoch_and_the_run_resumes(tmp_path):
     (saved,) = load_lab(path).runs
     assert saved.status == "completed" and saved.history["epoch"] == list(range(12))
     assert saved.history["loss"][:done] == killed.history["loss"]
+
+
+def test_a_checkpoint_keeps_the_values_of_its_epoch_while_training_goes_on():
+    """What the training thread hands the writer (``frozen_state``: on TensorFlow sharing the variables'
+    buffers, on JAX's CPUs numpy copies) still holds the epoch's values after more steps have changed
+    every variable in place."""
+    import keras
+    import numpy as np
+
+    from convlab_widgets.architecture import presets
+    from convlab_widgets.training.models import frozen_state
+
+    model = presets.get("conv_small").to_keras()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    images, labels = np.random.default_rng(0).random((64, 8, 8, 1), np.float32), np.arange(64) % 10
+    model.fit(images, labels, epochs=1, batch_size=16, verbose=0)
+    if keras.backend.backend() == "jax":
+        model.jax_state_sync()
+    frozen = frozen_state(model)
+    at_epoch = [np.array(keras.ops.convert_to_numpy(variable.value))
+                for variable in [*model.variables, *model.optimizer.variables]]
+    model.fit(images, labels, epochs=1, batch_size=16, verbose=0)
+    if keras.backend.backend() == "jax":
+        model.jax_state_sync()
+    later = [keras.ops.convert_to_numpy(variable.value) for variable in [*model.variables, *model.optimizer.variables]]
+    assert sum(not np.array_equal(a, b) for a, b in zip(at_epoch, later)) >= len(model.trainable_variables)
+    for index, (kept, expected) in enumerate(zip(frozen, at_epoch, strict=True)):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(kept), expected, err_msg=f"variable {index}")

@@ -154,12 +154,33 @@ def model_state(model):
 
 
 def frozen_state(model):
-    """:func:`model_state` as the backend's own tensors, copied on the device (``keras.ops.copy``): a
-    few times cheaper for the training thread (0.9 ms instead of 3.7 ms for ``conv_small`` on a CPU);
-    another thread turns them into numpy later, while training goes on."""
+    """:func:`model_state` before its conversion: copies the training thread can take at an epoch's end
+    for another thread to turn into numpy while training goes on.  Each backend's cheapest copy that
+    training's next steps cannot change (``conv_small`` on a CPU, 27 variables: 2.9 ms with one
+    ``keras.ops.copy`` each):
+
+    - TensorFlow: one ``identity_n`` op for all of them (1.0 ms), on the variables' device.  What it
+      returns shares their buffers, and TensorFlow copies a shared buffer before it updates a variable
+      in place (copy-on-write), so later steps never reach these values.
+    - JAX on CPUs: numpy copies (0.1 ms; Keras' train step may donate the variables' own buffers).
+    - JAX on accelerators, PyTorch: ``keras.ops.copy`` each, on the device, without waiting for it.
+    """
     import keras
 
-    return [keras.ops.copy(variable.value) for variable in [*model.variables, *model.optimizer.variables]]
+    values = [variable.value for variable in [*model.variables, *model.optimizer.variables]]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.identity_n(values)
+    if backend == "jax":
+        import jax
+
+        if jax.default_backend() == "cpu":
+            import numpy as np
+
+            return [np.array(value) for value in values]
+    return [keras.ops.copy(value) for value in values]
 
 
 def assign_state(model, state):
