@@ -1,9 +1,13 @@
 """Do repeated runs leak?  A hundred runs in a row in one process, RSS after each, two ways.
 
-``trainer``: each run has a new Trainer, so it builds and traces a fresh model
-in a fresh training thread (one Trainer would reuse its compiled model: a warm
-start); once a run is dropped, nothing of it may stay reachable (Keras state
-is per thread, traced graphs must go).
+``trainer``: each run has a new Trainer, in a fresh training thread; it trains
+the compiled model the process kept from the run before (``models.WARM_MODELS``,
+a warm start).  Once a run is dropped, nothing of it may stay reachable (Keras
+state is per thread).
+
+``cold``: the same with no warm model (the pool emptied before each run): each
+run builds and traces a fresh model, and the one before must go with its traced
+graphs.
 
 ``lab``: one ``ConvLab`` trains every run (``lab.train(wait=True)``, as a
 learner clicks Train again and again) and keeps them all in ``lab.runs``: their
@@ -12,9 +16,9 @@ between two seeds and two learning rates, as a learner's do.
 
 Target (issue 17): growth per run after run 5 (a least-squares slope of RSS
 over runs 6..N, less sensitive to one allocator step than last minus first)
-<= 0.1 MB/run, for both.
+<= 0.1 MB/run, for each.
 
-    TF_CPP_MIN_LOG_LEVEL=2 python benchmarks/bench_memory.py [--runs 100] [--epochs 2] [--mode trainer lab]
+    TF_CPP_MIN_LOG_LEVEL=2 python benchmarks/bench_memory.py [--runs 100] [--epochs 2] [--mode trainer cold lab]
 """
 
 import argparse
@@ -26,12 +30,15 @@ import psutil
 
 from convlab_widgets.architecture import presets
 from convlab_widgets.training import Trainer, datasets
+from convlab_widgets.training.models import WARM_MODELS
 
 SETTLE_RUNS = 5  # caches filled, allocator pools grown: growth is measured after these
 
 
-def trainer_runs(args, data):
+def trainer_runs(args, data, cold=False):
     for _ in range(args.runs):
+        if cold:
+            WARM_MODELS.clear()
         run = Trainer(presets.get(args.preset), data).start(epochs=args.epochs, batch_size=32, filter_every=5)
         run.wait()
         assert run.status == "completed", run.error
@@ -82,12 +89,13 @@ def main():
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--data", default="digits")
     parser.add_argument("--preset", default="conv_small")
-    parser.add_argument("--mode", nargs="+", choices=("trainer", "lab"), default=["trainer", "lab"])
+    parser.add_argument("--mode", nargs="+", choices=("trainer", "cold", "lab"), default=["trainer", "cold", "lab"])
     parser.add_argument("--verbose", action="store_true", help="print RSS after every run")
     args = parser.parse_args()
     data = datasets.load(args.data)
     for mode in args.mode:
-        measure(mode, (trainer_runs if mode == "trainer" else lab_runs)(args, data), args, data)
+        runs = lab_runs(args, data) if mode == "lab" else trainer_runs(args, data, cold=mode == "cold")
+        measure(mode, runs, args, data)
 
 
 if __name__ == "__main__":

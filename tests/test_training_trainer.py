@@ -11,6 +11,7 @@ import pytest
 from convlab_widgets.architecture import Architecture, ArchitectureError, presets
 from convlab_widgets.training import RunStarted, SettingsError, Trainer, active_run, datasets, schedules
 from convlab_widgets.training.callbacks import RunCallback
+from convlab_widgets.training.models import WARM_MODELS
 from convlab_widgets.training.strategy import describe
 
 
@@ -380,18 +381,25 @@ def _completed(run):
     return run
 
 
+def _kept():
+    """The one warm model kept now (models.WARM_MODELS)."""
+    (model,) = WARM_MODELS.models()
+    return model
+
+
 @WARM_STARTS
 def test_a_warm_start_reuses_the_traced_step_and_repeats_a_cold_run(digits):
     settings = dict(epochs=2, batch_size=64, seed=5, learning_rate=0.02)
     cold = _completed(Trainer(regularised(), digits).start(**settings))
+    WARM_MODELS.clear()
 
     trainer = Trainer(regularised(), digits)
     first = _completed(trainer.start(epochs=1, batch_size=64, seed=1, learning_rate=0.001))
-    kept, predictor = trainer._warm.model, trainer._warm.predictor
+    kept, (predictor,) = _kept(), [warm.predictor_for(digits) for warm in WARM_MODELS._kept]
     step = kept.train_function
     warm = _completed(trainer.start(**settings))
-    assert trainer._warm.model is kept and kept.train_function is step  # not traced again
-    assert predictor is not None and trainer._warm.predictor is predictor
+    assert _kept() is kept and kept.train_function is step  # not traced again
+    assert predictor is not None and WARM_MODELS._kept[0].predictor_for(digits) is predictor
 
     for key in ("loss", "accuracy", "lr"):
         assert warm.batch_history[key] == pytest.approx(cold.batch_history[key], rel=1e-5), key
@@ -412,16 +420,64 @@ def test_a_warm_start_reuses_the_traced_step_and_repeats_a_cold_run(digits):
 
 
 @WARM_STARTS
+def test_a_new_trainer_starts_warm_on_other_data_of_the_same_shape_with_the_same_numbers(digits):
+    """The warm models are the process's, not a trainer's: a lab's cell run again (a new Trainer, its data
+    loaded again) trains the model an earlier run traced, and its numbers are a cold run's.  The
+    validation predictor is traced per data: other data gets its own."""
+    settings = dict(epochs=2, batch_size=64, seed=3)
+    again = datasets.load("digits")  # what running a lab's cell again does: other arrays, the same shapes
+    cold = _completed(Trainer(regularised(), again).start(**settings))
+    WARM_MODELS.clear()
+    _completed(Trainer(regularised(), digits).start(**settings))
+    kept = _kept()
+    step, predictor = kept.train_function, WARM_MODELS._kept[0].predictor_for(digits)
+    warm = _completed(Trainer(regularised(), again).start(**settings))
+    assert _kept() is kept and kept.train_function is step  # not traced again
+    assert WARM_MODELS._kept[0].predictor_for(again) not in (None, predictor)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+        assert warm.history[key] == pytest.approx(cold.history[key], rel=1e-5), key
+    assert warm.batch_history["loss"] == pytest.approx(cold.batch_history["loss"], rel=1e-5)
+
+
+@WARM_STARTS
+def test_no_two_runs_train_one_model_and_the_warm_models_kept_are_bounded(monkeypatch, digits):
+    """A run takes its warm model out of the pool: while it trains, a run of another trainer with the
+    same recipe compiles its own.  Only the last ``capacity`` recipes stay warm; a run that fails gives
+    nothing back."""
+    first = Trainer(tiny(), digits)
+    _completed(first.start(epochs=1, batch_size=64, seed=0))
+    kept = _kept()
+    taken = WARM_MODELS.take(WARM_MODELS._kept[0].recipe)  # as a run in progress holds it
+    assert taken.model is kept and WARM_MODELS.models() == []
+    _completed(Trainer(tiny(), digits).start(epochs=1, batch_size=64, seed=0))
+    assert _kept() is not kept
+    WARM_MODELS.give(taken)
+    for batch in (32, 128):  # two more recipes: the oldest kept goes
+        _completed(first.start(epochs=1, batch_size=batch, seed=0))
+    assert len(WARM_MODELS.models()) == WARM_MODELS.capacity == 2 and kept not in WARM_MODELS.models()
+    newest = WARM_MODELS.models()[-1]
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("boom mid-run")
+
+    monkeypatch.setattr(RunCallback, "on_epoch_end", boom)
+    failing = first.start(epochs=1, batch_size=128, seed=0)  # takes the newest, fails, gives nothing back
+    assert failing.wait(timeout=120) and failing.status == "failed" and "boom mid-run" in failing.message
+    assert len(WARM_MODELS.models()) == 1 and newest not in WARM_MODELS.models()
+
+
+@WARM_STARTS
 def test_a_different_recipe_compiles_a_new_model(digits):
     trainer = Trainer(tiny(), digits)
     _completed(trainer.start(epochs=1, batch_size=64, seed=0))
-    kept = trainer._warm.model
+    kept = _kept()
     _completed(trainer.start(epochs=1, batch_size=128, seed=0))
-    assert trainer._warm.model is not kept
-    kept = trainer._warm.model
+    assert WARM_MODELS.models()[-1] is not kept
+    kept = WARM_MODELS.models()[-1]
     trainer.architecture.insert(1, "Dropout", rate=0.5)
     _completed(trainer.start(epochs=1, batch_size=128, seed=0))
-    assert trainer._warm.model is not kept and len(trainer._warm.model.layers) == len(kept.layers) + 1
+    newest = WARM_MODELS.models()[-1]
+    assert newest is not kept and len(newest.layers) == len(kept.layers) + 1
 
 
 @WARM_STARTS
@@ -467,7 +523,7 @@ def test_a_run_stopped_while_validating_keeps_no_validation_iterator(monkeypatch
     run.stop()
     assert run.wait(timeout=60) and run.status == "stopped"
     assert run.predictions == [] and run.history["epoch"] == []
-    kept = trainer._warm.model  # trains the next run: it must not hold this run's validation iterator
+    kept = _kept()  # trains the next run: it must not hold this run's validation iterator
     assert getattr(kept, "_eval_epoch_iterator", None) is None
 
 

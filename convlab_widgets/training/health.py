@@ -37,8 +37,8 @@ EXPLODING_RATIO = 10.0
 DEAD_SHARE = 0.5
 
 
-#: The probe of each model still alive: a trainer retrains its compiled model in the next run with the
-#: same recipe (``models.WarmModel``), and the probe's compiled gradient goes on with it (JAX compiles
+#: The probe of each model still alive: the next run with the same recipe retrains a compiled model
+#: (``models.WARM_MODELS``), and the probe's compiled gradient goes on with it (JAX compiles
 #: it in about a second, TensorFlow traces it in a fifth of one).
 _PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

@@ -14,7 +14,7 @@ trainer starts it on its training thread, the one Keras adapter records every
 batch (``batch_history`` holds each batch's learning rate and loss) and
 publishes events, Stop stops it, and no second run can start meanwhile.  It
 trains a model freshly built from the architecture, as the next run would
-start, so the lab's runs, their models and the trainer's kept model are
+start, so the lab's runs, their models and the warm models kept for later runs are
 untouched.
 """
 

@@ -13,7 +13,7 @@ from . import schedules as schedules_module
 from .events import RunStarted
 from .run import RunError, TrainingRun
 from .settings import MAX_EPOCHS, OPTIMIZERS, Settings, SettingsError
-from .models import BUILD_LOCK, FinalModel, WarmModel, assign_state, compile_model, model_recipe
+from .models import BUILD_LOCK, WARM_MODELS, FinalModel, WarmModel, assign_state, compile_model, model_recipe
 from .execution import automatic_steps_per_execution, multi_step_works
 from .strategy import describe
 
@@ -66,7 +66,6 @@ class Trainer:
         self.strategy_info = describe(strategy)
         self.run = None
         self.checkpoint = None
-        self._warm = None  # the WarmModel of the previous run, for the next one
 
     @property
     def strategy(self):
@@ -311,8 +310,8 @@ def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
         train = data.train(batch, drop, seed=config["seed"])
         validation = data.validation(batch, pad=drop) if data.validation_steps(batch) else None
         recipe = model_recipe(run, info, optimizer_cls, optimizer_config)
-        warm, trainer._warm = trainer._warm, None  # a run that fails leaves nothing behind
-        if warm is not None and warm.recipe == recipe:
+        warm = WARM_MODELS.take(recipe)  # given back only by a run that ends well
+        if warm is not None:
             model = warm.restart(fresh, config["learning_rate"])
         else:
             model = compile_model(fresh, optimizer_cls, optimizer_config, config)
@@ -329,7 +328,7 @@ def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
                                early_stopping=run.settings.early_stopping, health_every=config["health_every"],
                                checkpoint=None if checkpoint is None else checkpoint.epoch_ended)
         if warm is not None:
-            callback.predictor = warm.predictor  # traced for this model and data by an earlier run, or None
+            callback.predictor = warm.predictor_for(data)  # traced for this model and data by an earlier run
         _announce(run, model)
         if resumed is not None:
             for event in resumed.events:
@@ -347,8 +346,8 @@ def _fit_run(trainer, run, optimizer_cls, optimizer_config, schedule):
         run.model = model
     else:
         final = run._make_model = FinalModel(run, optimizer_cls, optimizer_config, model)
-        warm.predictor = callback.predictor
-        trainer._warm = warm
+        warm.keep_predictor(data, callback.predictor)
+        WARM_MODELS.give(warm)
     if callback.diverged:
         status = "diverged"
     elif run.stop_requested:
