@@ -481,3 +481,24 @@ def test_the_batch_curve_says_it_has_a_point_per_host_call(real_run):
     dashboard.show_run(run)
     words = "each batch" if per_call == 1 else f"each {per_call} batches"
     assert dashboard.loss.batches.description == dashboard.accuracy.batches.description == words
+
+
+def test_an_overlay_taken_off_closes_its_widgets():
+    """A lab overlays the run before each new one: the marks of the run no longer overlaid are
+    closed (gone from the kernel's widget registry), not left behind run after run."""
+    from ipywidgets.widgets.widget import _instances
+
+    panel = LossPanel()
+    panel.overlay([("first", "run 1", "#1f77b4", history_with())])
+    first = panel.overlays["first"]
+    owned = [*first.marks, first.train_points.tooltip, first.validation_points.tooltip]
+    assert all(widget.model_id in _instances for widget in owned)
+    panel.overlay([("first", "run 1", "#1f77b4", history_with())])  # unchanged: kept
+    assert panel.overlays["first"] is first and all(widget.model_id in _instances for widget in owned)
+    panel.overlay([("second", "run 2", "#ff7f0e", history_with())])
+    assert all(widget.comm is None for widget in owned)
+    assert not any(mark in panel.figure.marks for mark in first.marks)
+    panel.overlay([("second", "run 2", "#d62728", history_with())])  # another colour: drawn anew
+    second = panel.overlays["second"]
+    assert all(mark.comm is not None for mark in second.marks) and len(panel.figure.marks) == len(
+        panel.marks) + len(panel.extra_marks) + len(second.marks)

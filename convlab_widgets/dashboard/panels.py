@@ -399,6 +399,10 @@ class _MetricPanel(_CurvePanel):
         if list(previous.values()) != list(self.overlays.values()):
             self._place_marks()
             changed = True
+        kept = set(map(id, self.overlays.values()))
+        for entry in previous.values():  # off the figure now: their widgets would live on in the kernel
+            if id(entry) not in kept:
+                entry.close()
         self.overlay_legend.value = _overlay_legend(self.overlays.values())
         self.overlay_legend.layout.display = None if self.overlays and self.names_overlays else "none"
         self._show_epochs(self._planned_epochs(None))
@@ -444,6 +448,14 @@ class _Overlay:
                                          marker="diamond", default_size=2 * MARKER_SIZE)
         self.turn = None
         self.marks = [self.train, self.validation, self.train_points, self.validation_points, self.turn_point]
+
+    def close(self) -> None:
+        """Close its marks and their readouts: a lab overlays the run before each new one, and the
+        widgets of every run once overlaid would otherwise stay in the kernel (and the browser)."""
+        for mark in self.marks:
+            if mark.tooltip is not None:
+                mark.tooltip.close()
+            mark.close()
 
     def name(self, label, metric):
         """The run's name in the legend and the hover readout; sends nothing when it is unchanged."""
