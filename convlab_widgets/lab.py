@@ -408,8 +408,13 @@ class ConvLab(Twinned, widgets.VBox):
         run.changes = describe_changes(previous, run)
         self._undescribed = run if getattr(run, "unstarted", False) else None  # its model is known once fit begins
         self.runs.append(run)
-        if previous is not None:  # the run just before is what a learner compares with first
-            self.table.select(self.table.selected | {id(previous)})
+        if previous is not None:
+            # The run just before is what a learner compares with first, ticked for overlay beside the
+            # runs ticked already; an earlier run of the new run's own colour (the colours cycle) is
+            # unticked, so no two lines on a panel share a colour, and the overlays drawn stay bounded
+            # (at most one per colour) however many runs a lesson keeps.
+            same_color = {id(earlier) for earlier in self.runs if earlier is not run and earlier.color == run.color}
+            self.table.select((self.table.selected | {id(previous)}) - same_color)
         self._show_runs()
 
     def _drop_unstarted(self) -> None:
