@@ -17,3 +17,16 @@ def _cold_start():
     WARM_MODELS.clear()
     yield
     WARM_MODELS.clear()
+
+
+@pytest.fixture
+def live_widgets():
+    """The kernel's registry of open widgets (model id → widget), under the name each ipywidgets has:
+    ``widget._instances`` from 8, ``Widget.widgets`` in 7 (Colab's pin, 7.7.1).  A closed widget leaves it."""
+    try:
+        from ipywidgets.widgets.widget import _instances
+    except ImportError:  # ipywidgets 7
+        from ipywidgets import Widget
+
+        return Widget.widgets
+    return _instances

@@ -483,18 +483,16 @@ def test_the_batch_curve_says_it_has_a_point_per_host_call(real_run):
     assert dashboard.loss.batches.description == dashboard.accuracy.batches.description == words
 
 
-def test_an_overlay_taken_off_closes_its_widgets():
+def test_an_overlay_taken_off_closes_its_widgets(live_widgets):
     """A lab overlays the run before each new one: the marks of the run no longer overlaid are
     closed (gone from the kernel's widget registry), not left behind run after run."""
-    from ipywidgets.widgets.widget import _instances
-
     panel = LossPanel()
     panel.overlay([("first", "run 1", "#1f77b4", history_with())])
     first = panel.overlays["first"]
     owned = [*first.marks, first.train_points.tooltip, first.validation_points.tooltip]
-    assert all(widget.model_id in _instances for widget in owned)
+    assert all(widget.model_id in live_widgets for widget in owned)
     panel.overlay([("first", "run 1", "#1f77b4", history_with())])  # unchanged: kept
-    assert panel.overlays["first"] is first and all(widget.model_id in _instances for widget in owned)
+    assert panel.overlays["first"] is first and all(widget.model_id in live_widgets for widget in owned)
     panel.overlay([("second", "run 2", "#ff7f0e", history_with())])
     assert all(widget.comm is None for widget in owned)
     assert not any(mark in panel.figure.marks for mark in first.marks)

@@ -170,12 +170,10 @@ def test_the_overlay_legend_names_every_change_without_cutting_it():
     assert "schedule constant→exponential(0.9)" in legend
 
 
-def test_each_new_run_ticks_the_one_before_and_no_two_overlays_share_a_colour():
+def test_each_new_run_ticks_the_one_before_and_no_two_overlays_share_a_colour(live_widgets):
     """A lesson of many runs: the runs ticked for overlay grow by one a run until the colours come round;
     then the new run unticks the run of its own colour.  The overlays drawn stay one per colour, and the
     widgets of those taken off are closed."""
-    from ipywidgets.widgets.widget import _instances
-
     from convlab_widgets.colors import RUN_COLORS
 
     lab = ConvLab(dataset="digits", architecture="conv_small")
@@ -185,16 +183,16 @@ def test_each_new_run_ticks_the_one_before_and_no_two_overlays_share_a_colour():
         assert run.status == "completed", run.error
         overlaid.append(len(lab.dashboard.loss.overlays))
         if len(lab.runs) == len(RUN_COLORS) + 1:
-            widgets_then = len(_instances)
+            widgets_then = len(live_widgets)
     assert overlaid == [*range(len(RUN_COLORS)), len(RUN_COLORS) - 1, len(RUN_COLORS) - 1]
     first, second = lab.runs[:2]
     assert lab.table.selected == {id(run) for run in lab.runs[2:-1]}  # runs 1 and 2 share colours with 11, 12
     colours = [entry.color for entry in lab.dashboard.loss.overlays.values()] + [lab.runs[-1].color]
     assert len(set(colours)) == len(colours) == len(RUN_COLORS)
     # Run 12 added its row and its overlay, and closed the overlay of run 2 it took off.
-    per_row = len(_instances) - widgets_then
+    per_row = len(live_widgets) - widgets_then
     lab.table.select(set())  # the learner unticks every row
     lab._overlay()
-    assert lab.dashboard.loss.overlays == {} and len(_instances) < widgets_then + per_row - 14 * (len(RUN_COLORS) - 2)
+    assert lab.dashboard.loss.overlays == {} and len(live_widgets) < widgets_then + per_row - 14 * (len(RUN_COLORS) - 2)
     lab.compare(first, second)  # ticked by hand, they come back
     assert set(lab.dashboard.loss.overlays) == {id(first), id(second)}

@@ -1,5 +1,6 @@
 """The wheel a user installs carries the JS bundle and works without the source tree."""
 
+import os
 import subprocess
 import sys
 import venv
@@ -53,7 +54,10 @@ def test_wheel_installs_and_imports_in_a_clean_venv(wheel, tmp_path):
         "assert keras.backend.backend() == 'jax', keras.backend.backend()  # picked: the only one installed\n"
         "print(len(b._esm), convlab_widgets.__version__)\n"
     )
-    result = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path)
+    # A user of their own: the keras.json of this machine's user (and of tests running beside) is not read.
+    own_user = {**os.environ, "KERAS_HOME": str(tmp_path / "keras-home")}
+    result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=own_user)
+    assert result.returncode == 0, result.stderr
     size, version = result.stdout.split()
     assert int(size) > 200 and version == "0.1.0"
     # Where a pip user gets the example notebooks, as the README says: copied out, never over their own.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import CHROMIUM, CHROMIUM_ARGS, LabServer, NotebookPage
+from .harness import CHROMIUM, CHROMIUM_ARGS, ClassicNotebookPage, LabServer, NotebookPage
 
 pytestmark = pytest.mark.ui
 
@@ -46,11 +46,21 @@ def browser():
 
 @pytest.fixture
 def notebook(request, lab_server, browser):
-    """A notebook page; on failure its screenshot and the server log are kept."""
+    """A notebook page in JupyterLab or Notebook 7; on failure its screenshot is kept."""
+    yield from _page(NotebookPage, request, lab_server, browser)
+
+
+@pytest.fixture
+def classic_notebook(request, lab_server, browser):
+    """A notebook page in classic Notebook 6's front end (nbclassic, same server)."""
+    yield from _page(ClassicNotebookPage, request, lab_server, browser)
+
+
+def _page(kind, request, lab_server, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     name = request.node.name.replace("[", "_").replace("]", "")
-    nb = NotebookPage(page, lab_server, name)
+    nb = kind(page, lab_server, name)
     try:
         yield nb
     finally:

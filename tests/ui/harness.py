@@ -148,10 +148,7 @@ class NotebookPage:
     # -- opening ---------------------------------------------------------
     def open(self, cells: list[str] | None = None, *, ui: str = "lab") -> "NotebookPage":
         """Write the notebook and open it in JupyterLab (``ui="lab"``) or Notebook 7 (``ui="notebook"``)."""
-        notebook = nbformat.v4.new_notebook()
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        notebook.cells = [nbformat.v4.new_code_cell(source) for source in (cells or [])]
-        nbformat.write(notebook, self.server.root / f"{self.name}.ipynb")
+        self._write(cells)
         path = {"lab": f"lab/tree/{self.name}.ipynb?reset", "notebook": f"notebooks/{self.name}.ipynb"}[ui]
         self.page.goto(f"{self.server.url}/{path}")
         self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
@@ -166,6 +163,12 @@ class NotebookPage:
         )
         self.dismiss_dialogs()
         return self
+
+    def _write(self, cells: list[str] | None) -> None:
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        notebook.cells = [nbformat.v4.new_code_cell(source) for source in (cells or [])]
+        nbformat.write(notebook, self.server.root / f"{self.name}.ipynb")
 
     def dismiss_dialogs(self) -> None:
         """Closes JupyterLab's own dialogs and toasts, which would cover widgets."""
@@ -264,6 +267,61 @@ class NotebookPage:
         else:
             self.page.screenshot(path=str(path), full_page=False)
         return path
+
+
+class ClassicNotebookPage(NotebookPage):
+    """One notebook opened in classic Notebook 6's front end: nbclassic serves Notebook 6's own
+    JavaScript on the same server, at ``/nbclassic``, and loads the widget managers of the packages'
+    nbextensions (ipywidgets', anywidget's, bqplot's).  Driven through its global ``Jupyter.notebook``."""
+
+    _IDLE = "() => !!document.querySelector('#kernel_indicator_icon.kernel_idle_icon')"
+
+    def open(self, cells: list[str] | None = None, *, ui: str = "nbclassic") -> "ClassicNotebookPage":
+        self._write(cells)
+        self.page.goto(f"{self.server.url}/nbclassic/notebooks/{self.name}.ipynb")
+        self.page.wait_for_function(
+            "() => window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel"
+            " && Jupyter.notebook.kernel.is_connected()", timeout=90_000)
+        self.page.wait_for_function(self._IDLE, timeout=90_000)
+        self.dismiss_dialogs()
+        return self
+
+    def dismiss_dialogs(self) -> None:
+        """Notebook 6's banner about Notebook 7 sits above the toolbar: closed as a user would."""
+        banner = self.page.locator("button:has-text(\"Don't show anymore\")")
+        if banner.count():
+            banner.first.click()
+
+    def run_all(self, timeout: float = 120) -> None:
+        self.page.evaluate("() => Jupyter.notebook.execute_all_cells()")
+        self._wait_cells_done(timeout)
+
+    def start_cell(self, code: str, _await: bool = False) -> int:
+        return self.page.evaluate(
+            """(code) => {
+                const notebook = Jupyter.notebook;
+                const cell = notebook.insert_cell_at_bottom('code');
+                cell.set_text(code);
+                cell.execute();
+                return notebook.ncells() - 1;
+            }""",
+            code,
+        )
+
+    def _wait_cells_done(self, timeout: float) -> None:
+        self.page.wait_for_function(
+            f"""() => !Jupyter.notebook.get_cells().some(
+                    (cell) => cell.cell_type === 'code' && cell.input_prompt_number === '*')
+                && ({self._IDLE})()""",
+            timeout=timeout * 1000,
+            polling=100,
+        )
+
+    def output_text(self, index: int) -> str:
+        return self.page.evaluate("(index) => Jupyter.notebook.get_cell(index).output_area.element[0].innerText", index)
+
+    def errors(self) -> list[str]:
+        return self.page.locator(".output_stderr").all_inner_texts()
 
 
 @contextmanager
