@@ -10,10 +10,12 @@ its start-up logs).
 from importlib import import_module
 
 from . import backend as _backend
+from . import native_memory as _native_memory
 from . import quiet as _quiet
 
 _quiet.install()  # before any submodule can import TensorFlow; imports nothing heavy
 _backend.choose()  # before any submodule imports Keras, which reads its backend once
+_native_memory.bound_arenas()  # before TensorFlow's or JAX's runtime starts threads that take arenas
 
 __version__ = "0.1.0"
 

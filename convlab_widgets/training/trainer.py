@@ -9,6 +9,7 @@ import traceback
 import weakref
 
 from . import datasets as datasets_module
+from .. import native_memory
 from . import schedules as schedules_module
 from .events import RunStarted
 from .run import RunError, TrainingRun
@@ -289,7 +290,7 @@ def _on_training_thread(run, fit, ended=None):
     run._finish(*outcome)
     if after is not None:
         after()
-    _return_freed_memory()
+    native_memory.return_freed_memory()
     if ended is not None:
         ended()
 
@@ -438,17 +439,6 @@ def _clear_kernel_cache():
 
         context.context().clear_kernel_cache()
     except (ImportError, AttributeError):  # TensorFlow's internals differ: the cache stays
-        pass
-
-
-def _return_freed_memory():
-    """Give the memory a run freed back to the system (glibc keeps freed heap per thread arena,
-    and every run trains in a new thread): the process's size then follows what it holds."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
         pass
 
 
