@@ -2,7 +2,7 @@
 // Python side (anywidget _esm/_css) and the wheel (hatch artifacts) find it.
 import * as esbuild from "esbuild";
 
-const widgets = ["builder", "monitor"];
+const widgets = ["builder", "monitor", "runs_table"];
 const options = {
   entryPoints: widgets.flatMap((name) => [`src/${name}.js`, `src/${name}.css`]),
   bundle: true,

@@ -21,6 +21,8 @@ from convlab_widgets.persistence import LAB_FILE, LabFileError, LabSaveError, lo
 from convlab_widgets.training import schedules
 from tests.test_blocking_cell import Kernel
 
+from .runs_table_clicks import click, row_of
+
 SETTINGS = dict(epochs=4, batch_size=64, seed=0, optimizer="adam", learning_rate=0.002,
                 lr_schedule=schedules.exponential(decay=0.5))
 
@@ -83,8 +85,7 @@ def test_resume_continues_the_interrupted_run_with_its_schedule_and_history(trai
     again = ConvLab(autosave=folder, static_snapshot=False)  # the same cell, after a restart
     (interrupted,) = again.runs
     assert "run 1 was interrupted; press Resume in its row" in again.dashboard.monitor.state["message"]
-    row = again.table._rows[id(interrupted)]
-    assert row.resume.layout.display is None and row.resume.description == "Resume"
+    assert row_of(again, interrupted)["interruption"]  # its row shows what happened, and Resume
     resumed = again.resume(interrupted, wait=True)
     assert again.runs == [resumed] and resumed.name == "run 1" and resumed.color == interrupted.color
     assert resumed.status == "completed" and resumed.message == "completed after 4 of 4 epochs"
@@ -100,7 +101,7 @@ def test_resume_continues_the_interrupted_run_with_its_schedule_and_history(trai
     assert len(resumed.predictions) == 4
     assert int(resumed.model.optimizer.iterations.numpy()) == 4 * steps  # Adam's moments went on too
     assert resumed.architecture.to_dict() == run.architecture.to_dict()
-    assert row.resume.layout.display == "none" or id(interrupted) not in again.table._rows
+    assert [row["interruption"] for row in again.table.rows] == [""]  # the resumed run's row, without Resume
     assert again.autosave.flush()
     (saved,) = load_lab(folder).runs
     assert saved.status == "completed" and saved.history == history
@@ -129,7 +130,7 @@ def test_only_an_interrupted_run_with_a_checkpoint_resumes(trained, tmp_path):
     del document["runs"][0]["checkpoint"]
     (tmp_path / "no-model.convlab" / LAB_FILE).write_text(json.dumps(document))
     loaded = ConvLab.load(tmp_path / "no-model.convlab", static_snapshot=False)
-    loaded.table._rows[id(loaded.run)].resume.click()  # the Resume button: the refusal is said in the status line
+    click(loaded, "resume", loaded.run)  # the Resume button: the refusal is said in the status line
     assert "has no checkpoint to continue from" in loaded.dashboard.monitor.state["message"]
     with pytest.raises(RuntimeError, match="has no checkpoint to continue from"):
         loaded._continue(loaded.run, wait=False)

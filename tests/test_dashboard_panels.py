@@ -489,7 +489,8 @@ def test_an_overlay_taken_off_closes_its_widgets(live_widgets):
     panel = LossPanel()
     panel.overlay([("first", "run 1", "#1f77b4", history_with())])
     first = panel.overlays["first"]
-    owned = [*first.marks, first.train_points.tooltip, first.validation_points.tooltip]
+    tooltips = [first.train_points.tooltip, first.validation_points.tooltip]
+    owned = [*first.marks, *tooltips, *(tooltip.layout for tooltip in tooltips)]  # a tooltip's layout is a widget too
     assert all(widget.model_id in live_widgets for widget in owned)
     panel.overlay([("first", "run 1", "#1f77b4", history_with())])  # unchanged: kept
     assert panel.overlays["first"] is first and all(widget.model_id in live_widgets for widget in owned)

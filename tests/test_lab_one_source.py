@@ -11,6 +11,8 @@ from convlab_widgets.controls import Controls
 from convlab_widgets.training import SettingsError, schedules
 from convlab_widgets.training.status import STATUSES
 
+from .runs_table_clicks import click, row_of
+
 
 @pytest.fixture()
 def lab():
@@ -146,10 +148,10 @@ def test_your_own_fit_is_a_run_of_the_lab_and_stop_stops_it(lab):
     run = lab.run
     assert run is stream.run and run in lab.runs and run.status == "stopped"
     assert click.batches <= 3 + 2 and len(run.batch_history["loss"]) <= 5
-    assert lab.table._rows[id(run)].labels[-1].value == "stopped" and run.name == "run 1"
+    assert row_of(lab, run)["cells"][-1] == "stopped" and run.name == "run 1"
     assert run.param_count == model.count_params() and not run.can_pause
     assert run.changes == ["Conv2D(4, 3×3) → Dense(4)"]  # described once its model was known
-    assert lab.table._rows[id(run)].labels[0].value == f"{model.count_params():,}"
+    assert row_of(lab, run)["cells"][0] == f"{model.count_params():,}"
     assert lab.dashboard.monitor.state["status"] == "stopped"
     for shown in (lab.dashboard.predictions.body.value, lab.dashboard.confusion.message.value,
                   lab.dashboard.activations.message.value):
@@ -214,7 +216,7 @@ def test_a_run_has_one_colour_in_the_table_and_on_the_charts(lab):
         assert second.color in panel.legend.value
         (overlay,) = panel.overlays.values()
         assert overlay.color == first.color
-    assert second.color in lab.table._rows[id(second)].swatch.value
+    assert row_of(lab, second)["color"] == second.color
 
 
 def test_one_status_vocabulary(lab):
@@ -226,9 +228,8 @@ def test_one_status_vocabulary(lab):
 
 def test_a_name_too_long_is_refused_in_the_table_and_the_run_keeps_its_own(lab):
     run = lab.train(epochs=1, batch_size=128, wait=True)
-    row = lab.table._rows[id(run)]
-    row.name.value = "x" * 201
-    assert run.name == "run 1" and row.name.value == "run 1"
+    click(lab, "rename", run, name="x" * 201)
+    assert run.name == "run 1" and row_of(lab, run)["name"] == "run 1"
     assert "1 to 200 characters" in lab.dashboard.monitor.state["message"]
     with pytest.raises(ValueError, match="1 to 200 characters"):
         lab.rename(run, "")
@@ -255,5 +256,5 @@ def test_a_saved_run_on_data_of_its_own_loads_and_says_why_it_cannot_be_cloned(t
     (restored,) = lab.runs
     with pytest.raises(RuntimeError, match="trained on data of its own"):
         lab.clone(restored)
-    lab.table._rows[id(restored)].clone.click()
+    click(lab, "clone", restored)
     assert "trained on data of its own" in lab.dashboard.monitor.state["message"]

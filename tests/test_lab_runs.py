@@ -5,6 +5,8 @@ import pytest
 
 from convlab_widgets import ConvLab
 
+from .runs_table_clicks import click, row_of
+
 
 @pytest.fixture(scope="module")
 def lab_with_two_runs():
@@ -45,36 +47,35 @@ def test_the_previous_run_is_overlaid_per_epoch_in_its_colour(lab_with_two_runs)
 
 def test_the_table_shows_each_runs_numbers(lab_with_two_runs):
     lab, first, second = lab_with_two_runs
-    row = lab.table._rows[id(second)]
-    params, best, final, gap, epochs, _time, status = (label.value for label in row.labels)
+    row = row_of(lab, second)
+    params, best, final, gap, epochs, _time, status = row["cells"]
     history = second.history
     assert params == f"{second.architecture.summary().total_params:,}"
     assert best == f"{max(history['val_accuracy']):.1%}" and final == f"{history['val_accuracy'][-1]:.1%}"
     assert gap == f"{(history['accuracy'][-1] - history['val_accuracy'][-1]) * 100:+.1f} pts"
     assert (epochs, status) == ("3/3", "completed")
-    assert row.changes.value == "changed since run 1: Dense(64→32); 2→3 epochs; lr 0.001→0.003"
-    assert lab.table._rows[id(first)].changes.value == "first run: Conv2D(16/32) → Dense(64) → Dropout(0.25) → Dense(10)"
-    assert row.tick.disabled and row.tick.value  # the watched run is always shown
+    assert row["changes"] == "changed since run 1: Dense(64→32); 2→3 epochs; lr 0.001→0.003"
+    assert row_of(lab, first)["changes"] == "first run: Conv2D(16/32) → Dense(64) → Dropout(0.25) → Dense(10)"
+    assert row["live"] and row["ticked"]  # the watched run is always shown
 
 
 def test_unticking_and_ticking_a_row_changes_the_overlay(lab_with_two_runs):
     lab, first, _second = lab_with_two_runs
-    tick = lab.table._rows[id(first)].tick
-    tick.value = False
+    click(lab, "tick", first, ticked=False)
     assert lab.dashboard.loss.overlays == {} and lab.dashboard.loss.overlay_legend.layout.display == "none"
     loss = lab.dashboard.loss
     assert loss.figure.marks == list(loss.marks.values()) + loss.extra_marks
-    tick.value = True
-    assert list(lab.dashboard.loss.overlays) == [id(first)]
+    click(lab, "tick", first, ticked=True)
+    assert list(lab.dashboard.loss.overlays) == [id(first)] and row_of(lab, first)["ticked"]
 
 
 def test_renaming_a_run_renames_its_legend_and_an_empty_name_is_refused(lab_with_two_runs):
     lab, first, _second = lab_with_two_runs
-    row = lab.table._rows[id(first)]
-    row.name.value = "no dropout"
+    click(lab, "rename", first, name="no dropout")
     assert first.name == "no dropout" and "no dropout" in lab.dashboard.loss.overlay_legend.value
-    row.name.value = "   "
-    assert first.name == "no dropout" and row.name.value == "no dropout"
+    assert row_of(lab, first)["name"] == "no dropout"
+    click(lab, "rename", first, name="   ")
+    assert first.name == "no dropout" and row_of(lab, first)["name"] == "no dropout"
 
 
 def test_clone_and_tweak_loads_architecture_and_settings():
@@ -85,7 +86,7 @@ def test_clone_and_tweak_loads_architecture_and_settings():
     first = lab.train(epochs=1, batch_size=32, learning_rate=0.01, seed=3, filter_every=5, wait=True)
     lab.architecture.remove(4)
     lab.controls.apply({"epochs": 4, "optimizer": "sgd", "schedule": "constant", "learning_rate": 0.1})
-    lab.table._rows[id(first)].clone.click()
+    click(lab, "clone", first)
     assert lab.architecture.to_dict() == first.architecture.to_dict()
     values = lab.controls.values()
     assert (values["epochs"], values["batch_size"], values["optimizer"], values["learning_rate"]) == (1, 32, "momentum",
@@ -103,15 +104,14 @@ def test_delete_removes_a_finished_run_and_a_running_one_is_refused():
     lab = ConvLab(dataset="digits", architecture="conv_small")
     first = lab.train(epochs=1, batch_size=64, seed=0, wait=True)
     second = lab.train(epochs=40, batch_size=16, seed=0)
-    row = lab.table._rows[id(second)]
-    assert row.delete.disabled
-    lab._guarded(lambda: lab.delete(second), None)
+    assert row_of(lab, second)["running"]  # its delete button is greyed out
+    click(lab, "delete", second)
     assert second in lab.runs and "stop it before deleting it" in lab.dashboard.monitor.state["message"]
     lab.stop()
     second.wait(60)
     lab.dashboard.follow(second, timeout=10)
-    lab.table._rows[id(second)].delete.click()
-    assert lab.runs == [first] and id(second) not in lab.table._rows
+    click(lab, "delete", second)
+    assert lab.runs == [first] and [row["name"] for row in lab.table.rows] == ["run 1"]
     assert lab.dashboard._run is first and lab.dashboard.history.epochs_completed == 1
     assert lab.dashboard.monitor.state["status"] == "completed"
 
@@ -133,7 +133,7 @@ def test_save_and_load_restore_runs_table_panels_and_clone(lab_with_two_runs, tm
     np.testing.assert_allclose(loaded.dashboard.loss.marks["val_loss"].y, lab.dashboard.loss.marks["val_loss"].y)
     assert loaded.runs[1].model is not None and loaded.runs[0].model is None  # models="latest"
     # The table and overlays work on restored runs, and a restored run can be cloned.
-    assert [row.name.value for row in loaded.table._rows.values()] == ["small dense", "run 2"]
+    assert [row["name"] for row in loaded.table.rows] == ["small dense", "run 2"]
     loaded.compare(loaded.runs[0])
     assert list(loaded.dashboard.loss.overlays) == [id(loaded.runs[0])]
     loaded.clone(loaded.runs[0])
@@ -189,10 +189,12 @@ def test_each_new_run_ticks_the_one_before_and_no_two_overlays_share_a_colour(li
     assert lab.table.selected == {id(run) for run in lab.runs[2:-1]}  # runs 1 and 2 share colours with 11, 12
     colours = [entry.color for entry in lab.dashboard.loss.overlays.values()] + [lab.runs[-1].color]
     assert len(set(colours)) == len(colours) == len(RUN_COLORS)
-    # Run 12 added its row and its overlay, and closed the overlay of run 2 it took off.
-    per_row = len(live_widgets) - widgets_then
+    # Run 12 added its row (state of the one table widget) and its overlay, and closed the overlay of run 2
+    # it took off, with the tooltips' layouts: the lab has no more widgets than after run 11.
+    assert len(live_widgets) == widgets_then
     lab.table.select(set())  # the learner unticks every row
     lab._overlay()
-    assert lab.dashboard.loss.overlays == {} and len(live_widgets) < widgets_then + per_row - 14 * (len(RUN_COLORS) - 2)
+    # Each overlay closed: 5 marks, 2 tooltips and their 2 layouts, on the loss and the accuracy panels.
+    assert lab.dashboard.loss.overlays == {} and len(live_widgets) == widgets_then - 18 * (len(RUN_COLORS) - 1)
     lab.compare(first, second)  # ticked by hand, they come back
     assert set(lab.dashboard.loss.overlays) == {id(first), id(second)}

@@ -453,7 +453,8 @@ class _Overlay:
         """Close its marks and their readouts: a lab overlays the run before each new one, and the
         widgets of every run once overlaid would otherwise stay in the kernel (and the browser)."""
         for mark in self.marks:
-            if mark.tooltip is not None:
+            if mark.tooltip is not None:  # a DOM widget: its layout is a widget of its own, not closed with it
+                mark.tooltip.layout.close()
                 mark.tooltip.close()
             mark.close()
 

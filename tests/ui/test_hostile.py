@@ -24,7 +24,7 @@ def test_markup_in_a_saved_lab_shows_literally_and_never_runs(notebook):
     nb.run_cell("from convlab_widgets import ConvLab\nagain = ConvLab.load(path)\nagain")
     nb.page.wait_for_function("() => document.querySelectorAll('.convlab-lab').length === 2")
     lab2 = nb.page.locator(".convlab-lab").nth(1)
-    names = lab2.locator(".convlab-runs .convlab-runs-cell.widget-text input")
+    names = lab2.locator(".convlab-runs .convlab-runs-name")
     names.nth(1).wait_for()
     assert [names.nth(i).input_value() for i in range(2)] == [NAME, "run 2"]
     table = lab2.locator(".convlab-runs").inner_text()

@@ -61,8 +61,8 @@ def test_a_saved_lab_opens_again_with_its_runs_and_panels(notebook):
     restored = ".convlab-lab >> nth=1"
     nb.page.locator(restored).scroll_into_view_if_needed()
     lab2 = nb.page.locator(".convlab-lab").nth(1)
-    lab2.locator(".convlab-runs .widget-text input").nth(1).wait_for()
-    assert [lab2.locator(".convlab-runs .widget-text input").nth(i).input_value() for i in range(2)] == [
+    lab2.locator(".convlab-runs .convlab-runs-name").nth(1).wait_for()
+    assert [lab2.locator(".convlab-runs .convlab-runs-name").nth(i).input_value() for i in range(2)] == [
         "run 1", "run 2"]
     assert "Dense(64→32)" in lab2.locator(".convlab-runs").inner_text()
     assert lab2.locator(".convlab-monitor[data-status='completed']").count() == 1

@@ -8,7 +8,7 @@ OVERLAY_LINES = """() => [...document.querySelectorAll('.convlab-dashboard .bqpl
 
 
 def rows(nb):
-    return nb.page.locator(".convlab-runs .convlab-runs-cell.widget-text input")
+    return nb.page.locator(".convlab-runs .convlab-runs-name")
 
 
 def test_overlay_table_selection_rename_and_clone(notebook):
@@ -23,7 +23,7 @@ def test_overlay_table_selection_rename_and_clone(notebook):
     nb.wait_for(STATUS.format("completed"), timeout=120)
 
     # Two rows, the second saying what changed; the first run is overlaid in its colour on both panels.
-    nb.page.wait_for_function("() => document.querySelectorAll('.convlab-runs .widget-text input').length === 2")
+    nb.page.wait_for_function("() => document.querySelectorAll('.convlab-runs .convlab-runs-name').length === 2")
     assert [rows(nb).nth(i).input_value() for i in range(2)] == ["run 1", "run 2"]
     table = nb.page.inner_text(".convlab-runs")
     assert "Dense(64→32)" in table and "2→3 epochs" in table and "completed" in table

@@ -17,7 +17,7 @@ t = RunsTable(); t.show([r1, r2], live=r2)
 t
 '''
 SPILLED = """() => [...document.querySelectorAll(
-        '.convlab-runs-head .widget-html-content, .convlab-runs-number .widget-html-content')]
+        '.convlab-runs-head, .convlab-runs-number')]
     .filter((node) => node.scrollWidth > node.clientWidth + 1).map((node) => node.textContent)"""
 REACH = """() => {
     const scroll = document.querySelector('.convlab-runs-scroll').getBoundingClientRect();
@@ -68,7 +68,7 @@ def test_an_interrupted_run_offers_resume_in_its_row(notebook, width):
     show_table(nb, width, INTERRUPTED, ".convlab-runs button:visible:has-text('Resume')")
     assert nb.page.locator(".convlab-runs button:visible:has-text('Resume')").count() == 1
     # The status fits its column, and nothing (the actions at the right edge) lies over it at 1280 px.
-    assert nb.page.evaluate("""() => [...document.querySelectorAll('.convlab-runs .widget-html-content')]
+    assert nb.page.evaluate("""() => [...document.querySelectorAll('.convlab-runs .convlab-runs-cell')]
         .filter((node) => node.textContent === 'interrupted').map((node) => {
             const box = node.getBoundingClientRect();
             const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
@@ -80,3 +80,29 @@ def test_an_interrupted_run_offers_resume_in_its_row(notebook, width):
     nb.page.click(".convlab-runs button:visible:has-text('Resume')")
     nb.page.wait_for_timeout(300)
     assert nb.eval("resumed") == ["run 2"]
+
+
+RENAMING = SETUP.replace("t = RunsTable(); t.show([r1, r2], live=r2)", """def rename(run, name):
+    if len(name) > 12:
+        raise ValueError("too long")
+    run.name = name
+    t.show([r1, r2], live=r2)
+t = RunsTable(on_rename=rename); t.show([r1, r2], live=r2)""")
+
+
+def test_a_name_is_what_python_answers_and_a_refused_one_goes_back(notebook):
+    """The browser sends the typed name; Python keeps it or not, and the field shows Python's name."""
+    nb = notebook
+    show_table(nb, 1280, RENAMING, ".convlab-runs .convlab-runs-name")
+    name = nb.page.locator(".convlab-runs .convlab-runs-name").first
+    name.fill("baseline")
+    name.press("Enter")
+    nb.page.wait_for_function("() => document.querySelector('.convlab-runs-swatch').title === \"baseline's colour\"")
+    assert nb.eval("r1.name") == "baseline" and "changed since baseline" in nb.page.inner_text(".convlab-runs")
+    for refused in ("   ", "a name far too long"):  # empty: refused by the table; too long: by its owner
+        name.fill(refused)
+        name.press("Enter")
+        nb.page.wait_for_function("() => document.querySelector('.convlab-runs-name').value === 'baseline'")
+    assert name.evaluate("(node) => node === document.activeElement")  # it went back under the learner's caret
+    assert nb.eval("[r1.name, t.answered]") == ["baseline", 3]
+    nb.raise_on_traceback()

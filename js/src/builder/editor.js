@@ -2,7 +2,7 @@
 // Text is sent after a pause (debounced) or on Enter/blur, never per keystroke;
 // what the user typed is kept even when Python rejects it.
 
-import { debounce, h } from "./dom.js";
+import { debounce, h } from "../dom.js";
 
 const DEBOUNCE_MS = 400;
 

@@ -3,7 +3,7 @@
 // shape or a parameter count. Python applies each intent and answers with a
 // new view, so the browser and the kernel cannot disagree.
 
-import { formatCompact, formatCount, formatShape, h } from "./dom.js";
+import { formatCompact, formatCount, formatShape, h } from "../dom.js";
 import { refreshEditor, renderEditor } from "./editor.js";
 import { renderPalette } from "./palette.js";
 import { dropIndex, markerTop, renderRow, stackHead } from "./stack.js";

@@ -1,7 +1,7 @@
 // The palette: layer cards grouped as the catalog groups them. A card is
 // dragged into the stack, or added after the selected row with Enter/click.
 
-import { h } from "./dom.js";
+import { h } from "../dom.js";
 
 const GROUP_TITLES = {
   convolution: "Convolution",

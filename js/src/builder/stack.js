@@ -3,7 +3,7 @@
 // shown comes from Python's summary; this file only lays it out.
 
 import { cube } from "./cube.js";
-import { formatCompact, formatCount, formatShape, h } from "./dom.js";
+import { formatCompact, formatCount, formatShape, h } from "../dom.js";
 
 // The hover text of a row: the full name first, since a narrow column cuts the type and label short.
 function rowTitle(row) {

@@ -1,4 +1,4 @@
-// Small DOM helpers shared by the builder's parts.
+// Small DOM helpers shared by the widgets' front ends (the builder, the runs table).
 
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
