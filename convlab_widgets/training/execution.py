@@ -42,8 +42,10 @@ def estimated_step_s(multiply_adds: int, batch_size: int, replicas: int, kind: s
 
 def multi_step_works(info) -> bool:
     """False under a TensorFlow strategy of several replicas: Keras' multi-step loop over a distributed
-    iterator fails there (TensorFlow 2.21, Keras 3.15: ``InvalidArgumentError`` at the loop's
-    ``get_next_as_optional``, tests/test_training_strategy.py), so those runs take one step per call."""
+    iterator fails there (TensorFlow 2.21, Keras 3.15: "You must feed a value for placeholder tensor
+    'while/body/.../while/cond/Placeholder_1'", the ``tf.cond`` inside its ``tf.while_loop``; open as
+    keras-team/keras#19246; reproduced with plain Keras on two logical CPUs), so those runs take one step
+    per call."""
     return not (info.backend == "tensorflow" and info.replicas > 1)
 
 
