@@ -131,9 +131,9 @@ class RunsTable(anywidget.AnyWidget):
             self.answered += 1
 
     def _run(self, content):
-        try:
+        try:  # a key no row has now (a run deleted meanwhile) finds nothing to act on...
             return self._runs.get(int(content.get("key")))
-        except (TypeError, ValueError):  # a row from a view that is older than the table: nothing to act on
+        except (TypeError, ValueError):  # ...and so does a key that is no number (a hostile message)
             return None
 
     def _intent_tick(self, content):

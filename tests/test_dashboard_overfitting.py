@@ -5,7 +5,7 @@ import pytest
 from convlab_widgets.dashboard import LossPanel
 from convlab_widgets.training.history import RunHistory
 
-from .test_dashboard_history import epoch_end, started
+from .test_training_history import epoch_end, started
 from .test_dashboard_panels import Traffic
 
 OVERFITTING = ([1.0, 0.6, 0.4, 0.3, 0.22, 0.16, 0.12, 0.09, 0.07, 0.05],  # training loss keeps falling

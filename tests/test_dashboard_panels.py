@@ -14,7 +14,7 @@ from convlab_widgets.dashboard.imaging import BLUE, GAP, GAP_COLOR, RED, encode_
 from convlab_widgets.dashboard.panels import NO_CONV2D_MESSAGE, WAITING_MESSAGE, _log_range
 from convlab_widgets.training.history import RunHistory
 
-from .test_dashboard_history import batch, epoch_end, event, filters, real_run, started  # noqa: F401 (fixture)
+from .test_training_history import batch, epoch_end, event, filters, real_run, started  # noqa: F401 (fixture)
 
 
 class Traffic:

@@ -17,7 +17,7 @@ from convlab_widgets.training.history import RunHistory
 from convlab_widgets.training import datasets
 from convlab_widgets.training.events import PredictionSnapshot
 
-from .test_dashboard_history import real_run, started  # noqa: F401 (fixture)
+from .test_training_history import real_run, started  # noqa: F401 (fixture)
 from .test_dashboard_panels import Traffic
 
 

@@ -10,7 +10,7 @@ from convlab_widgets.training import Trainer, datasets
 from convlab_widgets.training.callbacks import PREDICTION_LIMIT, prediction_sample
 from convlab_widgets.training.datasets import DatasetError
 
-from .test_dashboard_history import real_run, started  # noqa: F401 (fixture)
+from .test_training_history import real_run, started  # noqa: F401 (fixture)
 
 
 def test_every_epoch_predicts_every_digits_validation_image(real_run):

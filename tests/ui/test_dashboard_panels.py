@@ -6,7 +6,7 @@ SETUP = '''
 import numpy as np
 from convlab_widgets.dashboard.dashboard import Dashboard
 from convlab_widgets.training.history import RunHistory
-from tests.test_dashboard_history import started, batch, epoch_end
+from tests.test_training_history import started, batch, epoch_end
 history = RunHistory(); history.apply(started(4, 20))
 for e in range(4):
     for s in range(20):
